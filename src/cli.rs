@@ -1,0 +1,57 @@
+//! Command-line arguments -> a plain configuration.
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Explain how every WebSocket connection in a capture ended — above all, why a browser
+/// reported close code 1006.
+#[derive(Debug, Parser)]
+#[command(name = "wsdiag", version, about, after_help = "Live capture: wsdiag live -i IFACE [-f BPF] (cargo feature `live`).\nExit status: 0 analysed, 1 a connection matched --fail-on, 2 bad usage or unreadable input.")]
+pub struct Cli {
+    /// Capture files (pcap or pcapng, optionally gzip'd); "-" reads standard input. Several
+    /// files form one capture, in the order given.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<String>,
+    /// One JSON document (the report contract, schema 1).
+    #[arg(long, conflicts_with_all = ["ndjson", "conn"])]
+    pub json: bool,
+    /// One JSON object per connection, written as each one ends.
+    #[arg(long, conflicts_with = "conn")]
+    pub ndjson: bool,
+    /// The ladder diagram of connection N.
+    #[arg(long, value_name = "N")]
+    pub conn: Option<u64>,
+    /// Show every TCP connection, not only WebSocket attempts.
+    #[arg(long)]
+    pub all: bool,
+    /// Only connections with this port on either side (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub port: Vec<u16>,
+    /// Only connections with this IP address on either side, or this Host header (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub host: Vec<String>,
+    /// Only connections whose request path contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub path: Option<String>,
+    /// Only connections with these verdict kinds (comma-separated, repeatable).
+    #[arg(long, value_name = "KIND", value_delimiter = ',')]
+    pub verdict: Vec<String>,
+    /// Exit with status 1 if a shown connection has one of these verdict kinds.
+    #[arg(long, value_name = "KIND", value_delimiter = ',')]
+    pub fail_on: Vec<String>,
+    /// Show tokens in URIs and subprotocols instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Do not inflate permessage-deflate messages (faster; no previews or UTF-8 checks of them).
+    #[arg(long)]
+    pub no_inflate: bool,
+    /// Colour: auto (a terminal without NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}

@@ -1,0 +1,574 @@
+//! The per-connection driver, the only place that knows every parsing stage: TCP segments go
+//! through the assemblers, in-order bytes go to HTTP until a 101, then to the frame parsers,
+//! with the bytes left after a head handed on (Suricata's app-layer-htp does the same).
+
+use crate::http::{self, Parsed};
+use crate::tcp::{Assembler, Budget, Meta, Sink};
+use crate::timeline::{App, At, ClientBy, CloseRec, EventKind, Exchange, MAX_MESSAGE_EVENTS, Timeline};
+use crate::units::{PerSide, Role, Side};
+use crate::wire::TcpSegment;
+use crate::ws::deflate::{DeflateParams, Inflater};
+use crate::ws::{FrameParser, OpCode, WsEvent};
+use std::net::SocketAddr;
+
+/// Settings that change what the connection layer does.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnConfig {
+    /// Out-of-order bytes buffered per direction.
+    pub reorder_cap: usize,
+    /// Inflate permessage-deflate messages (for previews and UTF-8 checks).
+    pub inflate: bool,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig { reorder_cap: 256 * 1024, inflate: true }
+    }
+}
+
+/// Bytes of a non-101 body kept.
+const BODY_PREVIEW: usize = 200;
+/// HTTP exchanges parsed per connection before the rest is only counted.
+const MAX_EXCHANGES: u32 = 32;
+
+enum Phase {
+    /// No payload yet.
+    Start,
+    /// HTTP/1.x exchanges.
+    Http,
+    /// After a 101 (or frames found mid-connection).
+    WebSocket,
+    /// Something else: bytes are only counted.
+    Opaque,
+}
+
+/// Per-side HTTP parsing state.
+#[derive(Default)]
+struct HttpSide {
+    buf: Vec<u8>,
+    /// Body bytes still to skip before the next head.
+    skip: u64,
+    /// Body preview being collected (response side).
+    collecting_body: bool,
+    /// Gave up on HTTP for this side (body of unknown length, error).
+    done: bool,
+}
+
+struct AppLayer {
+    phase: Phase,
+    http: PerSide<HttpSide>,
+    /// Requests waiting for their response, in order (pipelining).
+    waiting: std::collections::VecDeque<(http::Request, At)>,
+    ws: PerSide<Option<FrameParser>>,
+    cfg: ConnConfig,
+    events: Vec<WsEvent>,
+}
+
+/// One TCP connection being analysed.
+pub struct Conn {
+    pub tl: Timeline,
+    asm: PerSide<Assembler>,
+    app: AppLayer,
+}
+
+impl Conn {
+    pub fn new(id: u64, a: SocketAddr, b: SocketAddr, at: At, cfg: ConnConfig) -> Self {
+        Conn {
+            tl: Timeline::new(id, a, b, at),
+            asm: PerSide([Assembler::new(cfg.reorder_cap), Assembler::new(cfg.reorder_cap)]),
+            app: AppLayer {
+                phase: Phase::Start,
+                http: PerSide::default(),
+                waiting: Default::default(),
+                ws: PerSide([None, None]),
+                cfg,
+                events: Vec::new(),
+            },
+        }
+    }
+
+    /// Memory the connection holds beyond its fixed size, roughly.
+    pub fn buffered(&self) -> usize {
+        self.asm.0.iter().map(Assembler::pending_bytes).sum::<usize>()
+            + self.app.http.0.iter().map(|h| h.buf.len()).sum::<usize>()
+    }
+
+    /// A new SYN on this 4-tuple after the connection ended means port reuse.
+    pub fn is_reuse(&self, seg: &TcpSegment<'_>) -> bool {
+        seg.flags.syn() && !seg.flags.ack() && self.tl.tcp_ended()
+    }
+
+    /// Feeds one segment sent by `side`.
+    pub fn segment(&mut self, side: Side, seg: &TcpSegment<'_>, at: At, budget: &mut Budget) {
+        let tl = &mut self.tl;
+        tl.packets += 1;
+        tl.last = at;
+        let meta = Meta { packet: at.packet, ts: at.ts };
+        let f = seg.flags;
+        if f.syn() {
+            if f.ack() {
+                if tl.syn_ack[side].is_none() {
+                    tl.syn_ack[side] = Some(at);
+                    tl.push(at, side, EventKind::SynAck);
+                    if tl.client_by != ClientBy::Syn {
+                        tl.client = Some(side.other());
+                        tl.client_by = ClientBy::SynAck;
+                    }
+                }
+            } else if tl.syn[side].is_none() {
+                tl.syn[side] = Some(at);
+                tl.push(at, side, EventKind::Syn);
+                if tl.client.is_none() || tl.client_by != ClientBy::Syn {
+                    tl.client = Some(side);
+                    tl.client_by = ClientBy::Syn;
+                }
+            }
+            self.asm[side].syn(seg.seq);
+        }
+        let wire = seg.wire_len();
+        let mut sink = AppSink { side, tl: &mut self.tl, app: &mut self.app };
+        if wire > 0 {
+            let before = self.asm[side].stats.delivered + self.asm[side].stats.gap_bytes;
+            self.asm[side].segment(seg.seq, seg.payload, seg.missing, meta, budget, &mut sink);
+            let after = self.asm[side].stats.delivered + self.asm[side].stats.gap_bytes;
+            if after > before || self.asm[side].pending_bytes() > 0 {
+                sink.tl.last_payload[side] = Some(at);
+            }
+        }
+        if f.ack() {
+            let mut sink = AppSink { side: side.other(), tl: &mut self.tl, app: &mut self.app };
+            self.asm[side.other()].peer_ack(seg.ack, meta, budget, &mut sink);
+        }
+        let tl = &mut self.tl;
+        if f.fin() {
+            self.asm[side].fin(seg.seq, wire);
+            if tl.fin[side].is_none() {
+                tl.fin[side] = Some(at);
+                tl.push(at, side, EventKind::Fin);
+            }
+        }
+        if f.rst() {
+            if tl.rst[side].is_none() {
+                tl.rst[side] = Some(at);
+                tl.push(at, side, EventKind::Rst);
+            }
+            for s in Side::BOTH {
+                let mut sink = AppSink { side: s, tl: &mut self.tl, app: &mut self.app };
+                self.asm[s].flush(budget, &mut sink);
+            }
+        }
+    }
+
+    /// The capture ended (or the connection is evicted): deliver what is buffered.
+    pub fn finish(mut self, budget: &mut Budget) -> Timeline {
+        for s in Side::BOTH {
+            let mut sink = AppSink { side: s, tl: &mut self.tl, app: &mut self.app };
+            self.asm[s].flush(budget, &mut sink);
+            self.tl.tcp[s] = self.asm[s].stats;
+            self.tl.bytes[s] = self.asm[s].stats.delivered + self.asm[s].stats.gap_bytes;
+            if let Some(p) = &self.app.ws[s] {
+                self.tl.frames[s] = p.counts;
+            }
+        }
+        let tl = &mut self.tl;
+        tl.partial = tl.syn.0.iter().chain(tl.syn_ack.0.iter()).all(Option::is_none);
+        if self.tl.client.is_none() {
+            self.tl.client = Some(Side::A);
+            self.tl.client_by = ClientBy::Guess;
+        }
+        self.tl
+    }
+}
+
+/// Receives one side's in-order bytes and drives the application layers.
+struct AppSink<'a> {
+    side: Side,
+    tl: &'a mut Timeline,
+    app: &'a mut AppLayer,
+}
+
+impl Sink for AppSink<'_> {
+    fn data(&mut self, bytes: &[u8], meta: Meta) {
+        let at = At { ts: meta.ts, packet: meta.packet };
+        let mut rest = bytes;
+        // Each phase may hand leftover bytes to the next.
+        for _ in 0..4 {
+            if rest.is_empty() {
+                return;
+            }
+            rest = match self.app.phase {
+                Phase::Start => {
+                    self.start(rest, at);
+                    rest
+                }
+                Phase::Http => self.http(rest, at),
+                Phase::WebSocket => {
+                    self.ws_data(rest, meta);
+                    &[]
+                }
+                Phase::Opaque => &[],
+            };
+        }
+    }
+
+    fn gap(&mut self, len: u64, meta: Meta) {
+        let at = At { ts: meta.ts, packet: meta.packet };
+        self.tl.push(at, self.side, EventKind::Gap { bytes: len });
+        match self.app.phase {
+            Phase::WebSocket => {
+                let side = self.side;
+                if let Some(p) = self.app.ws[side].as_mut() {
+                    let mut evs = std::mem::take(&mut self.app.events);
+                    p.gap(len, meta, &mut evs);
+                    self.ws_events(&mut evs);
+                    self.app.events = evs;
+                }
+            }
+            Phase::Http => {
+                let h = &mut self.app.http[self.side];
+                if h.skip >= len {
+                    h.skip -= len;
+                } else {
+                    h.done = true;
+                    h.buf.clear();
+                }
+            }
+            Phase::Start | Phase::Opaque => {}
+        }
+    }
+}
+
+impl AppSink<'_> {
+    fn set_client(&mut self, side: Side, by: ClientBy) {
+        if matches!(self.tl.client_by, ClientBy::Syn | ClientBy::SynAck) && self.tl.client.is_some() {
+            return;
+        }
+        self.tl.client = Some(side);
+        self.tl.client_by = by;
+    }
+
+    fn start(&mut self, bytes: &[u8], at: At) {
+        let side = self.side;
+        let known_client = matches!(self.tl.client_by, ClientBy::Syn | ClientBy::SynAck);
+        let from_client = self.tl.client == Some(side);
+        if http::looks_like_request(bytes) && (!known_client || from_client) {
+            self.set_client(side, ClientBy::Request);
+            self.app.phase = Phase::Http;
+            self.tl.app = App::Http;
+        } else if http::looks_like_response(bytes) && (!known_client || !from_client) {
+            // The capture missed the request: the other side is the client.
+            self.set_client(side.other(), ClientBy::Response);
+            self.app.phase = Phase::Http;
+            self.tl.app = App::Http;
+        } else if bytes.len() >= 3 && bytes[0] == 0x16 && bytes[1] == 0x03 {
+            self.tl.app = App::Tls;
+            self.app.phase = Phase::Opaque;
+        } else if let Some(client) = self.guess_frames(bytes) {
+            // Mid-connection: frames, masked from the client (RFC 6455 §5.1).
+            self.set_client(client, ClientBy::Masking);
+            self.tl.app = App::WebSocket;
+            self.start_ws(None, at);
+        } else {
+            self.tl.app = App::Other;
+            self.app.phase = Phase::Opaque;
+        }
+    }
+
+    /// Do these bytes begin with WebSocket frames? Returns the client side if so.
+    fn guess_frames(&self, bytes: &[u8]) -> Option<Side> {
+        let h = crate::ws::frame::parse_header(bytes).ok()??;
+        let op_ok = matches!(h.opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation | OpCode::Ping | OpCode::Pong | OpCode::Close);
+        let ctl_ok = !h.opcode.is_control() || (h.fin && h.len <= 125);
+        let fits = h.header_len as u64 + h.len <= bytes.len() as u64 + 1_000_000;
+        let rsv_ok = h.rsv & 0b011 == 0;
+        if !(op_ok && ctl_ok && fits && rsv_ok) {
+            return None;
+        }
+        // A lone frame header in a segment that ends exactly at its end is strong evidence.
+        let exact = h.header_len as u64 + h.len == bytes.len() as u64;
+        if !exact && bytes.len() < 6 {
+            return None;
+        }
+        Some(if h.mask.is_some() { self.side } else { self.side.other() })
+    }
+
+    fn start_ws(&mut self, deflate: Option<DeflateParams>, at: At) {
+        self.app.phase = Phase::WebSocket;
+        self.tl.upgraded_at.get_or_insert(at);
+        let mid = deflate.is_none() && self.tl.exchange.is_none();
+        for side in Side::BOTH {
+            let role = self.tl.role_of(side);
+            let inflater = match (&deflate, self.app.cfg.inflate) {
+                (Some(d), true) => Some(Inflater::new(match role {
+                    Role::Client => d.client_no_context_takeover,
+                    Role::Server => d.server_no_context_takeover,
+                })),
+                _ => None,
+            };
+            // Mid-connection we cannot know whether RSV1 was negotiated: allow it.
+            self.app.ws[side] = Some(FrameParser::new(role, deflate.is_some() || mid, inflater));
+        }
+        self.tl.deflate = deflate;
+    }
+
+    /// HTTP phase: returns bytes left for the next phase.
+    fn http<'b>(&mut self, mut bytes: &'b [u8], at: At) -> &'b [u8] {
+        let side = self.side;
+        let is_client = self.tl.client == Some(side);
+        while !bytes.is_empty() {
+            let h = &mut self.app.http[side];
+            if h.done {
+                return &[];
+            }
+            if h.skip > 0 {
+                let n = h.skip.min(bytes.len() as u64) as usize;
+                if h.collecting_body {
+                    if let Some(ex) = self.tl.exchange.as_mut() {
+                        let room = BODY_PREVIEW.saturating_sub(ex.body.len());
+                        ex.body.extend_from_slice(&bytes[..room.min(n)]);
+                    }
+                }
+                h.skip -= n as u64;
+                bytes = &bytes[n..];
+                continue;
+            }
+            if self.tl.http_exchanges >= MAX_EXCHANGES {
+                h.done = true;
+                return &[];
+            }
+            if is_client && self.app.waiting.back().is_some_and(|(r, _)| r.wants_websocket()) {
+                // Frames sent before the answer: kept until the 101 says what they are.
+                let h = &mut self.app.http[side];
+                let room = (64 * 1024usize).saturating_sub(h.buf.len());
+                h.buf.extend_from_slice(&bytes[..room.min(bytes.len())]);
+                return &[];
+            }
+            let h = &mut self.app.http[side];
+            let start_len = h.buf.len();
+            let take = (http::MAX_HEAD + 1 - start_len).min(bytes.len());
+            h.buf.extend_from_slice(&bytes[..take]);
+            let parsed = if is_client { self.parse_request(at) } else { self.parse_response(at) };
+            match parsed {
+                Ok(None) => {
+                    if take < bytes.len() {
+                        // Over MAX_HEAD and still partial: the parser says so next call.
+                        continue;
+                    }
+                    return &[];
+                }
+                Ok(Some(head_len)) => {
+                    let used = head_len.saturating_sub(start_len);
+                    self.app.http[side].buf.clear();
+                    bytes = &bytes[used.min(bytes.len())..];
+                    if matches!(self.app.phase, Phase::WebSocket) {
+                        return bytes;
+                    }
+                }
+                Err(e) => {
+                    let h = &mut self.app.http[side];
+                    h.done = true;
+                    h.buf.clear();
+                    if self.tl.http_error.is_none() {
+                        self.tl.http_error = Some((side, e.to_string(), at));
+                        self.tl.push(at, side, EventKind::HttpError(e.to_string()));
+                    }
+                    return &[];
+                }
+            }
+        }
+        &[]
+    }
+
+    /// Parses the buffered client head. `Ok(Some(len))` when complete.
+    fn parse_request(&mut self, at: At) -> Result<Option<usize>, http::HttpError> {
+        let side = self.side;
+        let h = &mut self.app.http[side];
+        if !http::looks_like_request(&h.buf) {
+            return Err(http::HttpError::Malformed("client bytes are not an HTTP request".into()));
+        }
+        let Parsed::Done { head, len } = http::parse_request(&h.buf)? else { return Ok(None) };
+        h.skip = head.content_length.unwrap_or(0);
+        self.tl.http_exchanges += 1;
+        let upgrade = head.wants_websocket();
+        self.tl.push(at, side, EventKind::Request { method: head.method.clone(), uri: head.uri.clone(), upgrade });
+        let have_upgrade = self.tl.request().is_some_and(|(r, _)| r.wants_websocket());
+        if self.tl.exchange.is_none() || (upgrade && !have_upgrade) {
+            self.tl.exchange = Some(Exchange { request: Some((head.clone(), at)), response: None, body: Vec::new() });
+            if upgrade {
+                self.tl.app = App::WebSocket;
+            }
+        }
+        self.app.waiting.push_back((head, at));
+        Ok(Some(len))
+    }
+
+    fn parse_response(&mut self, at: At) -> Result<Option<usize>, http::HttpError> {
+        let side = self.side;
+        let h = &mut self.app.http[side];
+        if !http::looks_like_response(&h.buf) {
+            return Err(http::HttpError::Malformed("server bytes are not an HTTP response".into()));
+        }
+        let Parsed::Done { head, len } = http::parse_response(&h.buf)? else { return Ok(None) };
+        self.tl.push(at, side, EventKind::Response { status: head.status, reason: head.reason.clone() });
+        if (100..200).contains(&head.status) && head.status != 101 {
+            return Ok(Some(len));
+        }
+        let req = self.app.waiting.pop_front();
+        let is_ours = match (&self.tl.exchange, &req) {
+            (Some(ex), Some((r, rat))) => ex.request.as_ref().is_some_and(|(er, eat)| er == r && eat == rat),
+            (Some(ex), None) => ex.request.is_none() && ex.response.is_none(),
+            (None, _) => true,
+        };
+        if self.tl.exchange.is_none() {
+            self.tl.exchange = Some(Exchange { request: None, response: None, body: Vec::new() });
+        }
+        if !is_ours {
+            // A response to another request on a keep-alive connection: skip its body.
+            let h = &mut self.app.http[side];
+            match (head.content_length, head.chunked) {
+                (Some(n), false) => h.skip = n,
+                _ if head.status == 204 || head.status == 304 => {}
+                _ => h.done = true,
+            }
+            return Ok(Some(len));
+        }
+        if head.status == 426 || head.upgrade_ok() {
+            self.tl.app = App::WebSocket;
+        }
+        let status = head.status;
+        if status == 101 {
+            if let Some((r, _)) = &req {
+                self.tl.handshake_problems = http::validate_101(r, &head);
+            }
+            let deflate = DeflateParams::from_response(&head.extensions);
+            if let Some(ex) = self.tl.exchange.as_mut() {
+                ex.response = Some((head, at));
+            }
+            self.tl.app = App::WebSocket;
+            self.start_ws(deflate, at);
+            // Client bytes that arrived after the request head belong to the frames.
+            let other = side.other();
+            let leftover = std::mem::take(&mut self.app.http[other].buf);
+            if !leftover.is_empty() {
+                let mut s = AppSink { side: other, tl: self.tl, app: self.app };
+                s.ws_data(&leftover, Meta { packet: at.packet, ts: at.ts });
+            }
+            return Ok(Some(len));
+        }
+        let h = &mut self.app.http[side];
+        match (head.content_length, head.chunked) {
+            (Some(n), false) => {
+                h.skip = n;
+                h.collecting_body = true;
+            }
+            _ => {
+                // Chunked or until close: keep a preview, stop parsing heads on this side.
+                h.skip = u64::MAX;
+                h.collecting_body = true;
+            }
+        }
+        if let Some(ex) = self.tl.exchange.as_mut() {
+            ex.response = Some((head, at));
+        }
+        Ok(Some(len))
+    }
+
+    fn ws_data(&mut self, bytes: &[u8], meta: Meta) {
+        let side = self.side;
+        let Some(p) = self.app.ws[side].as_mut() else { return };
+        let mut evs = std::mem::take(&mut self.app.events);
+        p.data(bytes, meta, true, &mut evs);
+        self.ws_events(&mut evs);
+        self.app.events = evs;
+    }
+
+    fn ws_events(&mut self, evs: &mut Vec<WsEvent>) {
+        let side = self.side;
+        for ev in evs.drain(..) {
+            match ev {
+                WsEvent::Message { opcode, wire_len, inflated_len, compressed, preview, meta, .. } => {
+                    let at = at_of(meta);
+                    if let Some(p) = &preview {
+                        match heartbeat_kind(p) {
+                            Some(true) => self.tl.app_pings[side].record(at),
+                            Some(false) => self.tl.app_pongs[side].record(at),
+                            None => {}
+                        }
+                    }
+                    if self.tl.message_events[side] < MAX_MESSAGE_EVENTS {
+                        self.tl.message_events[side] += 1;
+                        let len = inflated_len.unwrap_or(wire_len);
+                        self.tl.push(at, side, EventKind::Message { opcode, len, compressed, preview });
+                    }
+                }
+                WsEvent::Ping { len, meta } => {
+                    let at = at_of(meta);
+                    self.tl.pings[side].record(at);
+                    if self.tl.pings[side].count <= MAX_MESSAGE_EVENTS {
+                        self.tl.push(at, side, EventKind::Ping { len });
+                    }
+                }
+                WsEvent::Pong { len, meta } => {
+                    let at = at_of(meta);
+                    self.tl.pongs[side].record(at);
+                    if self.tl.pongs[side].count <= MAX_MESSAGE_EVENTS {
+                        self.tl.push(at, side, EventKind::Pong { len });
+                    }
+                }
+                WsEvent::Close { code, reason, incomplete, meta, .. } => {
+                    let at = at_of(meta);
+                    self.tl.push(at, side, EventKind::Close { code, reason: reason.clone() });
+                    if self.tl.closes.len() < 8 {
+                        self.tl.closes.push(CloseRec { side, code, reason, at, incomplete });
+                    }
+                }
+                WsEvent::Violation { violation, meta } => {
+                    let at = at_of(meta);
+                    if self.tl.violations.len() < 32 {
+                        self.tl.push(at, side, EventKind::Violation(violation.clone()));
+                        self.tl.violations.push((side, violation, at));
+                    }
+                }
+                WsEvent::Desync { meta } => {
+                    self.tl.desyncs[side] += 1;
+                    self.tl.push(at_of(meta), side, EventKind::Desync);
+                }
+                WsEvent::Resync { skipped, meta } => self.tl.push(at_of(meta), side, EventKind::Resync { skipped }),
+            }
+        }
+    }
+}
+
+fn at_of(m: Meta) -> At {
+    At { ts: m.ts, packet: m.packet }
+}
+
+/// Is this short text an application heartbeat? `Some(true)` ping, `Some(false)` pong.
+pub fn heartbeat_kind(preview: &str) -> Option<bool> {
+    if preview.len() > 48 {
+        return None;
+    }
+    let p = preview.to_ascii_lowercase();
+    let has = |w: &str| p.contains(w);
+    if has("pong") || has("heartbeat_ack") || has("\"ack\"") {
+        Some(false)
+    } else if has("ping") || has("heartbeat") || has("keepalive") || has("keep-alive") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats() {
+        assert_eq!(heartbeat_kind("{\"type\":\"ping\"}"), Some(true));
+        assert_eq!(heartbeat_kind("{\"type\":\"pong\"}"), Some(false));
+        assert_eq!(heartbeat_kind("ping"), Some(true));
+        assert_eq!(heartbeat_kind("{\"op\":1,\"d\":\"heartbeat\"}"), Some(true));
+        assert_eq!(heartbeat_kind("{\"orders\":[1,2,3]}"), None);
+    }
+}

@@ -1,0 +1,165 @@
+//! Likely causes and what to check next, per pattern. Knowledge of real servers and proxies
+//! (Daphne, Django's runserver, nginx, Node `ws`, Python `websockets`) lives here.
+
+use super::{Kind, human_ms};
+use crate::timeline::Timeline;
+use crate::units::Side;
+
+/// Well-known idle timeouts, in seconds, and who uses them.
+const TIMEOUTS: &[(f64, &str)] = &[
+    (55.0, "Heroku's 55 s idle timeout"),
+    (60.0, "nginx's default proxy_read_timeout (60 s), also AWS ALB's default idle timeout"),
+    (100.0, "Cloudflare's 100 s idle timeout for proxied WebSockets"),
+    (240.0, "Azure Load Balancer's default 4 min idle timeout"),
+    (350.0, "AWS NLB's 350 s idle timeout"),
+    (3600.0, "a 1 h HAProxy `timeout tunnel`"),
+];
+
+/// Names a well-known default that an idle gap matches (within 3 % or 1 s).
+pub fn timeout_match(gap_ms: f64) -> Option<String> {
+    let s = gap_ms / 1000.0;
+    TIMEOUTS
+        .iter()
+        .find(|(t, _)| (s - t).abs() <= (t * 0.03).max(1.0))
+        .map(|(_, name)| name.to_string())
+}
+
+fn server_header(tl: &Timeline) -> String {
+    tl.response().and_then(|(r, _)| r.server.clone()).unwrap_or_default().to_ascii_lowercase()
+}
+
+fn body(tl: &Timeline) -> String {
+    tl.exchange.as_ref().map(|e| String::from_utf8_lossy(&e.body).to_ascii_lowercase()).unwrap_or_default()
+}
+
+pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
+    let server = client.other();
+    let srv = server_header(tl);
+    let mut a: Vec<String> = Vec::new();
+    match kind {
+        Kind::Refused => {
+            a.push(format!("Nothing listens on {}: check that the server process runs and is bound to that address and port (e.g. `daphne -b 0.0.0.0 -p 8000`, not only 127.0.0.1).", tl.endpoints[server]));
+            a.push("Check the port in the client's ws:// URL and in the proxy's upstream.".into());
+        }
+        Kind::Unreachable => {
+            a.push("SYNs with no answer: a firewall or security group dropping the port, a wrong IP or DNS record, or the host is down.".into());
+            a.push("Compare with a capture on the server host: if the SYNs never arrive there, the drop is on the path.".into());
+        }
+        Kind::HandshakeRejected => {
+            let status = tl.response().map(|(r, _)| r.status).unwrap_or(0);
+            let b = body(tl);
+            match status {
+                404 if srv.contains("wsgiserver") => a.push("`WSGIServer` answered: the app runs under Django's WSGI dev server (`runserver` without Channels' ASGI server), which cannot upgrade. Add \"daphne\" at the top of INSTALLED_APPS with ASGI_APPLICATION set, or run `daphne project.asgi:application`.".into()),
+                404 => a.push("No route for this path: check the WebSocket URL patterns (Channels `URLRouter`, trailing slash, `^ws/...$`) and any path rewriting in the proxy.".into()),
+                403 if srv.contains("daphne") => {
+                    a.push("Daphne answers 403 when the consumer closes before `accept()`, or when `AllowedHostsOriginValidator` / `OriginValidator` rejects the Origin: check ALLOWED_HOSTS against the Origin header and the consumer's `connect()`.".into());
+                }
+                403 => a.push("Forbidden: the Origin header, a cookie or a token was rejected; check the server's origin allow-list and the credentials the client sends.".into()),
+                401 => a.push("Unauthorized: credentials missing or expired; browsers cannot set an Authorization header on WebSockets, so tokens usually travel in a cookie or the query string.".into()),
+                400 => {
+                    if b.contains("upgrade") || b.contains("connection") {
+                        a.push("The backend says the Upgrade/Connection headers are missing: a proxy dropped them. nginx needs `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";`.".into());
+                    } else {
+                        a.push("Bad Request: the server refused the handshake itself; compare the request headers with RFC 6455 §4.1 (Sec-WebSocket-Key, Version 13) and check whether a proxy rewrote them.".into());
+                    }
+                }
+                426 => a.push("426 Upgrade Required: the server wanted a WebSocket upgrade but the request reaching it had none — a proxy on the way dropped the Upgrade and Connection headers (nginx: `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";`).".into()),
+                500 if srv.contains("daphne") => a.push("Daphne answers 500 to an upgrade when no WebSocket route matches the path or the application raised during connect: check the URLRouter and the server log.".into()),
+                500 => a.push("The server crashed while handling the upgrade: check its log at this time.".into()),
+                502 => a.push(format!("The proxy{} could not reach its backend: backend process down, wrong upstream address/port, or the backend closed the connection; check the proxy's error log.", if srv.is_empty() { String::new() } else { format!(" ({srv})") })),
+                503 => a.push("Service unavailable: no healthy backend, overload, or maintenance mode.".into()),
+                504 => a.push("The proxy timed out waiting for the backend's answer to the upgrade: backend hung or too slow.".into()),
+                301 | 302 | 303 | 307 | 308 => {
+                    let loc = tl.response().and_then(|(r, _)| r.location.clone()).unwrap_or_default();
+                    a.push(format!("A redirect{}: WebSocket clients do not follow redirects; use the final URL (often wss:// instead of ws://, or a trailing slash).", if loc.is_empty() { String::new() } else { format!(" to {loc}") }));
+                }
+                200 => a.push("200 OK: the server ignored the upgrade and served a page — a wrong path (SPA fallback), or something on the way that does not support WebSockets.".into()),
+                _ => a.push(format!("Status {status}: see the response body preview and the server's log.")),
+            }
+            if let Some((req, _)) = tl.request() {
+                if !req.wants_websocket() && status != 426 {
+                    a.push("The request reaching this server had no `Upgrade: websocket` header: a proxy on the way dropped it.".into());
+                }
+            }
+        }
+        Kind::HandshakeUnanswered => {
+            a.push("The server accepted the TCP connection but never answered the upgrade: a hung worker, a blocked event loop, an application that does not speak WebSocket on this port, or a proxy buffering the request.".into());
+        }
+        Kind::InvalidHandshake => {
+            a.push("A wrong Sec-WebSocket-Accept or missing Upgrade/Connection in a 101 means the server (or a proxy rewriting headers) does not implement RFC 6455 §4.2.2; a subprotocol or extension the client never offered must also make the client fail.".into());
+        }
+        Kind::ServerAbort => {
+            let rst = tl.rst[server].is_some();
+            a.push(format!("The server side closed without a Close frame: a crash, a restart or deploy, the process killed (OOM killer, SIGKILL), or a proxy limit.{}", if rst { " A RST means the socket was closed with unread data or the process died." } else { "" }));
+            a.push("Check the server's (and proxy's) logs at this time; in Django Channels, an exception in connect() or a worker restart looks like this.".into());
+        }
+        Kind::ClientAbort => {
+            a.push("The client went away without a Close frame: tab closed or navigated, network change, or the client process was killed. Harmless if expected; otherwise check the client's lifecycle.".into());
+        }
+        Kind::IdleTimeout => {
+            let gap = tl
+                .first_teardown()
+                .zip(tl.last_activity())
+                .map(|((_, _, t), l)| t.ts.ms_since(l.ts))
+                .unwrap_or(0.0);
+            match timeout_match(gap) {
+                Some(m) => a.push(format!("The {} of silence matches {m}: raise that timeout for WebSocket routes, or send heartbeats more often than that.", human_ms(gap))),
+                None => a.push(format!("Something closed an idle connection after {}: look for an idle timeout of that length in the proxies and load balancers on the path (nginx proxy_read_timeout, HAProxy timeout tunnel/client/server, cloud load balancers).", human_ms(gap))),
+            }
+            a.push("Heartbeats (Ping frames or application pings) shorter than the idle timeout keep the connection alive.".into());
+        }
+        Kind::CloseUnanswered => {
+            a.push("The peer never completed the closing handshake (RFC 6455 §5.5.1): a blocked event loop, a library that closes TCP right after receiving Close, or a proxy that dropped the frame.".into());
+        }
+        Kind::ProtocolViolation => {
+            for (side, v, _) in &tl.violations {
+                let who = if *side == client { "client" } else { "server" };
+                let hint = match v.key() {
+                    "unmasked_client_frame" => "a non-browser client or tunnel that does not mask its frames",
+                    "masked_server_frame" => "a client library used as a server, or a proxy bug",
+                    "invalid_utf8" => "binary data sent as a text message",
+                    "rsv_without_extension" => "compression used without negotiating permessage-deflate (a proxy may have stripped the Sec-WebSocket-Extensions header)",
+                    _ => "a broken implementation or a proxy corrupting the stream",
+                };
+                let line = format!("The {who}'s frames break RFC 6455 ({}): likely {hint}.", v.describe());
+                if !a.contains(&line) {
+                    a.push(line);
+                }
+            }
+        }
+        Kind::CleanClose => {
+            for c in &tl.closes {
+                let hint = match c.code {
+                    Some(1009) => Some("1009: a message exceeded the receiver's size limit (Python websockets max_size, Node ws maxPayload, Daphne/Channels limits): raise it or send smaller messages.".to_string()),
+                    Some(1011) => Some("1011: the server hit an internal error — in Django Channels an exception in the consumer; look for the traceback in the server log at this time.".to_string()),
+                    Some(1008) => Some("1008: policy violation — usually an authentication or authorization check.".to_string()),
+                    Some(1001) => Some("1001: going away — a server shutting down or restarting, or a page navigating away.".to_string()),
+                    Some(1012) | Some(1013) => Some("Service restart / try again later: the server asks the client to reconnect after a while.".to_string()),
+                    Some(c) if (4000..5000).contains(&c) => Some(format!("{c} is application-defined: find `close(code={c})` (Channels) or `ws.close({c}, …)` in the application; the reason says why.")),
+                    _ => None,
+                };
+                if let Some(h) = hint {
+                    if !a.contains(&h) {
+                        a.push(h);
+                    }
+                }
+            }
+        }
+        Kind::StillOpen | Kind::Unknown | Kind::NotWebsocket => {}
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts() {
+        assert!(timeout_match(60_020.0).is_some_and(|m| m.contains("nginx")));
+        assert!(timeout_match(100_400.0).is_some_and(|m| m.contains("Cloudflare")));
+        assert!(timeout_match(55_000.0).is_some_and(|m| m.contains("Heroku")));
+        assert_eq!(timeout_match(3_000.0), None);
+        assert_eq!(timeout_match(75_000.0), None);
+    }
+}

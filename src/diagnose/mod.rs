@@ -1,0 +1,357 @@
+//! Timeline -> verdict: how the connection ended, what each endpoint reported (RFC 6455 §7.1.5),
+//! with evidence and advice. Pure functions of the timeline.
+
+mod advice;
+pub mod across;
+
+use crate::timeline::{App, At, Timeline};
+use crate::units::{Role, Side};
+use crate::ws::frame::close_code_name;
+use serde::Serialize;
+
+/// The closed set of verdict kinds (SPEC.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    CleanClose,
+    Refused,
+    Unreachable,
+    HandshakeRejected,
+    HandshakeUnanswered,
+    InvalidHandshake,
+    ServerAbort,
+    ClientAbort,
+    IdleTimeout,
+    CloseUnanswered,
+    ProtocolViolation,
+    StillOpen,
+    Unknown,
+    NotWebsocket,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 14] = [
+        Kind::CleanClose,
+        Kind::Refused,
+        Kind::Unreachable,
+        Kind::HandshakeRejected,
+        Kind::HandshakeUnanswered,
+        Kind::InvalidHandshake,
+        Kind::ServerAbort,
+        Kind::ClientAbort,
+        Kind::IdleTimeout,
+        Kind::CloseUnanswered,
+        Kind::ProtocolViolation,
+        Kind::StillOpen,
+        Kind::Unknown,
+        Kind::NotWebsocket,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::CleanClose => "clean_close",
+            Kind::Refused => "refused",
+            Kind::Unreachable => "unreachable",
+            Kind::HandshakeRejected => "handshake_rejected",
+            Kind::HandshakeUnanswered => "handshake_unanswered",
+            Kind::InvalidHandshake => "invalid_handshake",
+            Kind::ServerAbort => "server_abort",
+            Kind::ClientAbort => "client_abort",
+            Kind::IdleTimeout => "idle_timeout",
+            Kind::CloseUnanswered => "close_unanswered",
+            Kind::ProtocolViolation => "protocol_violation",
+            Kind::StillOpen => "still_open",
+            Kind::Unknown => "unknown",
+            Kind::NotWebsocket => "not_websocket",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Verdicts that are not a problem.
+    pub fn is_normal(self) -> bool {
+        matches!(self, Kind::CleanClose | Kind::StillOpen | Kind::NotWebsocket)
+    }
+}
+
+/// One piece of evidence: a packet and what it shows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evidence {
+    pub at_ms: f64,
+    pub packet: u64,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    pub kind: Kind,
+    pub client_sees: Option<u16>,
+    pub server_sees: Option<u16>,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    pub advice: Vec<String>,
+}
+
+/// Silence before a teardown that makes an abort an idle timeout (SPEC: ≥ 1 s both ways).
+pub const IDLE_MIN_MS: f64 = 1000.0;
+
+struct Ctx<'a> {
+    tl: &'a Timeline,
+    ev: Vec<Evidence>,
+}
+
+impl Ctx<'_> {
+    fn ms(&self, at: At) -> f64 {
+        round_ms(at.ts.ms_since(self.tl.first.ts))
+    }
+    fn cite(&mut self, at: At, text: impl Into<String>) {
+        let e = Evidence { at_ms: self.ms(at), packet: at.packet.0, text: text.into() };
+        if !self.ev.contains(&e) {
+            self.ev.push(e);
+        }
+    }
+    fn role(&self, s: Side) -> Role {
+        self.tl.role_of(s)
+    }
+}
+
+pub fn round_ms(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// "231 ms", "2.5 s", "1 min 40 s".
+pub fn human_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{} ms", (ms * 10.0).round() / 10.0)
+    } else if ms < 60_000.0 {
+        format!("{} s", (ms / 100.0).round() / 10.0)
+    } else {
+        let s = (ms / 1000.0).round() as u64;
+        format!("{} min {} s", s / 60, s % 60)
+    }
+}
+
+/// What `side` reports, by RFC 6455 §7.1.5: the code of the Close frame it received (1005 if
+/// the frame had none), 1006 if its connection ended without one, `None` while still open.
+/// A Close counts as received only if it came before that side's own FIN or RST: a late answer
+/// reaches a socket that is already closed.
+pub fn sees(tl: &Timeline, side: Side) -> Option<u16> {
+    let peer = side.other();
+    let own_end = [tl.fin[side], tl.rst[side]].into_iter().flatten().map(|a| a.packet).min();
+    if let Some(c) = tl.close_from(peer) {
+        if own_end.is_none_or(|e| c.at.packet < e) {
+            return Some(c.code.unwrap_or(1005));
+        }
+    }
+    if tl.first_teardown().is_some() {
+        Some(1006)
+    } else {
+        None
+    }
+}
+
+fn describe_close(code: Option<u16>, reason: Option<&str>) -> String {
+    match (code, reason) {
+        (None, _) => "Close with no status code".into(),
+        (Some(c), Some(r)) if !r.is_empty() => format!("Close {c} ({}) \"{r}\"", close_code_name(c)),
+        (Some(c), _) => format!("Close {c} ({})", close_code_name(c)),
+    }
+}
+
+fn teardown_word(is_rst: bool) -> &'static str {
+    if is_rst { "reset" } else { "closed (FIN)" }
+}
+
+/// Diagnoses one connection.
+pub fn diagnose(tl: &Timeline) -> Verdict {
+    let mut cx = Ctx { tl, ev: Vec::new() };
+    let client = tl.side_of(Role::Client);
+    let server = client.other();
+    let (kind, summary) = classify(&mut cx, client, server);
+    let (client_sees, server_sees) = match kind {
+        Kind::Refused | Kind::Unreachable => (Some(1006), None),
+        Kind::NotWebsocket | Kind::StillOpen | Kind::Unknown => (None, None),
+        Kind::HandshakeRejected | Kind::HandshakeUnanswered | Kind::InvalidHandshake => {
+            let ended = tl.tcp_ended() || tl.fin[client].is_some() || tl.response().is_some();
+            let cs = ended.then_some(1006);
+            // The server only has a WebSocket to report on if it answered 101.
+            let ss = if kind == Kind::InvalidHandshake { sees(tl, server) } else { None };
+            (cs, ss)
+        }
+        Kind::ClientAbort => {
+            // The client ended TCP itself: a killed process reports nothing, a browser 1006.
+            (tl.close_from(server).map(|c| c.code.unwrap_or(1005)), sees(tl, server))
+        }
+        _ => (sees(tl, client), sees(tl, server)),
+    };
+    let advice = advice::advise(tl, kind, client);
+    let mut evidence = cx.ev;
+    evidence.sort_by_key(|e| e.packet);
+    Verdict { kind, client_sees, server_sees, summary, evidence, advice }
+}
+
+fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
+    let tl = cx.tl;
+    let payload = tl.bytes[client] + tl.bytes[server] > 0 || tl.last_activity().is_some();
+    let handshake = tl.syn[client].or(tl.syn[server]);
+    // No payload at all: refused, unreachable, or an empty connection.
+    if !payload && tl.app == App::Empty {
+        if let Some(syn) = handshake {
+            cx.cite(syn, "SYN from client");
+            if tl.syn_ack[server].is_none() {
+                if let Some(rst) = tl.rst[server] {
+                    cx.cite(rst, "RST from server in answer to the SYN");
+                    return (Kind::Refused, format!("The server {} answered the SYN with a reset: nothing listens on that port, and the client reports 1006.", tl.addr(Role::Server)));
+                }
+                let waited = tl.last.ts.ms_since(syn.ts);
+                let tries = tl.packets;
+                cx.cite(tl.last, "last SYN seen");
+                return (Kind::Unreachable, format!("The client sent {tries} SYN(s) to {} over {} and never got an answer: the host is down, unreachable, or a firewall drops the packets; the client reports 1006.", tl.addr(Role::Server), human_ms(waited)));
+            }
+        }
+        if let Some((side, is_rst, at)) = tl.first_teardown() {
+            let role = cx.role(side);
+            cx.cite(at, format!("{} from {role}", if is_rst { "RST" } else { "FIN" }));
+            let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
+            return (kind, format!("The TCP connection opened and the {role} {} it {} later without any data: no HTTP request, no WebSocket.", teardown_word(is_rst), human_ms(cx.ms(at))));
+        }
+        return (Kind::StillOpen, "The TCP connection is open and has carried no data yet at the end of the capture.".into());
+    }
+    match tl.app {
+        App::Tls => return (Kind::NotWebsocket, "TLS (wss or HTTPS): without the session keys the handshake and frames cannot be seen.".into()),
+        App::Other if tl.partial => return (Kind::NotWebsocket, "The capture began mid-connection and the bytes seen are neither HTTP nor WebSocket frames.".into()),
+        App::Other | App::Empty => return (Kind::NotWebsocket, "Not HTTP or WebSocket traffic.".into()),
+        App::Http => return (Kind::NotWebsocket, "Plain HTTP: no WebSocket upgrade was requested.".into()),
+        App::WebSocket => {}
+    }
+    if let Some(ex) = &tl.exchange {
+        if let Some((req, at)) = &ex.request {
+            cx.cite(*at, format!("{} {} (upgrade request)", req.method, req.uri_short()));
+        }
+        match &ex.response {
+            None => {
+                if let Some((e_side, e, at)) = &tl.http_error {
+                    cx.cite(*at, format!("{} sent bytes that are not HTTP: {e}", cx.role(*e_side)));
+                }
+                return handshake_unanswered(cx, client, server);
+            }
+            Some((resp, at)) if resp.status != 101 => {
+                cx.cite(*at, format!("HTTP {} {} from server", resp.status, resp.reason));
+                let via = resp.server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                return (Kind::HandshakeRejected, format!("The server{via} answered the upgrade with {} {} instead of 101, so the WebSocket never opened and the client reports 1006.", resp.status, resp.reason));
+            }
+            Some((_, at)) => {
+                cx.cite(*at, "101 Switching Protocols from server");
+                if !tl.handshake_problems.is_empty() {
+                    return (Kind::InvalidHandshake, format!("The server answered 101 but the handshake is invalid ({}): a client must fail such a connection, and reports 1006.", tl.handshake_problems.join("; ")));
+                }
+            }
+        }
+    }
+    after_upgrade(cx, client, server)
+}
+
+fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
+    let tl = cx.tl;
+    match tl.first_teardown() {
+        Some((side, is_rst, at)) => {
+            let role = cx.role(side);
+            cx.cite(at, format!("{} from {role}", if is_rst { "RST" } else { "FIN" }));
+            let wait = tl.request().map(|(_, r)| at.ts.ms_since(r.ts)).unwrap_or(0.0);
+            let _ = (client, server);
+            (Kind::HandshakeUnanswered, format!("The {role} {} the connection {} after the upgrade request, which never got an HTTP answer: the client reports 1006.", teardown_word(is_rst), human_ms(wait)))
+        }
+        None => {
+            let wait = tl.request().map(|(_, r)| tl.last.ts.ms_since(r.ts)).unwrap_or(0.0);
+            (Kind::HandshakeUnanswered, format!("The upgrade request had no HTTP answer {} later, when the capture ended.", human_ms(wait)))
+        }
+    }
+}
+
+fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
+    let tl = cx.tl;
+    for c in &tl.closes {
+        let role = cx.role(c.side);
+        cx.cite(c.at, format!("{} from {role}", describe_close(c.code, c.reason.as_deref())));
+    }
+    let teardown = tl.first_teardown();
+    if let Some((side, is_rst, at)) = teardown {
+        cx.cite(at, format!("{} from {}", if is_rst { "RST" } else { "FIN" }, cx.role(side)));
+    }
+    // A fatal breach of RFC 6455.
+    if let Some((side, v, at)) = tl.violations.iter().find(|(_, v, _)| v.is_fatal()) {
+        let role = cx.role(*side);
+        cx.cite(*at, format!("{role} frame: {}", v.describe()));
+        let peer = role.other();
+        let outcome = match tl.close_from(tl.side_of(peer)) {
+            Some(c) => format!("the {peer} answered with {}", describe_close(c.code, c.reason.as_deref())),
+            None => format!("the {peer} should fail the connection and report 1006"),
+        };
+        return (Kind::ProtocolViolation, format!("The {role} broke RFC 6455 ({}); {outcome}.", v.describe()));
+    }
+    let cc = tl.close_from(client);
+    let sc = tl.close_from(server);
+    if let (Some(a), Some(b)) = (cc, sc) {
+        let (first, second) = if a.at.packet <= b.at.packet { (a, b) } else { (b, a) };
+        let initiator = cx.role(first.side);
+        let first_end = [tl.fin[first.side], tl.rst[first.side]].into_iter().flatten().map(|a| a.packet).min();
+        let late = first_end.is_some_and(|e| e < second.at.packet);
+        if !late {
+            let rst = Side::BOTH.into_iter().find_map(|s| tl.rst[s].map(|_| s));
+            let rst_note = match rst {
+                Some(s) => format!(", then the {} reset TCP after the closing handshake (harmless: the WebSocket had already closed cleanly)", cx.role(s)),
+                None => String::new(),
+            };
+            return (Kind::CleanClose, format!("The {initiator} started the closing handshake with {} and the {} answered with {}{rst_note}.", describe_close(first.code, first.reason.as_deref()), initiator.other(), describe_close(second.code, second.reason.as_deref())));
+        }
+        return (Kind::CloseUnanswered, format!("The {initiator} sent {} and ended TCP before the {}'s answer arrived ({} later): the {initiator} reports 1006.", describe_close(first.code, first.reason.as_deref()), initiator.other(), human_ms(second.at.ts.ms_since(first.at.ts))));
+    }
+    if let Some(c) = cc.or(sc) {
+        let role = cx.role(c.side);
+        let peer = role.other();
+        if tl.tcp_ended() || teardown.is_some() {
+            let (ts, is_rst, at) = teardown.unwrap_or((server, false, tl.last));
+            let who = cx.role(ts);
+            return (Kind::CloseUnanswered, format!("The {role} sent {} but the {peer} never answered with a Close; the {who} {} TCP {} later. The {peer} reports {}, the {role} 1006.", describe_close(c.code, c.reason.as_deref()), teardown_word(is_rst), human_ms(at.ts.ms_since(c.at.ts)), c.code.unwrap_or(1005)));
+        }
+        return (Kind::StillOpen, format!("The {role} sent {} and the capture ended before the closing handshake finished.", describe_close(c.code, c.reason.as_deref())));
+    }
+    // No Close at all.
+    let lost_end = tl.desyncs.0.iter().any(|d| *d > 0);
+    match teardown {
+        None => {
+            if tl.partial && tl.exchange.is_none() && tl.frames.0.iter().all(|f| f.text + f.binary + f.ping + f.pong == 0) {
+                return (Kind::Unknown, "The capture began mid-connection and shows no frames: it cannot tell what this connection did.".into());
+            }
+            let idle = tl.last_activity().map(|a| tl.last.ts.ms_since(a.ts)).unwrap_or(0.0);
+            let note = if idle >= IDLE_MIN_MS { format!(", silent for the last {}", human_ms(idle)) } else { String::new() };
+            (Kind::StillOpen, format!("The WebSocket is still open at the end of the capture{note}."))
+        }
+        Some((side, is_rst, at)) => {
+            if lost_end {
+                return (Kind::Unknown, format!("Capture gaps lost the WebSocket framing, so a Close frame may be hidden; the {} {} TCP at packet {}.", cx.role(side), teardown_word(is_rst), at.packet));
+            }
+            let role = cx.role(side);
+            let idle = tl.last_activity().map(|a| at.ts.ms_since(a.ts));
+            let since_101 = tl.upgraded_at.map(|u| at.ts.ms_since(u.ts));
+            if let Some(gap) = idle.filter(|g| *g >= IDLE_MIN_MS) {
+                if let Some(last) = tl.last_activity() {
+                    cx.cite(last, "last data before the silence");
+                }
+                let matched = advice::timeout_match(gap).map(|m| format!(" — that matches {m}")).unwrap_or_default();
+                return (Kind::IdleTimeout, format!("After {} of silence both ways, the {role} {} TCP without a Close frame{matched}; the browser reports 1006.", human_ms(gap), teardown_word(is_rst)));
+            }
+            let when = since_101.map(|ms| format!(" {} after 101", human_ms(ms))).unwrap_or_default();
+            let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
+            let side_word = if role == Role::Server { "server side" } else { "client" };
+            let tail = if role == Role::Server { "the browser reports 1006" } else { "the server reports 1006" };
+            let verb = if is_rst { "reset the TCP connection" } else { "closed the TCP connection (FIN)" };
+            (kind, format!("The {side_word} {verb}{when}, with no Close frame: {tail}."))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

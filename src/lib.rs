@@ -1,0 +1,282 @@
+//! wsdiag: a packet-level WebSocket handshake analyzer.
+//!
+//! The [`Analyzer`] is deterministic and does no I/O (quinn-proto style): feed it packets from
+//! [`capture`], then [`Analyzer::finish`] gives the report. Stages, one way only:
+//! capture -> wire -> flow -> tcp -> http -> ws -> conn -> timeline -> diagnose -> report -> render.
+
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod conn;
+pub mod diagnose;
+pub mod flow;
+pub mod http;
+pub mod render;
+pub mod report;
+pub mod tcp;
+pub mod timeline;
+pub mod units;
+pub mod wire;
+pub mod ws;
+
+use capture::Packet;
+use conn::{Conn, ConnConfig};
+use diagnose::Kind;
+use flow::{FlowKey, FlowTable, side_of};
+use report::{Connection, ReportOptions, Stats};
+use tcp::Budget;
+use timeline::{App, At, Timeline};
+use wire::{Decoded, TcpSegment};
+
+/// Analysis settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub conn: ConnConfig,
+    pub report: ReportOptions,
+    /// Live flows tracked at once; beyond it the least recently active are finished early.
+    pub max_flows: usize,
+    /// Out-of-order bytes buffered across all flows.
+    pub reorder_budget: usize,
+    /// Report every TCP connection, not only WebSocket attempts and empty ones.
+    pub all: bool,
+    /// Seconds of capture time after a connection's teardown before it is reported (late
+    /// packets such as a final ACK or RST still belong to it).
+    pub linger_s: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            conn: ConnConfig::default(),
+            report: ReportOptions::default(),
+            max_flows: 65_536,
+            reorder_budget: 32 << 20,
+            all: false,
+            linger_s: 5,
+        }
+    }
+}
+
+/// A packet that could not be decoded down to TCP, for a warning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketIssue {
+    pub packet: u64,
+    pub text: String,
+}
+
+/// Packets between sweeps of the flow table for finished connections.
+const SWEEP_EVERY: u64 = 4096;
+
+/// Feeds packets, gathers connections, produces reports.
+pub struct Analyzer {
+    cfg: Config,
+    flows: FlowTable<Conn>,
+    budget: Budget,
+    next_id: u64,
+    stats: Stats,
+    finished: Vec<Connection>,
+    last_ts: i64,
+    since_sweep: u64,
+}
+
+impl Analyzer {
+    pub fn new(cfg: Config) -> Self {
+        Analyzer {
+            cfg,
+            flows: FlowTable::default(),
+            budget: Budget::new(cfg.reorder_budget),
+            next_id: 1,
+            stats: Stats::default(),
+            finished: Vec::new(),
+            last_ts: i64::MIN,
+            since_sweep: 0,
+        }
+    }
+
+    /// Live flows right now.
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Analyses one packet. Returns a description if it could not be decoded.
+    pub fn packet(&mut self, p: &Packet<'_>) -> Option<PacketIssue> {
+        self.stats.packets += 1;
+        self.stats.bytes += p.data.len() as u64;
+        self.last_ts = self.last_ts.max(p.ts.0);
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY {
+            self.since_sweep = 0;
+            self.sweep(false);
+        }
+        match wire::decode(p.linktype, p.data, p.orig_len) {
+            Decoded::Tcp(seg) => {
+                self.stats.tcp_packets += 1;
+                self.tcp(&seg, At { ts: p.ts, packet: p.number });
+                None
+            }
+            Decoded::NotTcp => {
+                self.stats.non_tcp += 1;
+                None
+            }
+            Decoded::Fragment => {
+                self.stats.ip_fragments += 1;
+                None
+            }
+            Decoded::UnsupportedLink(l) => {
+                *self.stats.unsupported_link_types.entry(l.name()).or_insert(0) += 1;
+                None
+            }
+            Decoded::Truncated { layer, offset, need, got } => {
+                self.stats.undecodable += 1;
+                Some(PacketIssue {
+                    packet: p.number.0,
+                    text: format!("packet {}: too short for its {} header at byte {offset}: needs {need} bytes, has {got}", p.number, layer.name()),
+                })
+            }
+            Decoded::Malformed { layer, offset, what } => {
+                self.stats.undecodable += 1;
+                Some(PacketIssue { packet: p.number.0, text: format!("packet {}: malformed {} header at byte {offset}: {what}", p.number, layer.name()) })
+            }
+        }
+    }
+
+    fn tcp(&mut self, seg: &TcpSegment<'_>, at: At) {
+        let key = FlowKey::new(seg.src, seg.dst);
+        let slot = match self.flows.get(&key) {
+            Some(slot) => {
+                let reuse = self.flows.slot_mut(slot).is_some_and(|c| c.is_reuse(seg));
+                if reuse {
+                    self.finish_slot(slot);
+                    self.new_conn(key, seg, at)
+                } else {
+                    slot
+                }
+            }
+            None => {
+                if self.flows.len() >= self.cfg.max_flows {
+                    self.evict();
+                }
+                self.new_conn(key, seg, at)
+            }
+        };
+        if let Some(conn) = self.flows.slot_mut(slot) {
+            let side = side_of(conn.tl.endpoints.0[0], seg.src);
+            conn.segment(side, seg, at, &mut self.budget);
+        }
+    }
+
+    fn new_conn(&mut self, key: FlowKey, seg: &TcpSegment<'_>, at: At) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.tcp_connections += 1;
+        self.flows.insert(key, Conn::new(id, seg.src, seg.dst, at, self.cfg.conn))
+    }
+
+    /// Finishes connections whose teardown is older than the linger time.
+    fn sweep(&mut self, all: bool) {
+        let horizon = self.last_ts.saturating_sub(self.cfg.linger_s * 1_000_000_000);
+        let done = self.flows.select(|c| all || (c.tl.tcp_ended() && c.tl.last.ts.0 < horizon));
+        for slot in done {
+            self.finish_slot(slot);
+        }
+    }
+
+    /// The flow table is full: finish the least recently active eighth.
+    fn evict(&mut self) {
+        let mut slots: Vec<(i64, usize)> = Vec::new();
+        for slot in self.flows.slots() {
+            if let Some(c) = self.flows.slot_mut(slot) {
+                slots.push((c.tl.last.ts.0, slot));
+            }
+        }
+        slots.sort_unstable();
+        let n = (slots.len() / 8).max(1);
+        for (_, slot) in slots.into_iter().take(n) {
+            self.stats.flows_evicted += 1;
+            self.finish_slot(slot);
+        }
+    }
+
+    fn finish_slot(&mut self, slot: usize) {
+        let Some(conn) = self.flows.remove(slot) else { return };
+        let tl = conn.finish(&mut self.budget);
+        self.report(tl);
+    }
+
+    fn report(&mut self, mut tl: Timeline) {
+        for s in units::Side::BOTH {
+            self.stats.deflate_bytes_in += tl.frames[s].deflated_in;
+            self.stats.deflate_bytes_out += tl.frames[s].inflated_out;
+        }
+        if !tl.tcp_ended() {
+            tl.capture_end = Some(tl.last);
+        }
+        let verdict = diagnose::diagnose(&tl);
+        if !self.cfg.all && !reportable(&tl, verdict.kind) {
+            self.stats.connections_hidden += 1;
+            return;
+        }
+        self.finished.push(Connection::build(&tl, verdict, self.cfg.report));
+    }
+
+    /// Connections finished since the last call, in the order they ended (for streaming).
+    pub fn take_finished(&mut self) -> Vec<Connection> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Ends the analysis: every open connection is diagnosed as it stands.
+    pub fn finish(mut self) -> (Vec<Connection>, Stats) {
+        self.sweep(true);
+        self.stats.reorder_bytes_dropped = self.budget.dropped;
+        let mut out = self.finished;
+        out.sort_by_key(|c| c.id);
+        (out, self.stats)
+    }
+}
+
+/// SPEC: every connection that attempted a WebSocket upgrade, plus every connection that never
+/// carried payload and whose start was seen.
+fn reportable(tl: &Timeline, kind: Kind) -> bool {
+    if kind == Kind::NotWebsocket {
+        return false;
+    }
+    match tl.app {
+        App::WebSocket => true,
+        App::Empty => tl.syn.0.iter().any(Option::is_some),
+        App::Http | App::Tls | App::Other => false,
+    }
+}
+
+/// Builds the whole report from finished connections.
+pub fn build_report(inputs: Vec<report::Input>, connections: Vec<Connection>, stats: Stats) -> report::Report {
+    let mut summary = report::Summary { connections: connections.len(), ..Default::default() };
+    for c in &connections {
+        *summary.by_verdict.entry(c.verdict.kind.as_str()).or_insert(0) += 1;
+    }
+    let attempts: Vec<diagnose::across::Attempt> = connections
+        .iter()
+        .filter_map(|c| {
+            let path = c.path()?.to_string();
+            let host = c.client.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
+            Some(diagnose::across::Attempt {
+                id: c.id,
+                client_host: host,
+                server: c.server.clone(),
+                path,
+                start_ns: c.start_ns,
+                kind: c.verdict.kind,
+                outcome: c.handshake.response.as_ref().map(|r| r.status.to_string()).unwrap_or_else(|| c.verdict.kind.as_str().to_string()),
+            })
+        })
+        .collect();
+    report::Report {
+        tool: "wsdiag",
+        version: env!("CARGO_PKG_VERSION"),
+        schema: report::SCHEMA,
+        inputs,
+        reconnect_loops: diagnose::across::reconnect_loops(&attempts),
+        connections,
+        summary,
+        stats,
+    }
+}

@@ -1,0 +1,502 @@
+//! The owned, serializable report: the `--json` contract of SPEC.md, schema 1. Key names here are
+//! the contract; keys beyond it are additions.
+
+use crate::diagnose::{Kind, Verdict, across::ReconnectLoop, round_ms};
+use crate::http;
+use crate::timeline::{At, ClientBy, EventKind, Heartbeat, Timeline};
+use crate::units::{Role, Side};
+use crate::ws::OpCode;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub schema: u32,
+    pub inputs: Vec<Input>,
+    pub connections: Vec<Connection>,
+    pub summary: Summary,
+    /// Patterns across connections.
+    pub reconnect_loops: Vec<ReconnectLoop>,
+    pub stats: Stats,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Input {
+    pub path: String,
+    pub packets: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub connections: usize,
+    pub by_verdict: BTreeMap<&'static str, usize>,
+}
+
+/// Counters over the whole analysis.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub packets: u64,
+    pub tcp_packets: u64,
+    pub bytes: u64,
+    pub non_tcp: u64,
+    pub ip_fragments: u64,
+    pub undecodable: u64,
+    pub unsupported_link_types: BTreeMap<String, u64>,
+    pub tcp_connections: u64,
+    pub flows_evicted: u64,
+    pub reorder_bytes_dropped: u64,
+    pub deflate_bytes_in: u64,
+    pub deflate_bytes_out: u64,
+    pub connections_hidden: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Connection {
+    pub id: u64,
+    pub client: String,
+    pub server: String,
+    pub first_packet: u64,
+    pub last_packet: u64,
+    pub start: String,
+    pub duration_ms: f64,
+    pub tcp: Tcp,
+    pub handshake: Handshake,
+    pub websocket: WebSocket,
+    pub verdict: Verdict,
+    /// How the client side was decided: syn, syn_ack, request, response, masking, guess.
+    pub client_by: &'static str,
+    pub packets: u64,
+    /// A Wireshark display filter for this connection.
+    pub wireshark_filter: String,
+    pub timeline: Vec<TimelineEvent>,
+    pub timeline_events_dropped: u64,
+    #[serde(skip)]
+    pub start_ns: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Teardown {
+    pub by: Role,
+    pub kind: &'static str,
+    pub at_ms: f64,
+    pub packet: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tcp {
+    pub syn: bool,
+    pub syn_ack: bool,
+    pub refused: bool,
+    pub first_teardown: Option<Teardown>,
+    pub client_fin: bool,
+    pub server_fin: bool,
+    pub client_rst: bool,
+    pub server_rst: bool,
+    pub bytes: ByRole<u64>,
+    pub gaps: u32,
+    pub retransmissions: u32,
+    pub partial: bool,
+    pub gap_bytes: u64,
+    pub out_of_order: u32,
+    pub conflicting_overlaps: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ByRole<T> {
+    pub client: T,
+    pub server: T,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Handshake {
+    pub request: Option<RequestOut>,
+    pub response: Option<ResponseOut>,
+    pub latency_ms: Option<f64>,
+    pub problems: Vec<String>,
+    pub request_packet: Option<u64>,
+    pub response_packet: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestOut {
+    pub method: String,
+    pub uri: String,
+    pub host: Option<String>,
+    pub origin: Option<String>,
+    pub key: Option<String>,
+    pub protocols: Vec<String>,
+    pub extensions: Vec<String>,
+    pub user_agent: Option<String>,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub version: Option<String>,
+    pub cookie: bool,
+    pub authorization: bool,
+    pub query_token: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ResponseOut {
+    pub status: u16,
+    pub reason: String,
+    pub server: Option<String>,
+    pub accept_valid: Option<bool>,
+    pub protocol: Option<String>,
+    pub extensions: Vec<String>,
+    pub content_type: Option<String>,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub location: Option<String>,
+    pub body_preview: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MessageCounts {
+    pub text: u32,
+    pub binary: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ControlCounts {
+    pub ping: u32,
+    pub pong: u32,
+    pub close: u32,
+    pub text: u32,
+    pub binary: u32,
+    pub continuation: u32,
+    pub reserved: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CloseFrame {
+    pub from: Role,
+    pub code: Option<u16>,
+    pub reason: Option<String>,
+    pub at_ms: f64,
+    pub packet: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ViolationOut {
+    pub from: Role,
+    pub kind: &'static str,
+    pub text: String,
+    pub at_ms: f64,
+    pub packet: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HeartbeatOut {
+    pub count: u32,
+    pub interval_ms: Option<f64>,
+    pub max_interval_ms: Option<f64>,
+    pub last_packet: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Heartbeats {
+    pub ping: ByRole<Option<HeartbeatOut>>,
+    pub pong: ByRole<Option<HeartbeatOut>>,
+    pub app_ping: ByRole<Option<HeartbeatOut>>,
+    pub app_pong: ByRole<Option<HeartbeatOut>>,
+    /// The last ping (protocol or application) that got no answer before the end.
+    pub last_unanswered: Option<UnansweredPing>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct UnansweredPing {
+    pub from: Role,
+    pub kind: &'static str,
+    pub at_ms: f64,
+    pub packet: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Deflate {
+    pub client_no_context_takeover: bool,
+    pub server_no_context_takeover: bool,
+    pub client_max_window_bits: Option<u8>,
+    pub server_max_window_bits: Option<u8>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WebSocket {
+    pub messages: ByRole<MessageCounts>,
+    pub frames: ByRole<ControlCounts>,
+    pub compressed: bool,
+    pub close_frames: Vec<CloseFrame>,
+    pub violations: Vec<ViolationOut>,
+    pub deflate: Option<Deflate>,
+    pub compressed_messages: ByRole<u32>,
+    pub unknown_bytes: ByRole<u64>,
+    pub heartbeat: Heartbeats,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineEvent {
+    pub at_ms: f64,
+    pub packet: u64,
+    pub from: Role,
+    pub event: &'static str,
+    pub text: String,
+}
+
+/// Options that change what a report shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReportOptions {
+    pub show_secrets: bool,
+}
+
+fn by_role<T: Copy>(tl: &Timeline, f: impl Fn(Side) -> T) -> ByRole<T> {
+    ByRole { client: f(tl.side_of(Role::Client)), server: f(tl.side_of(Role::Server)) }
+}
+
+fn hb(h: &Heartbeat) -> Option<HeartbeatOut> {
+    (h.count > 0).then(|| HeartbeatOut {
+        count: h.count,
+        interval_ms: h.mean_interval_ms().map(round_ms),
+        max_interval_ms: h.max_interval_ms.map(round_ms),
+        last_packet: h.last.map(|a| a.packet.0),
+    })
+}
+
+fn addr(a: std::net::SocketAddr) -> String {
+    a.to_string()
+}
+
+/// `ip.addr==a && tcp.port==p && ...` for Wireshark.
+pub fn wireshark_filter(tl: &Timeline) -> String {
+    let c = tl.addr(Role::Client);
+    let s = tl.addr(Role::Server);
+    let ip = |a: std::net::SocketAddr| if a.is_ipv6() { "ipv6.addr" } else { "ip.addr" };
+    format!(
+        "{}=={} && tcp.port=={} && {}=={} && tcp.port=={} && frame.number>={} && frame.number<={}",
+        ip(c),
+        c.ip(),
+        c.port(),
+        ip(s),
+        s.ip(),
+        s.port(),
+        tl.first.packet,
+        tl.last.packet
+    )
+}
+
+fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
+    match kind {
+        EventKind::Syn => ("syn", "SYN".into()),
+        EventKind::SynAck => ("syn_ack", "SYN-ACK".into()),
+        EventKind::Fin => ("fin", "FIN".into()),
+        EventKind::Rst => ("rst", "RST".into()),
+        EventKind::Gap { bytes } => ("gap", format!("{bytes} bytes missing from the capture")),
+        EventKind::Request { method, uri, upgrade } => {
+            let uri = if opts.show_secrets { uri.clone() } else { http::mask_uri(uri) };
+            ("request", format!("{method} {uri}{}", if *upgrade { " (Upgrade: websocket)" } else { "" }))
+        }
+        EventKind::Response { status, reason } => ("response", format!("HTTP {status} {reason}")),
+        EventKind::Message { opcode, len, compressed, preview } => {
+            let mut t = format!("{} message, {len} bytes{}", opcode.name(), if *compressed { " (compressed)" } else { "" });
+            if let Some(p) = preview {
+                let p: String = p.chars().take(40).collect();
+                t.push_str(&format!(": {}", p.escape_debug()));
+            }
+            ("message", t)
+        }
+        EventKind::Ping { len } => ("ping", format!("Ping ({len} bytes)")),
+        EventKind::Pong { len } => ("pong", format!("Pong ({len} bytes)")),
+        EventKind::Close { code, reason } => (
+            "close",
+            match (code, reason) {
+                (Some(c), Some(r)) => format!("Close {c} \"{}\"", r.escape_debug()),
+                (Some(c), None) => format!("Close {c}"),
+                (None, _) => "Close (no status code)".into(),
+            },
+        ),
+        EventKind::Violation(v) => ("violation", v.describe()),
+        EventKind::Desync => ("desync", "framing lost after a capture gap".into()),
+        EventKind::Resync { skipped } => ("resync", format!("framing found again after {skipped} unreadable bytes")),
+        EventKind::HttpError(e) => ("http_error", e.clone()),
+    }
+}
+
+fn last_unanswered(tl: &Timeline) -> Option<UnansweredPing> {
+    let mut best: Option<(Side, &'static str, At)> = None;
+    for side in Side::BOTH {
+        for (kind, pings, pongs) in [("ping", &tl.pings, &tl.pongs), ("app_ping", &tl.app_pings, &tl.app_pongs)] {
+            let Some(last_ping) = pings[side].last else { continue };
+            let answered = pongs[side.other()].last.is_some_and(|p| p.packet > last_ping.packet);
+            if !answered && best.is_none_or(|(_, _, b)| last_ping.packet > b.packet) {
+                best = Some((side, kind, last_ping));
+            }
+        }
+    }
+    let (side, kind, at) = best?;
+    // A ping right before a clean end is not interesting unless the connection ended badly.
+    Some(UnansweredPing { from: tl.role_of(side), kind, at_ms: round_ms(at.ts.ms_since(tl.first.ts)), packet: at.packet.0 })
+}
+
+impl Connection {
+    pub fn build(tl: &Timeline, verdict: Verdict, opts: ReportOptions) -> Connection {
+        let client = tl.side_of(Role::Client);
+        let server = client.other();
+        let ms = |a: At| round_ms(a.ts.ms_since(tl.first.ts));
+        let first_teardown = tl.first_teardown().map(|(s, is_rst, at)| Teardown {
+            by: tl.role_of(s),
+            kind: if is_rst { "rst" } else { "fin" },
+            at_ms: ms(at),
+            packet: at.packet.0,
+        });
+        let tcp = Tcp {
+            syn: tl.syn[client].is_some(),
+            syn_ack: tl.syn_ack[server].is_some(),
+            refused: verdict.kind == Kind::Refused,
+            first_teardown,
+            client_fin: tl.fin[client].is_some(),
+            server_fin: tl.fin[server].is_some(),
+            client_rst: tl.rst[client].is_some(),
+            server_rst: tl.rst[server].is_some(),
+            bytes: by_role(tl, |s| tl.bytes[s]),
+            gaps: tl.tcp[client].gaps + tl.tcp[server].gaps,
+            retransmissions: tl.tcp[client].retransmissions + tl.tcp[server].retransmissions,
+            partial: tl.partial,
+            gap_bytes: tl.tcp[client].gap_bytes + tl.tcp[server].gap_bytes,
+            out_of_order: tl.tcp[client].out_of_order + tl.tcp[server].out_of_order,
+            conflicting_overlaps: tl.tcp[client].conflicts + tl.tcp[server].conflicts,
+        };
+        let mask = |s: &str| if opts.show_secrets { s.to_string() } else { http::mask_jwt(s) };
+        let request = tl.request().map(|(r, _)| RequestOut {
+            method: r.method.clone(),
+            uri: if opts.show_secrets { r.uri.clone() } else { http::mask_uri(&r.uri) },
+            host: r.host.clone(),
+            origin: r.origin.clone(),
+            key: r.key.clone(),
+            protocols: r.protocols.iter().map(|p| mask(p)).collect(),
+            extensions: r.extensions_raw.clone(),
+            user_agent: r.user_agent.clone(),
+            upgrade: r.upgrade.clone(),
+            connection: r.connection.clone(),
+            version: r.ws_version.clone(),
+            cookie: r.cookie,
+            authorization: r.authorization,
+            query_token: http::mask_uri(&r.uri) != r.uri,
+        });
+        let response = tl.response().map(|(r, _)| {
+            let body = tl.exchange.as_ref().map(|e| &e.body).filter(|b| !b.is_empty());
+            ResponseOut {
+                status: r.status,
+                reason: r.reason.clone(),
+                server: r.server.clone(),
+                accept_valid: tl.request().and_then(|(q, _)| q.key.as_ref()).zip(r.accept.as_ref()).map(|(k, a)| *a == http::accept_for(k)).or_else(|| (r.status == 101).then_some(false)),
+                protocol: r.protocol.as_deref().map(mask),
+                extensions: r.extensions_raw.clone(),
+                content_type: r.content_type.clone(),
+                upgrade: r.upgrade.clone(),
+                connection: r.connection.clone(),
+                location: r.location.clone(),
+                body_preview: body.map(|b| String::from_utf8_lossy(b).into_owned()),
+            }
+        });
+        let latency_ms = match (tl.request(), tl.response()) {
+            (Some((_, q)), Some((_, r))) => Some(round_ms(r.ts.ms_since(q.ts))),
+            _ => None,
+        };
+        let handshake = Handshake {
+            request,
+            response,
+            latency_ms,
+            problems: tl.handshake_problems.clone(),
+            request_packet: tl.request().map(|(_, a)| a.packet.0),
+            response_packet: tl.response().map(|(_, a)| a.packet.0),
+        };
+        let websocket = WebSocket {
+            messages: ByRole {
+                client: MessageCounts { text: tl.frames[client].text_messages, binary: tl.frames[client].binary_messages },
+                server: MessageCounts { text: tl.frames[server].text_messages, binary: tl.frames[server].binary_messages },
+            },
+            frames: ByRole {
+                client: control_counts(tl, client),
+                server: control_counts(tl, server),
+            },
+            compressed: tl.frames.0.iter().any(|f| f.compressed_messages > 0),
+            close_frames: tl
+                .closes
+                .iter()
+                .map(|c| CloseFrame { from: tl.role_of(c.side), code: c.code, reason: c.reason.clone(), at_ms: ms(c.at), packet: c.at.packet.0 })
+                .collect(),
+            violations: tl
+                .violations
+                .iter()
+                .map(|(s, v, at)| ViolationOut { from: tl.role_of(*s), kind: v.key(), text: v.describe(), at_ms: ms(*at), packet: at.packet.0 })
+                .collect(),
+            deflate: tl.deflate.as_ref().map(|d| Deflate {
+                client_no_context_takeover: d.client_no_context_takeover,
+                server_no_context_takeover: d.server_no_context_takeover,
+                client_max_window_bits: d.client_max_window_bits,
+                server_max_window_bits: d.server_max_window_bits,
+            }),
+            compressed_messages: by_role(tl, |s| tl.frames[s].compressed_messages),
+            unknown_bytes: by_role(tl, |s| tl.frames[s].unknown_bytes),
+            heartbeat: Heartbeats {
+                ping: ByRole { client: hb(&tl.pings[client]), server: hb(&tl.pings[server]) },
+                pong: ByRole { client: hb(&tl.pongs[client]), server: hb(&tl.pongs[server]) },
+                app_ping: ByRole { client: hb(&tl.app_pings[client]), server: hb(&tl.app_pings[server]) },
+                app_pong: ByRole { client: hb(&tl.app_pongs[client]), server: hb(&tl.app_pongs[server]) },
+                last_unanswered: last_unanswered(tl),
+            },
+        };
+        let timeline = tl
+            .events
+            .iter()
+            .map(|e| {
+                let (event, text) = event_text(&e.kind, opts);
+                TimelineEvent { at_ms: ms(e.at), packet: e.at.packet.0, from: tl.role_of(e.side), event, text }
+            })
+            .collect();
+        Connection {
+            id: tl.id,
+            client: addr(tl.endpoints[client]),
+            server: addr(tl.endpoints[server]),
+            first_packet: tl.first.packet.0,
+            last_packet: tl.last.packet.0,
+            start: tl.first.ts.rfc3339(),
+            duration_ms: ms(tl.last),
+            tcp,
+            handshake,
+            websocket,
+            verdict,
+            client_by: match tl.client_by {
+                ClientBy::Syn => "syn",
+                ClientBy::SynAck => "syn_ack",
+                ClientBy::Request => "request",
+                ClientBy::Response => "response",
+                ClientBy::Masking => "masking",
+                ClientBy::Guess => "guess",
+            },
+            packets: tl.packets,
+            wireshark_filter: wireshark_filter(tl),
+            timeline,
+            timeline_events_dropped: tl.events_dropped,
+            start_ns: tl.first.ts.0,
+        }
+    }
+
+    /// The request path, if any (for filters and loops).
+    pub fn path(&self) -> Option<&str> {
+        self.handshake.request.as_ref().map(|r| r.uri.split('?').next().unwrap_or(""))
+    }
+}
+
+fn control_counts(tl: &Timeline, s: Side) -> ControlCounts {
+    let f = &tl.frames[s];
+    ControlCounts { ping: f.ping, pong: f.pong, close: f.close, text: f.text, binary: f.binary, continuation: f.continuation, reserved: f.reserved }
+}
+
+/// The opcode names used in timelines, for renderers.
+pub fn opcode_name(op: OpCode) -> &'static str {
+    op.name()
+}

@@ -1,0 +1,146 @@
+//! Newtypes for the quantities every stage passes around (STYLE habit 8).
+
+use serde::Serialize;
+use std::fmt;
+use std::ops::{Index, IndexMut};
+
+/// A packet number: 1-based, as Wireshark numbers frames. Several files in one run continue the
+/// numbering, as `mergecap -a` would.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PacketNo(pub u64);
+
+impl fmt::Display for PacketNo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A capture timestamp in nanoseconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Milliseconds from `earlier` to `self`, as the report writes them.
+    pub fn ms_since(self, earlier: Timestamp) -> f64 {
+        (self.0.saturating_sub(earlier.0)) as f64 / 1e6
+    }
+
+    /// RFC 3339 with microseconds, UTC: `2026-11-22T10:00:00.123456Z`.
+    pub fn rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let micros = self.0.rem_euclid(1_000_000_000) / 1000;
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            rem / 3600,
+            (rem / 60) % 60,
+            rem % 60
+        )
+    }
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// One of the two sides of a TCP connection, in the order the flow table first saw them.
+/// Which side is the client is decided per connection (SYN, HTTP request, masking).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+    pub fn idx(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+    pub const BOTH: [Side; 2] = [Side::A, Side::B];
+}
+
+/// The role of a side once the client is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Client,
+    Server,
+}
+
+impl Role {
+    pub fn other(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value per side, indexed by [`Side`] instead of twin fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerSide<T>(pub [T; 2]);
+
+impl<T> Index<Side> for PerSide<T> {
+    type Output = T;
+    fn index(&self, s: Side) -> &T {
+        &self.0[s.idx()]
+    }
+}
+impl<T> IndexMut<Side> for PerSide<T> {
+    fn index_mut(&mut self, s: Side) -> &mut T {
+        &mut self.0[s.idx()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00.000000Z");
+        // 2026-11-22T10:00:00.123456Z
+        let t = Timestamp(1_795_341_600_123_456_000);
+        assert_eq!(t.rfc3339(), "2026-11-22T10:00:00.123456Z");
+        assert_eq!(Timestamp(951_782_400_000_000_000).rfc3339(), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn ms_since_is_signed_safe() {
+        assert_eq!(Timestamp(2_500_000).ms_since(Timestamp(0)), 2.5);
+        assert_eq!(Timestamp(0).ms_since(Timestamp(1_000_000)), -1.0);
+    }
+}

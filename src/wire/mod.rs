@@ -1,0 +1,402 @@
+//! Zero-copy decode of link, IP and TCP headers, lax on packets cut by a snaplen: the bytes that
+//! were on the wire but not captured are counted (`missing`), never invented.
+
+use crate::capture::Linktype;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// TCP flag bits (RFC 9293 §3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub fn fin(self) -> bool {
+        self.0 & Self::FIN != 0
+    }
+    pub fn syn(self) -> bool {
+        self.0 & Self::SYN != 0
+    }
+    pub fn rst(self) -> bool {
+        self.0 & Self::RST != 0
+    }
+    pub fn ack(self) -> bool {
+        self.0 & Self::ACK != 0
+    }
+}
+
+/// A decoded TCP segment borrowing the packet's bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpSegment<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    /// The captured payload bytes.
+    pub payload: &'a [u8],
+    /// Payload bytes that were on the wire after `payload` but were not captured (snaplen).
+    pub missing: u32,
+}
+
+impl TcpSegment<'_> {
+    /// Sequence space the payload occupies on the wire (captured or not).
+    pub fn wire_len(&self) -> u32 {
+        self.payload.len() as u32 + self.missing
+    }
+}
+
+/// The protocol layer a decode problem was found in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    Link,
+    Ipv4,
+    Ipv6,
+    Tcp,
+}
+
+impl Layer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Link => "link layer",
+            Layer::Ipv4 => "IPv4",
+            Layer::Ipv6 => "IPv6",
+            Layer::Tcp => "TCP",
+        }
+    }
+}
+
+/// What a packet turned out to be.
+#[derive(Clone, Copy, Debug)]
+pub enum Decoded<'a> {
+    Tcp(TcpSegment<'a>),
+    /// Not TCP over IP (ARP, UDP, ICMP, LLDP…): ignored.
+    NotTcp,
+    /// An IP fragment: not reassembled, counted.
+    Fragment,
+    /// A link type wsdiag does not decode.
+    UnsupportedLink(Linktype),
+    /// Too short for its headers: `need` bytes were needed at `offset`, `got` were captured.
+    Truncated { layer: Layer, offset: usize, need: usize, got: usize },
+    /// A header field that cannot be right.
+    Malformed { layer: Layer, offset: usize, what: &'static str },
+}
+
+const ETH_IPV4: u16 = 0x0800;
+const ETH_IPV6: u16 = 0x86dd;
+const ETH_VLAN: [u16; 3] = [0x8100, 0x88a8, 0x9100];
+
+fn be16(d: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([d[at], d[at + 1]])
+}
+fn be32(d: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
+}
+
+fn short(layer: Layer, offset: usize, need: usize, got: usize) -> Decoded<'static> {
+    Decoded::Truncated { layer, offset, need, got }
+}
+
+/// Decodes one packet down to TCP. `orig_len` is the packet's length on the wire.
+pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
+    let (net_off, ethertype) = match linktype {
+        Linktype::ETHERNET => {
+            let mut at = 12;
+            loop {
+                if data.len() < at + 2 {
+                    return short(Layer::Link, 0, at + 2, data.len());
+                }
+                let t = be16(data, at);
+                if ETH_VLAN.contains(&t) {
+                    at += 4;
+                    continue;
+                }
+                break (at + 2, t);
+            }
+        }
+        Linktype::LINUX_SLL => {
+            if data.len() < 16 {
+                return short(Layer::Link, 0, 16, data.len());
+            }
+            (16, be16(data, 14))
+        }
+        Linktype::LINUX_SLL2 => {
+            if data.len() < 20 {
+                return short(Layer::Link, 0, 20, data.len());
+            }
+            (20, be16(data, 0))
+        }
+        Linktype::NULL | Linktype::LOOP => {
+            if data.len() < 4 {
+                return short(Layer::Link, 0, 4, data.len());
+            }
+            let le = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+            let be = be32(data, 0);
+            let af = if le < 256 { le } else { be };
+            match af {
+                2 => (4, ETH_IPV4),
+                10 | 24 | 28 | 30 => (4, ETH_IPV6),
+                _ => return Decoded::NotTcp,
+            }
+        }
+        Linktype::RAW | Linktype::RAW_ALT12 | Linktype::RAW_ALT14 => match data.first() {
+            Some(v) if v >> 4 == 4 => (0, ETH_IPV4),
+            Some(v) if v >> 4 == 6 => (0, ETH_IPV6),
+            Some(_) => return Decoded::Malformed { layer: Layer::Link, offset: 0, what: "raw IP packet with an IP version other than 4 or 6" },
+            None => return short(Layer::Link, 0, 1, 0),
+        },
+        Linktype::IPV4 => (0, ETH_IPV4),
+        Linktype::IPV6 => (0, ETH_IPV6),
+        other => return Decoded::UnsupportedLink(other),
+    };
+    // Bytes on the wire from the network header on.
+    let wire_net = (orig_len as usize).max(data.len()).saturating_sub(net_off);
+    match ethertype {
+        ETH_IPV4 => decode_ipv4(data, net_off, wire_net),
+        ETH_IPV6 => decode_ipv6(data, net_off, wire_net),
+        _ => Decoded::NotTcp,
+    }
+}
+
+fn decode_ipv4(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
+    if d.len() < off + 20 {
+        return short(Layer::Ipv4, off, 20, d.len().saturating_sub(off));
+    }
+    let h = &d[off..];
+    if h[0] >> 4 != 4 {
+        return Decoded::Malformed { layer: Layer::Ipv4, offset: off, what: "version is not 4" };
+    }
+    let ihl = usize::from(h[0] & 0x0f) * 4;
+    if ihl < 20 {
+        return Decoded::Malformed { layer: Layer::Ipv4, offset: off, what: "header length below 20" };
+    }
+    let total = usize::from(be16(h, 2));
+    // TSO on the capturing host can leave total length 0: then the wire length counts.
+    let total = if total == 0 { wire_net } else { total };
+    if total < ihl {
+        return Decoded::Malformed { layer: Layer::Ipv4, offset: off, what: "total length below header length" };
+    }
+    let frag = be16(h, 6);
+    if frag & 0x3fff != 0 {
+        return Decoded::Fragment;
+    }
+    if h[9] != 6 {
+        return Decoded::NotTcp;
+    }
+    if h.len() < ihl {
+        return short(Layer::Ipv4, off, ihl, h.len());
+    }
+    let src = IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15]));
+    let dst = IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19]));
+    decode_tcp(d, off + ihl, total - ihl, src, dst)
+}
+
+fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
+    if d.len() < off + 40 {
+        return short(Layer::Ipv6, off, 40, d.len().saturating_sub(off));
+    }
+    let h = &d[off..];
+    if h[0] >> 4 != 6 {
+        return Decoded::Malformed { layer: Layer::Ipv6, offset: off, what: "version is not 6" };
+    }
+    let plen = usize::from(be16(h, 4));
+    let plen = if plen == 0 { wire_net.saturating_sub(40) } else { plen };
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&h[8..24]);
+    let mut dst = [0u8; 16];
+    dst.copy_from_slice(&h[24..40]);
+    let (src, dst) = (IpAddr::V6(Ipv6Addr::from(src)), IpAddr::V6(Ipv6Addr::from(dst)));
+    let mut next = h[6];
+    let mut at = off + 40;
+    let mut left = plen;
+    // RFC 8200 §4: walk the extension headers up to TCP.
+    for _ in 0..16 {
+        match next {
+            6 => return decode_tcp(d, at, left, src, dst),
+            0 | 43 | 60 | 51 | 44 => {
+                if d.len() < at + 8 {
+                    return short(Layer::Ipv6, at, 8, d.len().saturating_sub(at));
+                }
+                let len = match next {
+                    44 => {
+                        let fo = be16(d, at + 2);
+                        if fo & 0xfff9 != 0 {
+                            return Decoded::Fragment;
+                        }
+                        8
+                    }
+                    51 => (usize::from(d[at + 1]) + 2) * 4,
+                    _ => (usize::from(d[at + 1]) + 1) * 8,
+                };
+                if len > left {
+                    return Decoded::Malformed { layer: Layer::Ipv6, offset: at, what: "extension header longer than the payload" };
+                }
+                next = d[at];
+                at += len;
+                left -= len;
+            }
+            _ => return Decoded::NotTcp,
+        }
+    }
+    Decoded::Malformed { layer: Layer::Ipv6, offset: at, what: "more than 16 extension headers" }
+}
+
+fn decode_tcp(d: &[u8], off: usize, seg_len: usize, src: IpAddr, dst: IpAddr) -> Decoded<'_> {
+    if d.len() < off + 20 {
+        return short(Layer::Tcp, off, 20, d.len().saturating_sub(off));
+    }
+    let h = &d[off..];
+    let hlen = usize::from(h[12] >> 4) * 4;
+    if hlen < 20 || hlen > seg_len {
+        return Decoded::Malformed { layer: Layer::Tcp, offset: off, what: "data offset outside the segment" };
+    }
+    let wire_payload = seg_len - hlen;
+    let start = (off + hlen).min(d.len());
+    // Ethernet padding after the IP payload is not TCP payload.
+    let end = (off + seg_len).min(d.len());
+    let payload = &d[start..end.max(start)];
+    Decoded::Tcp(TcpSegment {
+        src: SocketAddr::new(src, be16(h, 0)),
+        dst: SocketAddr::new(dst, be16(h, 2)),
+        seq: be32(h, 4),
+        ack: be32(h, 8),
+        flags: TcpFlags(h[13]),
+        window: be16(h, 14),
+        missing: (wire_payload - payload.len()) as u32,
+        payload,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// An IPv4/TCP packet (no link header) with the given fields.
+    pub fn ipv4_tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let total = 40 + payload.len();
+        let mut v = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        v.extend_from_slice(&src);
+        v.extend_from_slice(&dst);
+        v.extend_from_slice(&sport.to_be_bytes());
+        v.extend_from_slice(&dport.to_be_bytes());
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&ack.to_be_bytes());
+        v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn eth(ethertype: u16, vlan: bool, ip: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; 12];
+        if vlan {
+            v.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        }
+        v.extend_from_slice(&ethertype.to_be_bytes());
+        v.extend_from_slice(ip);
+        v
+    }
+
+    fn tcp(d: Decoded<'_>) -> TcpSegment<'_> {
+        match d {
+            Decoded::Tcp(t) => t,
+            other => panic!("not TCP: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ethernet_vlan_ipv4_tcp() {
+        let ip = ipv4_tcp([10, 0, 0, 1], 5000, [10, 0, 0, 2], 80, 7, 9, 0x18, b"hello");
+        for vlan in [false, true] {
+            let p = eth(ETH_IPV4, vlan, &ip);
+            let t = tcp(decode(Linktype::ETHERNET, &p, p.len() as u32));
+            assert_eq!(t.src.to_string(), "10.0.0.1:5000");
+            assert_eq!(t.dst.to_string(), "10.0.0.2:80");
+            assert_eq!((t.seq, t.ack, t.flags.0, t.payload, t.missing), (7, 9, 0x18, &b"hello"[..], 0));
+        }
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let ip = ipv4_tcp([1, 1, 1, 1], 1, [2, 2, 2, 2], 2, 0, 0, 0x10, b"");
+        let mut p = eth(ETH_IPV4, false, &ip);
+        p.extend_from_slice(&[0; 6]);
+        let t = tcp(decode(Linktype::ETHERNET, &p, p.len() as u32));
+        assert!(t.payload.is_empty());
+        assert_eq!(t.missing, 0);
+    }
+
+    #[test]
+    fn snaplen_cut_payload_is_counted_missing() {
+        let ip = ipv4_tcp([1, 1, 1, 1], 1, [2, 2, 2, 2], 2, 0, 0, 0x18, &[7u8; 100]);
+        let p = eth(ETH_IPV4, false, &ip);
+        let full = p.len() as u32;
+        for cut in 54..p.len() {
+            let t = tcp(decode(Linktype::ETHERNET, &p[..cut], full));
+            assert_eq!(t.payload.len(), cut - 54);
+            assert_eq!(t.payload.len() as u32 + t.missing, 100);
+        }
+        for cut in 0..54 {
+            assert!(matches!(decode(Linktype::ETHERNET, &p[..cut], full), Decoded::Truncated { .. }), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn sll2_and_sll_and_null() {
+        let ip = ipv4_tcp([127, 0, 0, 1], 4444, [127, 0, 0, 1], 8765, 1, 2, 0x02, b"");
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0];
+        sll2.extend_from_slice(&ip);
+        let t = tcp(decode(Linktype::LINUX_SLL2, &sll2, sll2.len() as u32));
+        assert_eq!(t.dst.port(), 8765);
+        assert!(t.flags.syn());
+        // SLL with ARPHRD 772 (loopback), which etherparse refuses.
+        let mut sll = vec![0, 0, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(&ip);
+        assert_eq!(tcp(decode(Linktype::LINUX_SLL, &sll, sll.len() as u32)).src.port(), 4444);
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ip);
+        assert_eq!(tcp(decode(Linktype::NULL, &null, null.len() as u32)).src.port(), 4444);
+        let mut lo = 2u32.to_be_bytes().to_vec();
+        lo.extend_from_slice(&ip);
+        assert_eq!(tcp(decode(Linktype::LOOP, &lo, lo.len() as u32)).src.port(), 4444);
+    }
+
+    #[test]
+    fn ipv6_with_extension_headers() {
+        let mut ip = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+        ip.extend_from_slice(&[0; 15]);
+        ip.push(1);
+        ip.extend_from_slice(&[0; 15]);
+        ip.push(2);
+        // hop-by-hop (8 bytes) -> dest opts (16 bytes) -> TCP
+        let mut ext = vec![60, 0, 0, 0, 0, 0, 0, 0, 6, 1];
+        ext.extend_from_slice(&[0; 14]);
+        let t4 = ipv4_tcp([0; 4], 1234, [0; 4], 9033, 5, 6, 0x18, b"xyz");
+        let tcp_part = &t4[20..];
+        let plen = ext.len() + tcp_part.len();
+        ip[4..6].copy_from_slice(&(plen as u16).to_be_bytes());
+        ip.extend_from_slice(&ext);
+        ip.extend_from_slice(tcp_part);
+        let t = tcp(decode(Linktype::RAW, &ip, ip.len() as u32));
+        assert_eq!(t.src.to_string(), "[::1]:1234");
+        assert_eq!(t.dst.to_string(), "[::2]:9033");
+        assert_eq!(t.payload, b"xyz");
+        for cut in 0..ip.len() - 3 {
+            assert!(!matches!(decode(Linktype::RAW, &ip[..cut], ip.len() as u32), Decoded::Tcp(t) if t.wire_len() != 3));
+        }
+    }
+
+    #[test]
+    fn fragments_and_others() {
+        let mut ip = ipv4_tcp([1, 1, 1, 1], 1, [2, 2, 2, 2], 2, 0, 0, 0x10, b"abc");
+        ip[6] = 0x20; // MF
+        assert!(matches!(decode(Linktype::RAW, &ip, ip.len() as u32), Decoded::Fragment));
+        ip[6] = 0x40;
+        ip[9] = 17;
+        assert!(matches!(decode(Linktype::RAW, &ip, ip.len() as u32), Decoded::NotTcp));
+        assert!(matches!(decode(Linktype(127), &ip, ip.len() as u32), Decoded::UnsupportedLink(Linktype(127))));
+    }
+}
