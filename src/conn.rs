@@ -213,7 +213,6 @@ impl Sink for AppSink<'_> {
 
     fn gap(&mut self, len: u64, meta: Meta) {
         let at = At { ts: meta.ts, packet: meta.packet };
-        self.tl.push(at, self.side, EventKind::Gap { bytes: len });
         match self.app.phase {
             Phase::WebSocket => {
                 let side = self.side;
@@ -228,6 +227,8 @@ impl Sink for AppSink<'_> {
                 let h = &mut self.app.http[self.side];
                 if h.skip >= len {
                     h.skip -= len;
+                } else if !h.buf.is_empty() && !h.done {
+                    self.truncated_head(at);
                 } else {
                     h.done = true;
                     h.buf.clear();
@@ -235,10 +236,63 @@ impl Sink for AppSink<'_> {
             }
             Phase::Start | Phase::Opaque => {}
         }
+        self.tl.push(at, self.side, EventKind::Gap { bytes: len });
     }
 }
 
 impl AppSink<'_> {
+    /// A head cut by a gap (a snaplen, lost packets): keep what its whole lines say. Where the
+    /// head ended is unknown, so frames after a 101 are found again at a segment start.
+    fn truncated_head(&mut self, at: At) {
+        let side = self.side;
+        let buf = std::mem::take(&mut self.app.http[side].buf);
+        let is_client = self.tl.client == Some(side);
+        if is_client {
+            if let Some(req) = http::parse_request_partial(&buf) {
+                let was_upgrade = self.app.waiting.back().is_some_and(|(r, _)| r.wants_websocket());
+                if !was_upgrade {
+                    self.tl.http_exchanges += 1;
+                    self.tl.push(at, side, EventKind::Request { method: req.method.clone(), uri: req.uri.clone(), upgrade: req.wants_websocket() });
+                    if self.tl.exchange.is_none() {
+                        self.tl.exchange = Some(Exchange { request: Some((req.clone(), at)), response: None, body: Vec::new() });
+                    }
+                    self.tl.head_truncated = true;
+                    // Unknown headers may have asked for an upgrade: treat it as one.
+                    let mut req = req;
+                    req.upgrade.get_or_insert_with(|| "websocket".into());
+                    self.app.waiting.push_back((req, at));
+                }
+                return;
+            }
+        } else if let Some(resp) = http::parse_response_partial(&buf) {
+            self.tl.head_truncated = true;
+            self.tl.push(at, side, EventKind::Response { status: resp.status, reason: resp.reason.clone() });
+            let req = self.app.waiting.pop_front();
+            if self.tl.exchange.is_none() {
+                self.tl.exchange = Some(Exchange { request: None, response: None, body: Vec::new() });
+            }
+            let status = resp.status;
+            if let Some(ex) = self.tl.exchange.as_mut() {
+                ex.response = Some((resp, at));
+            }
+            if status == 101 {
+                self.tl.app = App::WebSocket;
+                self.start_ws(None, at);
+                for s in Side::BOTH {
+                    if let Some(p) = self.app.ws[s].as_mut() {
+                        p.set_lost();
+                    }
+                }
+                self.app.http[side.other()].buf.clear();
+            } else if status == 426 || req.is_some_and(|(r, _)| r.upgrade.is_some()) {
+                self.tl.app = App::WebSocket;
+            }
+            self.app.http[side].done = status != 101;
+            return;
+        }
+        self.app.http[side].done = true;
+    }
+
     fn set_client(&mut self, side: Side, by: ClientBy) {
         if matches!(self.tl.client_by, ClientBy::Syn | ClientBy::SynAck) && self.tl.client.is_some() {
             return;
@@ -295,7 +349,7 @@ impl AppSink<'_> {
     fn start_ws(&mut self, deflate: Option<DeflateParams>, at: At) {
         self.app.phase = Phase::WebSocket;
         self.tl.upgraded_at.get_or_insert(at);
-        let mid = deflate.is_none() && self.tl.exchange.is_none();
+        let mid = deflate.is_none() && (self.tl.exchange.is_none() || self.tl.head_truncated);
         for side in Side::BOTH {
             let role = self.tl.role_of(side);
             let inflater = match (&deflate, self.app.cfg.inflate) {

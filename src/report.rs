@@ -5,7 +5,6 @@ use crate::diagnose::{Kind, Verdict, across::ReconnectLoop, round_ms};
 use crate::http;
 use crate::timeline::{At, ClientBy, EventKind, Heartbeat, Timeline};
 use crate::units::{Role, Side};
-use crate::ws::OpCode;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -319,7 +318,7 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
         ),
         EventKind::Violation(v) => ("violation", v.describe()),
         EventKind::Desync => ("desync", "framing lost after a capture gap".into()),
-        EventKind::Resync { skipped } => ("resync", format!("framing found again after {skipped} unreadable bytes")),
+        EventKind::Resync { skipped } => ("resync", format!("frames found at a segment start ({skipped} bytes before could not be read as frames)")),
         EventKind::HttpError(e) => ("http_error", e.clone()),
     }
 }
@@ -494,9 +493,4 @@ impl Connection {
 fn control_counts(tl: &Timeline, s: Side) -> ControlCounts {
     let f = &tl.frames[s];
     ControlCounts { ping: f.ping, pong: f.pong, close: f.close, text: f.text, binary: f.binary, continuation: f.continuation, reserved: f.reserved }
-}
-
-/// The opcode names used in timelines, for renderers.
-pub fn opcode_name(op: OpCode) -> &'static str {
-    op.name()
 }

@@ -142,6 +142,8 @@ pub struct Timeline {
     pub exchange: Option<Exchange>,
     pub http_exchanges: u32,
     pub http_error: Option<(Side, String, At)>,
+    /// A head was cut short (snaplen or gap): only its whole lines are known.
+    pub head_truncated: bool,
     /// What is wrong with a 101 (RFC 6455 §4.1).
     pub handshake_problems: Vec<String>,
     pub upgraded_at: Option<At>,
@@ -183,6 +185,7 @@ impl Timeline {
             exchange: None,
             http_exchanges: 0,
             http_error: None,
+            head_truncated: false,
             handshake_problems: Vec::new(),
             upgraded_at: None,
             deflate: None,

@@ -305,6 +305,78 @@ pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, HttpError> {
     Ok(Parsed::Done { head: r, len })
 }
 
+/// The complete header lines of a head cut short (a snaplen, a capture gap): `(first line,
+/// headers)`. Lines after the cut are unknown, not absent.
+fn partial_lines(buf: &[u8]) -> Option<(String, Vec<(String, String)>)> {
+    let text = String::from_utf8_lossy(buf);
+    let mut lines = text.split("\r\n");
+    let first = lines.next()?.to_string();
+    let complete: Vec<&str> = lines.collect();
+    // The last piece has no CRLF after it: it may be cut.
+    let n = complete.len().saturating_sub(1);
+    let headers = complete[..n]
+        .iter()
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
+        .collect();
+    Some((first, headers))
+}
+
+/// A request head cut short: the request line and the header lines that are whole.
+pub fn parse_request_partial(buf: &[u8]) -> Option<Request> {
+    let (first, headers) = partial_lines(buf)?;
+    let mut parts = first.split(' ');
+    let method = parts.next()?.to_string();
+    let uri = parts.next()?.to_string();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let mut r = Request { method, uri, version: 1, ..Request::default() };
+    for (k, v) in headers {
+        match k.as_str() {
+            "host" => r.host = Some(v),
+            "origin" => r.origin = Some(v),
+            "user-agent" => r.user_agent = Some(v),
+            "upgrade" => r.upgrade = Some(v),
+            "connection" => r.connection = Some(v),
+            "sec-websocket-key" => r.key = Some(v),
+            "sec-websocket-version" => r.ws_version = Some(v),
+            "sec-websocket-protocol" => r.protocols.extend(split_list(&v).map(String::from)),
+            "cookie" => r.cookie = true,
+            "authorization" => r.authorization = true,
+            _ => {}
+        }
+    }
+    Some(r)
+}
+
+/// A response head cut short: the status line and the header lines that are whole.
+pub fn parse_response_partial(buf: &[u8]) -> Option<Response> {
+    let (first, headers) = partial_lines(buf)?;
+    let rest = first.strip_prefix("HTTP/1.")?;
+    let mut parts = rest.splitn(3, ' ');
+    let version = parts.next()?.parse().ok()?;
+    let code = parts.next()?;
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) || (parts.clone().next().is_none() && !buf.windows(2).any(|w| w == b"\r\n")) {
+        return None;
+    }
+    let status = code.parse().ok()?;
+    let reason = parts.next().unwrap_or("").to_string();
+    let mut r = Response { status, reason, version, ..Response::default() };
+    for (k, v) in headers {
+        match k.as_str() {
+            "server" => r.server = Some(v),
+            "content-type" => r.content_type = Some(v),
+            "upgrade" => r.upgrade = Some(v),
+            "connection" => r.connection = Some(v),
+            "sec-websocket-accept" => r.accept = Some(v),
+            "sec-websocket-protocol" => r.protocol = Some(v),
+            "location" => r.location = Some(v),
+            _ => {}
+        }
+    }
+    Some(r)
+}
+
 /// What is wrong with a 101 answer to `req` (RFC 6455 §4.1, the client's checks 1–6).
 pub fn validate_101(req: &Request, resp: &Response) -> Vec<String> {
     let mut problems = Vec::new();
@@ -402,6 +474,16 @@ mod tests {
         assert_eq!((head.status, head.version, head.content_length), (404, 0, Some(179)));
         assert_eq!(head.server.as_deref(), Some("WSGIServer/0.2 CPython/3.11.7"));
         assert_eq!(&r[len..], b"<html>");
+    }
+
+    #[test]
+    fn partial_heads_keep_whole_lines_only() {
+        let r = parse_request_partial(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nUpgr").unwrap_or_default();
+        assert_eq!((r.method.as_str(), r.uri.as_str(), r.host.as_deref(), r.upgrade), ("GET", "/chat", Some("127.0.0.1:8765"), None));
+        let r = parse_response_partial(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConn").unwrap_or_default();
+        assert_eq!((r.status, r.upgrade.as_deref()), (101, Some("websocket")));
+        assert_eq!(parse_response_partial(b"HTTP/1.1 1"), None);
+        assert_eq!(parse_request_partial(b"\x16\x03\x01 x"), None);
     }
 
     #[test]

@@ -227,7 +227,19 @@ pub struct FrameParser {
     control_incomplete: bool,
     closed: bool,
     lost_at: u64,
+    /// While lost: a segment start whose frames run past its captured end, kept to check
+    /// against the size of the gap that follows (a snaplen cut).
+    candidate: Option<(Vec<u8>, u64, Meta)>,
     pub counts: FrameCounts,
+}
+
+/// How the bytes at a segment start line up with frames.
+enum Tiling {
+    No,
+    /// Whole frames, ending exactly at the end.
+    Exact,
+    /// Whole frames, then one whose header is complete and whose payload needs `n` more bytes.
+    Short(u64),
 }
 
 impl FrameParser {
@@ -244,6 +256,7 @@ impl FrameParser {
             control_incomplete: false,
             closed: false,
             lost_at: 0,
+            candidate: None,
             counts: FrameCounts::default(),
         }
     }
@@ -251,6 +264,12 @@ impl FrameParser {
     /// True while framing is lost after a gap.
     pub fn lost(&self) -> bool {
         matches!(self.state, State::Lost)
+    }
+
+    /// Framing is unknown from here (a head cut short): frames are found at a segment start.
+    pub fn set_lost(&mut self) {
+        self.state = State::Lost;
+        self.msg = None;
     }
 
     /// True between frames (nothing half-parsed).
@@ -261,15 +280,21 @@ impl FrameParser {
     /// The next bytes of the stream, `segment_start` when they begin a TCP segment.
     pub fn data(&mut self, mut data: &[u8], meta: Meta, segment_start: bool, out: &mut Vec<WsEvent>) {
         if self.lost() {
-            if segment_start && self.tiles(data) {
-                out.push(WsEvent::Resync { skipped: self.lost_at, meta });
-                self.lost_at = 0;
-                self.state = State::Header { buf: [0; 14], have: 0 };
-                self.msg = None;
-            } else {
-                self.lost_at += data.len() as u64;
-                self.counts.unknown_bytes += data.len() as u64;
-                return;
+            if let Some((bytes, _, _)) = self.candidate.take() {
+                self.lost_at += bytes.len() as u64;
+                self.counts.unknown_bytes += bytes.len() as u64;
+            }
+            match if segment_start { self.tiles(data) } else { Tiling::No } {
+                Tiling::Exact => self.resync(meta, out),
+                Tiling::Short(n) if data.len() <= 4096 => {
+                    self.candidate = Some((data.to_vec(), n, meta));
+                    return;
+                }
+                _ => {
+                    self.lost_at += data.len() as u64;
+                    self.counts.unknown_bytes += data.len() as u64;
+                    return;
+                }
             }
         }
         while !data.is_empty() {
@@ -319,8 +344,25 @@ impl FrameParser {
         }
     }
 
+    fn resync(&mut self, meta: Meta, out: &mut Vec<WsEvent>) {
+        out.push(WsEvent::Resync { skipped: self.lost_at, meta });
+        self.lost_at = 0;
+        self.state = State::Header { buf: [0; 14], have: 0 };
+        self.msg = None;
+    }
+
     /// `len` bytes the capture does not have.
     pub fn gap(&mut self, len: u64, meta: Meta, out: &mut Vec<WsEvent>) {
+        if let Some((bytes, need, cmeta)) = self.candidate.take() {
+            if need == len {
+                // The frames at the segment start end exactly where the segment did.
+                self.resync(cmeta, out);
+                self.data(&bytes, cmeta, false, out);
+            } else {
+                self.lost_at += bytes.len() as u64;
+                self.counts.unknown_bytes += bytes.len() as u64;
+            }
+        }
         match &mut self.state {
             State::Lost => {
                 self.lost_at += len;
@@ -335,6 +377,7 @@ impl FrameParser {
                     self.control_incomplete = true;
                 } else if let Some(m) = self.msg.as_mut() {
                     m.incomplete = true;
+                    m.wire_len += len;
                     if m.compressed {
                         // A hole in a compressed stream breaks the shared window for good.
                         m.inflate_ok = false;
@@ -362,18 +405,18 @@ impl FrameParser {
         self.inflater = None;
     }
 
-    /// Do `data` hold exactly a run of plausible frames? Then framing is found again.
-    fn tiles(&self, data: &[u8]) -> bool {
+    /// Do `data` hold a run of plausible frames from their first byte? Then framing may be
+    /// found again.
+    fn tiles(&self, data: &[u8]) -> Tiling {
         let mut at = 0usize;
-        let mut n = 0;
         while at < data.len() {
-            let Ok(Some(h)) = parse_header(&data[at..]) else { return false };
+            let Ok(Some(h)) = parse_header(&data[at..]) else { return Tiling::No };
             let masked_ok = h.mask.is_some() == (self.sender == Role::Client);
             let rsv_ok = h.rsv == 0 || (self.deflate && h.rsv == 4);
             let op_ok = !matches!(h.opcode, OpCode::Reserved(_));
             let ctl_ok = !h.opcode.is_control() || (h.fin && h.len <= MAX_CONTROL);
             if !(masked_ok && rsv_ok && op_ok && ctl_ok) {
-                return false;
+                return Tiling::No;
             }
             let body = at + h.header_len;
             if h.opcode == OpCode::Close && h.len >= 2 && data.len() >= body + 2 {
@@ -382,17 +425,16 @@ impl FrameParser {
                     frame::unmask(&mut code, m, 0);
                 }
                 if !frame::close_code_valid(u16::from_be_bytes(code)) {
-                    return false;
+                    return Tiling::No;
                 }
             }
-            let Some(end) = (at as u64).checked_add(h.header_len as u64 + h.len) else { return false };
+            let Some(end) = (at as u64).checked_add(h.header_len as u64 + h.len) else { return Tiling::No };
             if end > data.len() as u64 {
-                return false;
+                return Tiling::Short(end - data.len() as u64);
             }
             at = end as usize;
-            n += 1;
         }
-        n > 0
+        if at > 0 { Tiling::Exact } else { Tiling::No }
     }
 
     fn violation(&self, v: Violation, meta: Meta, out: &mut Vec<WsEvent>) {
@@ -794,6 +836,29 @@ mod tests {
         p.data(&frame(true, 0, 8, None, &1000u16.to_be_bytes()), meta(4), true, &mut out);
         assert!(matches!(out[0], WsEvent::Message { incomplete: true, wire_len: 200, .. }));
         assert!(matches!(out[1], WsEvent::Close { code: Some(1000), .. }));
+    }
+
+    #[test]
+    fn snaplen_cut_frames_resync_when_the_gap_matches() {
+        let mut p = FrameParser::new(Role::Server, false, None);
+        p.set_lost();
+        let mut out = Vec::new();
+        let f = frame(true, 0, 1, None, &[b'a'; 200]);
+        // 30 bytes captured, 172 missing: exactly the rest of the frame.
+        p.data(&f[..30], meta(1), true, &mut out);
+        p.gap(172, meta(1), &mut out);
+        let c = frame(true, 0, 8, None, &[0x03, 0xe8]);
+        p.data(&c, meta(2), true, &mut out);
+        assert!(matches!(out[0], WsEvent::Resync { .. }), "{out:?}");
+        assert!(matches!(out[1], WsEvent::Message { incomplete: true, wire_len: 200, .. }), "{out:?}");
+        assert!(matches!(out[2], WsEvent::Close { code: Some(1000), .. }), "{out:?}");
+        // A gap of another size is not trusted.
+        let mut p = FrameParser::new(Role::Server, false, None);
+        p.set_lost();
+        let mut out = Vec::new();
+        p.data(&f[..30], meta(1), true, &mut out);
+        p.gap(171, meta(1), &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]
