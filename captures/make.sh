@@ -33,6 +33,7 @@ setup() {
     command -v iptables >/dev/null || need+=(iptables)
     command -v gzip >/dev/null || need+=(gzip)
     command -v node >/dev/null || need+=(nodejs npm)
+    python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
     if ((${#need[@]})); then
         log "apt-get install ${need[*]}"
         echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
@@ -62,7 +63,8 @@ CAP_OUT=""
 # bg NAME CMD...: start CMD in the background, output to $WORK/NAME.log
 bg() {
     local name=$1; shift
-    "$@" >"$WORK/$name.log" 2>&1 &
+    : >"$WORK/$name.log"   # truncate now, not in the background: wait_log must not see an old log
+    "$@" >>"$WORK/$name.log" 2>&1 &
     PIDS+=($!)
     LAST_PID=$!
 }
