@@ -280,3 +280,30 @@ pub fn build_report(inputs: Vec<report::Input>, connections: Vec<Connection>, st
         stats,
     }
 }
+
+/// Reads capture files in order into one analysis (the library's convenience for tests, benches
+/// and tools; the binary streams instead). Unreadable files become warnings in their `Input`.
+pub fn analyze_files(paths: &[&str], cfg: Config) -> (Vec<Connection>, Stats, Vec<report::Input>) {
+    let mut analyzer = Analyzer::new(cfg);
+    let mut inputs = Vec::new();
+    let mut next = 1;
+    for path in paths {
+        let mut input = report::Input { path: path.to_string(), packets: 0, warnings: Vec::new() };
+        match capture::open(path).map_err(|e| format!("{path}: {e}")).and_then(|r| capture::CaptureReader::new(r, path, next).map_err(|e| e.to_string())) {
+            Ok(mut r) => {
+                while let Some(p) = r.next() {
+                    if let Some(issue) = analyzer.packet(&p) {
+                        input.warnings.push(format!("{path}: {}", issue.text));
+                    }
+                }
+                input.warnings.extend(r.take_warnings().into_iter().map(|w| w.to_string()));
+                input.packets = r.packets();
+                next = r.next_number();
+            }
+            Err(e) => input.warnings.push(e),
+        }
+        inputs.push(input);
+    }
+    let (conns, stats) = analyzer.finish();
+    (conns, stats, inputs)
+}

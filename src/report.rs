@@ -311,8 +311,8 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
         EventKind::Close { code, reason } => (
             "close",
             match (code, reason) {
-                (Some(c), Some(r)) => format!("Close {c} \"{}\"", r.escape_debug()),
-                (Some(c), None) => format!("Close {c}"),
+                (Some(c), Some(r)) if !r.is_empty() => format!("Close {c} \"{}\"", r.escape_debug()),
+                (Some(c), _) => format!("Close {c}"),
                 (None, _) => "Close (no status code)".into(),
             },
         ),

@@ -109,6 +109,10 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
             a.push("Heartbeats (Ping frames or application pings) shorter than the idle timeout keep the connection alive.".into());
         }
         Kind::CloseUnanswered => {
+            if tl.closes.len() >= 2 {
+                a.push("The answer did come, after the initiator had already ended TCP: it closed its socket without waiting for the closing handshake (RFC 6455 §7.1.1: a client should wait for the server to close TCP first). Harmless for the data, but that side reports 1006.".into());
+                return a;
+            }
             a.push("The peer never completed the closing handshake (RFC 6455 §5.5.1): a blocked event loop, a library that closes TCP right after receiving Close, or a proxy that dropped the frame.".into());
         }
         Kind::ProtocolViolation => {

@@ -12,6 +12,8 @@ use crate::units::Role;
 pub const PREVIEW: usize = 64;
 /// The most a control-frame payload may hold (RFC 6455 §5.5).
 pub const MAX_CONTROL: u64 = 125;
+/// Bytes of a Close payload kept, even from an oversized one.
+const MAX_CLOSE_KEPT: usize = 1024;
 
 /// A breach of RFC 6455 / RFC 7692 by the sender of the frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -518,7 +520,9 @@ impl FrameParser {
 
     fn payload(&mut self, hdr: &FrameHeader, offset: u64, data: &[u8]) {
         if hdr.opcode.is_control() {
-            let room = (MAX_CONTROL as usize).saturating_sub(self.control.len());
+            // An oversized Close is kept whole up to a bound, to show what it said.
+            let keep = if hdr.opcode == OpCode::Close { MAX_CLOSE_KEPT } else { MAX_CONTROL as usize };
+            let room = keep.saturating_sub(self.control.len());
             let take = room.min(data.len());
             let start = self.control.len();
             self.control.extend_from_slice(&data[..take]);
@@ -608,14 +612,10 @@ impl FrameParser {
             _ => {
                 let code = u16::from_be_bytes([p[0], p[1]]);
                 let reason_bytes = &p[2..];
-                let reason = if reason_bytes.is_empty() {
-                    None
-                } else {
-                    if std::str::from_utf8(reason_bytes).is_err() && !incomplete {
-                        self.violation(Violation::InvalidUtf8, meta, out);
-                    }
-                    Some(String::from_utf8_lossy(reason_bytes).into_owned())
-                };
+                if std::str::from_utf8(reason_bytes).is_err() && !incomplete {
+                    self.violation(Violation::InvalidUtf8, meta, out);
+                }
+                let reason = Some(String::from_utf8_lossy(reason_bytes).into_owned());
                 if !frame::close_code_valid(code) {
                     self.violation(Violation::InvalidCloseCode(code), meta, out);
                 }
