@@ -288,22 +288,49 @@ pub fn analyze_files(paths: &[&str], cfg: Config) -> (Vec<Connection>, Stats, Ve
     let mut inputs = Vec::new();
     let mut next = 1;
     for path in paths {
-        let mut input = report::Input { path: path.to_string(), packets: 0, warnings: Vec::new() };
-        match capture::open(path).map_err(|e| format!("{path}: {e}")).and_then(|r| capture::CaptureReader::new(r, path, next).map_err(|e| e.to_string())) {
-            Ok(mut r) => {
-                while let Some(p) = r.next() {
-                    if let Some(issue) = analyzer.packet(&p) {
-                        input.warnings.push(format!("{path}: {}", issue.text));
-                    }
-                }
-                input.warnings.extend(r.take_warnings().into_iter().map(|w| w.to_string()));
-                input.packets = r.packets();
-                next = r.next_number();
-            }
-            Err(e) => input.warnings.push(e),
-        }
+        let input = match capture::open(path) {
+            Ok(r) => analyzer.read(r, path, &mut next),
+            Err(e) => report::Input { path: path.to_string(), packets: 0, warnings: vec![format!("{path}: {e}")] },
+        };
         inputs.push(input);
     }
     let (conns, stats) = analyzer.finish();
     (conns, stats, inputs)
+}
+
+impl Analyzer {
+    /// Reads one capture stream to its end; `next` is the number of its first packet and is
+    /// advanced past its last. Problems are warnings in the returned `Input`.
+    pub fn read(&mut self, reader: impl std::io::Read, name: &str, next: &mut u64) -> report::Input {
+        let mut input = report::Input { path: name.to_string(), packets: 0, warnings: Vec::new() };
+        match capture::CaptureReader::new(reader, name, *next) {
+            Ok(mut r) => {
+                let mut issues = 0;
+                while let Some(p) = r.next() {
+                    if let Some(issue) = self.packet(&p) {
+                        issues += 1;
+                        if issues <= 10 {
+                            input.warnings.push(format!("{name}: {}", issue.text));
+                        }
+                    }
+                }
+                if issues > 10 {
+                    input.warnings.push(format!("{name}: {} more packets could not be decoded", issues - 10));
+                }
+                input.warnings.extend(r.take_warnings().into_iter().map(|w| w.to_string()));
+                input.packets = r.packets();
+                *next = r.next_number();
+            }
+            Err(e) => input.warnings.push(e.to_string()),
+        }
+        input
+    }
+}
+
+/// The whole pipeline on the bytes of one capture (for fuzzing and tests).
+pub fn analyze_bytes(bytes: &[u8], cfg: Config) -> (Vec<Connection>, Stats, report::Input) {
+    let mut analyzer = Analyzer::new(cfg);
+    let input = analyzer.read(bytes, "input", &mut 1);
+    let (conns, stats) = analyzer.finish();
+    (conns, stats, input)
 }
