@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# End-to-end timing of wsdiag against tshark and a bare libpcap read, in one run, on one file,
+# on one core.
+#
+#   benches/e2e.sh CAPTURE [PORT]          (PORT: the WebSocket server port, default 8080)
+#
+# Times, each pinned to one core with `taskset -c $CPU`, output to /dev/null, the file in the
+# page cache (read once before the first run):
+#   wsdiag CAPTURE                  the table
+#   wsdiag --json CAPTURE           the JSON report
+#   wsdiag CAPTURE.gz               the same capture compressed with gzip -1 (made next to
+#                                   CAPTURE if missing and GZIP=1)
+#   gzip -dc CAPTURE.gz             decompression alone (a floor for the row above)
+#   wsdiag CAPTURE CAPTURE          the capture twice as one capture (flat-memory check)
+#   wsdiag --ndjson CAPTURE [CAPTURE]   streamed output, once and twice (memory per connection)
+#   tshark ... -Y websocket         tshark reading every packet, reassembling TCP, dissecting
+#                                   HTTP and every WebSocket frame, one summary line per frame
+#   tshark ... -T fields -e frame.number   the same with a fields output
+#   tcpdump -r CAPTURE -w /dev/null the bare libpcap read (a floor for any pcap reader)
+# For each: wall time (best of RUNS; tshark best of TSHARK_RUNS), GB/s (file bytes / wall),
+# packets/s, peak RSS (/usr/bin/time's "Maximum resident set size" of the best run), and the
+# ratios to tshark (the faster tshark row) and to tcpdump. Prints a markdown table.
+# If CAPTURE.fates.jsonl exists (written by make-large-capture.sh), wsdiag's verdicts are
+# checked connection by connection against what the client library saw.
+#
+# Environment: WSDIAG (default: target/release/wsdiag of this repo), CPU=1, RUNS=3,
+# TSHARK_RUNS=1, GZIP=1 (0: skip the gzip row), TSHARK=1 (0: skip tshark).
+set -euo pipefail
+
+CAP=${1:?usage: e2e.sh CAPTURE [PORT]}
+PORT=${2:-8080}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WSDIAG=${WSDIAG:-$HERE/../target/release/wsdiag}
+CPU=${CPU:-1}
+RUNS=${RUNS:-3}
+TSHARK_RUNS=${TSHARK_RUNS:-1}
+GZIP=${GZIP:-1}
+TSHARK=${TSHARK:-1}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+[ -x "$WSDIAG" ] || { echo "e2e.sh: no wsdiag at $WSDIAG (cargo build --release)" >&2; exit 2; }
+[ -r "$CAP" ] || { echo "e2e.sh: cannot read $CAP" >&2; exit 2; }
+missing=()
+command -v tshark >/dev/null || missing+=(tshark)
+command -v tcpdump >/dev/null || missing+=(tcpdump)
+[ -x /usr/bin/time ] || missing+=(time)
+command -v taskset >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+size=$(stat -L -c %s "$CAP")
+packets=$(capinfos -M -c "$CAP" | awk -F': *' '/^Number of packets/ {print $2}')
+cat "$CAP" >/dev/null    # into the page cache: every tool below reads from memory
+
+if [ "$GZIP" = 1 ]; then
+  GZ=$CAP.gz
+  if [ ! -e "$GZ" ] || [ "$GZ" -ot "$CAP" ]; then
+    echo "making $GZ (gzip -1)..." >&2
+    taskset -c "$CPU" gzip -1 -c "$CAP" >"$GZ.tmp" && mv "$GZ.tmp" "$GZ"
+  fi
+  gzsize=$(stat -L -c %s "$GZ")
+  cat "$GZ" >/dev/null
+fi
+
+# job NAME BYTES PACKETS RUNS CMD...: queue a command. The jobs run in rounds (every job once per
+# round, in order), so that whatever else the machine is doing weighs on all of them alike.
+NJOBS=0
+job() {
+  JOB_NAME[NJOBS]=$1 JOB_BYTES[NJOBS]=$2 JOB_PKTS[NJOBS]=$3 JOB_RUNS[NJOBS]=$4; shift 4
+  JOB_CMD[NJOBS]=$(printf '%q ' "$@")
+  NJOBS=$((NJOBS + 1))
+}
+# run_once I: one timed run of job I; appends "I|wall_s|cpu_s|rss_kb" to $TMP/runs. Wall time
+# from a ns clock around /usr/bin/time; CPU time (user + sys) and peak RSS from /usr/bin/time.
+run_once() {
+  local i=$1 t0 t1 wall cpu rss
+  t0=$(date +%s%N)
+  if ! eval "/usr/bin/time -f '%U %S %M' -o \"\$TMP/time\" taskset -c \"\$CPU\" ${JOB_CMD[i]}" \
+      >/dev/null 2>"$TMP/err"; then
+    echo "e2e.sh: '${JOB_CMD[i]}' failed:" >&2; tail -5 "$TMP/err" >&2; exit 1
+  fi
+  t1=$(date +%s%N)
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+  read -r u sy rss < <(tail -1 "$TMP/time")
+  cpu=$(awk -v u="$u" -v s="$sy" 'BEGIN {printf "%.2f", u + s}')
+  echo "  ${JOB_NAME[i]}: ${wall} s wall, ${cpu} s CPU, peak RSS ${rss} KB" >&2
+  echo "$i|$wall|$cpu|$rss" >>"$TMP/runs"
+}
+
+echo "measuring on CPU $CPU (load average before: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+CMD_WSDIAG=$(basename "$WSDIAG")
+job "wsdiag (table)" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
+job "wsdiag --json" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
+job "wsdiag --ndjson" "$size" "$packets" "$RUNS" "$WSDIAG" --ndjson "$CAP"
+job "wsdiag (table), capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" "$CAP" "$CAP"
+job "wsdiag --ndjson, capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" --ndjson "$CAP" "$CAP"
+if [ "$GZIP" = 1 ]; then
+  job "wsdiag (table), gzip -1 input" "$size" "$packets" "$RUNS" "$WSDIAG" "$GZ"
+  job "gzip -dc (decompression alone)" "$size" "$packets" "$RUNS" gzip -dc "$GZ"
+fi
+job "tcpdump -r (bare libpcap read)" "$size" "$packets" "$RUNS" tcpdump -r "$CAP" -w /dev/null
+if [ "$TSHARK" = 1 ]; then
+  TS=(tshark -r "$CAP" -o tcp.reassemble_out_of_order:TRUE -d "tcp.port==$PORT,http")
+  job "tshark -Y websocket" "$size" "$packets" "$TSHARK_RUNS" "${TS[@]}" -Y websocket
+  job "tshark -Y websocket -T fields" "$size" "$packets" "$TSHARK_RUNS" \
+    "${TS[@]}" -Y websocket -T fields -e frame.number
+fi
+maxruns=$(printf '%s\n' "${JOB_RUNS[@]}" | sort -n | tail -1)
+for ((r = 1; r <= maxruns; r++)); do
+  echo " round $r/$maxruns" >&2
+  for ((i = 0; i < NJOBS; i++)); do
+    [ "$r" -le "${JOB_RUNS[i]}" ] && run_once "$i"
+  done
+done
+# the best run of each job (least wall time), its CPU time and peak RSS
+for ((i = 0; i < NJOBS; i++)); do
+  best=$(awk -F'|' -v i="$i" '$1 == i' "$TMP/runs" | sort -t'|' -k2,2g | head -1)
+  IFS='|' read -r _ wall cpu rss <<<"$best"
+  echo "${JOB_NAME[i]}|$wall|$rss|${JOB_BYTES[i]}|${JOB_PKTS[i]}|${JOB_CMD[i]% }|$cpu" >>"$TMP/rows"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# --- the table -----------------------------------------------------------------------------
+echo
+echo "Capture: \`$(basename "$CAP")\`, $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1e9}') GB), $packets packets$([ "$GZIP" = 1 ] && echo ", gzip -1: $gzsize bytes"). One core (\`taskset -c $CPU\`), file in the page cache, output to /dev/null; best wall time of $RUNS runs (tshark: of $TSHARK_RUNS), the runs interleaved; CPU = user + sys of that run; GB/s and packets/s from the wall time; the ratios compare wall times."
+echo
+awk -F'|' -v ts=1 '
+  { name[NR] = $1; wall[NR] = $2; rss[NR] = $3; bytes[NR] = $4; pk[NR] = $5; cmd[NR] = $6; cpu[NR] = $7
+    if ($1 ~ /^tshark/ && (tshark == "" || $2 < tshark)) tshark = $2
+    if ($1 ~ /^tcpdump/) tcpdump = $2 }
+  END {
+    print "| run | wall (s) | CPU (s) | GB/s | M packets/s | peak RSS (MiB) | speed vs tshark | time vs tcpdump -r |"
+    print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for (i = 1; i <= NR; i++) {
+      vt = (tshark == "" ? "–" : sprintf("%.1f× faster", tshark / wall[i]))
+      if (name[i] ~ /^tshark/) vt = (wall[i] == tshark ? "1×" : sprintf("%.2f×", tshark / wall[i]))
+      # rows reading the capture twice compare per byte
+      scale = bytes[i] / bytes[1]
+      vd = (tcpdump == "" ? "–" : sprintf("%.2f×", wall[i] / scale / tcpdump))
+      if (name[i] ~ /twice/) vt = (tshark == "" ? "–" : sprintf("%.1f× faster (per byte)", tshark * scale / wall[i]))
+      printf "| %s | %.2f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", name[i], wall[i], cpu[i], bytes[i] / wall[i] / 1e9,
+        pk[i] / wall[i] / 1e6, rss[i] / 1024, vt, vd
+    }
+  }' "$TMP/rows"
+echo
+echo "Commands (\`$CMD_WSDIAG\` = $WSDIAG):"
+echo
+awk -F'|' '{ printf "- %s: `taskset -c '"$CPU"' %s > /dev/null`\n", $1, $6 }' "$TMP/rows" | sed "s|$WSDIAG|wsdiag|g; s|\\,|,|g"
+echo
+rss() { awk -F'|' -v n="$1" '$1 == n {printf "%.1f", $3 / 1024}' "$TMP/rows"; }
+echo "Memory, 1× → 2× the capture (\`wsdiag CAP CAP\`, $((2 * packets)) packets): table $(rss "wsdiag (table)") → $(rss "wsdiag (table), capture twice") MiB; --ndjson $(rss "wsdiag --ndjson") → $(rss "wsdiag --ndjson, capture twice") MiB peak RSS."
+echo
+
+# --- verdicts against what the generator did ------------------------------------------------
+FATES=$CAP.fates.jsonl
+if [ -r "$FATES" ]; then
+  "$WSDIAG" --json "$CAP" >"$TMP/report.json"
+  echo
+  python3 - "$FATES" "$TMP/report.json" <<'EOF'
+import collections, json, sys
+fates = [json.loads(l) for l in open(sys.argv[1])]
+report = json.load(open(sys.argv[2]))
+expected = {  # fate -> (verdict kind, client_sees)
+    "bulk": ("clean_close", 1000), "deflate": ("clean_close", 1000),
+    "close4001": ("clean_close", 4001), "close1011": ("clean_close", 1011),
+    "reject": ("handshake_rejected", 1006),
+    "terminate": ("server_abort", 1006), "terminate-rst": ("server_abort", 1006),
+    "vanish": ("client_abort", None), "vanish-rst": ("client_abort", None),  # null or 1006
+    "idle": ("idle_timeout", 1006), "open": ("still_open", None),
+}
+# The kernel reuses client ports: match the k-th use of a port in the generator's order (seq)
+# with the k-th connection from that port in the capture (by first packet).
+by_port = collections.defaultdict(list)
+for c in sorted(report["connections"], key=lambda c: c["first_packet"]):
+    by_port[int(c["client"].rsplit(":", 1)[1])].append(c)
+gen_by_port = collections.defaultdict(list)
+for f in sorted(fates, key=lambda f: f["seq"]):
+    gen_by_port[f["client_port"]].append(f)
+pairs = []
+for port, fs in gen_by_port.items():
+    cs = by_port.get(port, [])
+    for k, f in enumerate(fs):
+        pairs.append((f, cs[k] if k < len(cs) and len(cs) == len(fs) else None, len(cs)))
+reused = sum(1 for fs in gen_by_port.values() if len(fs) > 1)
+print("wsdiag summary.by_verdict:", json.dumps(report["summary"]["by_verdict"], sort_keys=True))
+gen = collections.Counter(expected[f["fate"]][0] for f in fates)
+print("generator's fates as verdicts:", json.dumps(dict(sorted(gen.items()))))
+print(f"{len(fates)} connections made, {len(report['connections'])} reported; {reused} client ports were used twice or more")
+bad = collections.Counter()
+examples = {}
+for f, c, ncap in pairs:
+    kind, sees = expected[f["fate"]]
+    if c is None:
+        got = f"{ncap} connections with client port {f['client_port']} in the capture, {len(gen_by_port[f['client_port']])} made"
+    else:
+        v = c["verdict"]
+        if kind == "client_abort":
+            ok = v["kind"] == kind and v["client_sees"] in (None, 1006)
+        else:
+            ok = v["kind"] == kind and v["client_sees"] == sees
+        if kind == "handshake_rejected":
+            ok = ok and ((c.get("handshake") or {}).get("response") or {}).get("status") == 403
+        if ok:
+            continue
+        got = f"{v['kind']} client_sees={v['client_sees']} (id {c['id']}: {v['summary']})"
+    key = (f["fate"], got.split(" (")[0])
+    bad[key] += 1
+    examples.setdefault(key, got)
+if not bad:
+    print(f"verdicts: all {len(fates)} connections match what the client library saw")
+else:
+    print(f"verdicts: {sum(bad.values())} of {len(fates)} connections disagree with the generator:")
+    for (fate, got), n in bad.most_common():
+        print(f"  {n:5d}  fate {fate} (expected {expected[fate][0]}): {examples[(fate, got)]}")
+EOF
+fi

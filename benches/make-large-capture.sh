@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Record a large capture of real WebSocket traffic for wsdiag's end-to-end benchmark.
+#
+#   sudo benches/make-large-capture.sh OUT.pcap
+#
+# Two network namespaces (wsb-srv, wsb-cli) joined by a veth pair with a 1500-byte MTU and
+# the offloads off (so every captured packet is at most 1514 bytes on the wire, as on a real
+# Ethernet link), a Node `ws` server in one (benches/peers/node/server.js) and a Node `ws`
+# load client in the other (client.js), tcpdump on the server-side veth. The client opens
+# CONNS connections (default 2400) with a mix of fates: most exchange 64 KiB binary messages and
+# texts then close with 1000; some are refused with 403, some terminated by the server (FIN or
+# RST, no Close), some abandoned by the client (FIN or RST, no Close), some closed by the server
+# with 4001 or 1011, some use permessage-deflate, some go idle and are then terminated, and a few
+# are still open when the capture stops. What the client library saw for each connection is
+# written to OUT.fates.jsonl.
+#
+# Addresses: 198.18.0.1 (server) and 198.18.0.2 (client), the benchmarking range of RFC 2544,
+# only inside the two namespaces this script makes; nothing is routed anywhere else.
+# Everything runs on one core (CPU, default 1) to leave the other free.
+#
+# Environment: CONNS, CONCURRENCY, BIN_MIN, BIN_MAX, BIN_SIZE, SEED (see peers/node/client.js),
+# CPU=1, PORT=8080.
+set -euo pipefail
+
+OUT=${1:?usage: make-large-capture.sh OUT.pcap}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PEERS=$HERE/peers/node
+CPU=${CPU:-1}
+PORT=${PORT:-8080}
+NS_S=wsb-srv
+NS_C=wsb-cli
+IF_S=wsb-s
+IF_C=wsb-c
+IP_S=198.18.0.1
+IP_C=198.18.0.2
+
+[ "$(id -u)" = 0 ] || { echo "make-large-capture.sh: run as root (network namespaces, tcpdump)" >&2; exit 2; }
+mkdir -p "$(dirname "$OUT")"
+OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
+FATES=$OUT.fates.jsonl
+WORK=$(mktemp -d)
+
+# --- install what is missing -------------------------------------------------------------
+missing=()
+command -v tcpdump >/dev/null || missing+=(tcpdump)
+command -v ethtool >/dev/null || missing+=(ethtool)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v capinfos >/dev/null || missing+=(tshark)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v taskset >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ! -d "$PEERS/node_modules/ws" ]; then
+  (cd "$PEERS" && npm ci --no-audit --no-fund --silent)
+fi
+
+# --- namespaces ----------------------------------------------------------------------------
+SRV_PID= CLI_PID= DUMP_PID=
+cleanup() {
+  for p in $DUMP_PID $CLI_PID $SRV_PID; do
+    kill "$p" 2>/dev/null || true
+  done
+  sleep 0.2
+  for p in $DUMP_PID $CLI_PID $SRV_PID; do
+    kill -9 "$p" 2>/dev/null || true
+  done
+  ip netns del $NS_S 2>/dev/null || true
+  ip netns del $NS_C 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns del $NS_S 2>/dev/null || true
+ip netns del $NS_C 2>/dev/null || true
+ip netns add $NS_S
+ip netns add $NS_C
+ip link add $IF_S netns $NS_S type veth peer name $IF_C netns $NS_C
+for side in "$NS_S $IF_S $IP_S" "$NS_C $IF_C $IP_C"; do
+  set -- $side
+  ip -n "$1" link set lo up
+  ip -n "$1" link set "$2" mtu 1500
+  ip -n "$1" addr add "$3/30" dev "$2"
+  ip -n "$1" link set "$2" up
+  # no segmentation or coalescing offloads: what tcpdump sees is what an Ethernet link carries;
+  # checksums computed in software, so the capture's checksums are right
+  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off >/dev/null 2>&1 ||
+    ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null
+done
+ip netns exec $NS_C sysctl -qw net.ipv4.ip_local_port_range="10000 60999"
+ip netns exec $NS_S sysctl -qw net.core.somaxconn=4096
+
+# --- server, recorder, client --------------------------------------------------------------
+ip netns exec $NS_S taskset -c "$CPU" node "$PEERS/server.js" $IP_S "$PORT" >"$WORK/server.log" 2>&1 &
+SRV_PID=$!
+for _ in $(seq 100); do grep -q '^listening' "$WORK/server.log" && break; sleep 0.1; done
+grep -q '^listening' "$WORK/server.log" || { cat "$WORK/server.log"; echo "server did not start" >&2; exit 1; }
+
+rm -f "$OUT"
+ip netns exec $NS_S taskset -c "$CPU" tcpdump -i $IF_S -n -B 65536 --immediate-mode \
+  -w "$OUT" "tcp port $PORT" 2>"$WORK/tcpdump.log" &
+DUMP_PID=$!
+for _ in $(seq 100); do grep -q 'listening on' "$WORK/tcpdump.log" && break; sleep 0.1; done
+grep -q 'listening on' "$WORK/tcpdump.log" || { cat "$WORK/tcpdump.log"; echo "tcpdump did not start" >&2; exit 1; }
+sleep 0.5
+
+start=$(date +%s.%N)
+ip netns exec $NS_C taskset -c "$CPU" node "$PEERS/client.js" "ws://$IP_S:$PORT" "$FATES" \
+  >"$WORK/client.log" 2>&1 &
+CLI_PID=$!
+while ! grep -qs '^HOLDING' "$WORK/client.log"; do
+  if ! kill -0 $CLI_PID 2>/dev/null; then cat "$WORK/client.log"; echo "client failed" >&2; exit 1; fi
+  sleep 0.2
+done
+end=$(date +%s.%N)
+sleep 0.5                       # let the last FINs and ACKs through
+kill -INT $DUMP_PID
+wait $DUMP_PID || true
+DUMP_PID=
+kill $CLI_PID; wait $CLI_PID 2>/dev/null || true; CLI_PID=
+kill $SRV_PID; wait $SRV_PID 2>/dev/null || true; SRV_PID=
+sed -n '/^client tally/,$p' "$WORK/client.log"
+grep '^server tally' "$WORK/server.log" || true
+
+# --- report --------------------------------------------------------------------------------
+cat "$WORK/tcpdump.log" | grep -E 'captured|received|dropped' || true
+drops=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$WORK/tcpdump.log")
+ifdrops=$(sed -n 's/^\([0-9]*\) packets dropped by interface.*/\1/p' "$WORK/tcpdump.log")
+size=$(stat -c %s "$OUT")
+packets=$(capinfos -M -c "$OUT" | awk -F': *' '/^Number of packets/ {print $2}')
+syns=$(tcpdump -n -r "$OUT" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 2>/dev/null | wc -l)
+conns=$(wc -l <"$FATES")
+echo
+echo "capture:     $OUT"
+awk -v s="$size" 'BEGIN {printf "size:        %d bytes (%.2f GB)\n", s, s/1e9}'
+echo "packets:     $packets"
+echo "connections: $conns attempted by the client, $syns SYNs in the capture"
+awk -v a="$start" -v b="$end" 'BEGIN {printf "load time:   %.1f s\n", b-a}'
+echo "fates:       $FATES"
+python3 - "$FATES" <<'EOF'
+import collections, json, sys
+c = collections.Counter()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    c[(r["fate"], r["status"], r["close_code"])] += 1
+for (fate, status, code), n in sorted(c.items(), key=lambda kv: -kv[1]):
+    print(f"  {n:6d}  {fate:14s} HTTP {status}  client close code {code}")
+EOF
+if [ "${drops:-0}" != 0 ] || [ "${ifdrops:-0}" != 0 ]; then
+  echo "WARNING: tcpdump dropped packets: ${drops:-?} by the kernel, ${ifdrops:-?} by the interface" >&2
+  exit 1
+fi
+echo "drops:       0 (tcpdump: 0 dropped by the kernel, 0 by the interface)"

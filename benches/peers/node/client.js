@@ -1,0 +1,172 @@
+// Load client for benches/make-large-capture.sh: many real Node `ws` connections with a mix
+// of fates, so that a large capture holds every common way a WebSocket connection ends.
+//   node client.js URL_BASE FATES_OUT
+//   e.g. node client.js ws://198.18.0.1:8080 /work/large/ws-large.pcap.fates.jsonl
+// Environment (all optional):
+//   CONNS=2400        connections in all
+//   CONCURRENCY=64    connections in flight at once
+//   BIN_MIN=2 BIN_MAX=7     binary messages (BIN_SIZE bytes each) a bulk client sends
+//   BIN_SIZE=65536
+//   SEED=1            the plan (which connection gets which fate) is reproducible
+// Every message is echoed by the server and the client waits for the echo before sending the
+// next one. When every connection but the "open" ones is over, the client writes one JSON line
+// per connection to FATES_OUT (what the client library saw), prints "HOLDING N open" and keeps
+// the open ones open until SIGTERM (the capture is stopped before that).
+'use strict';
+const fs = require('fs');
+const WebSocket = require('ws');
+
+const [base, fatesOut] = process.argv.slice(2);
+const env = (k, d) => Number(process.env[k] || d);
+const CONNS = env('CONNS', 2400);
+const CONCURRENCY = env('CONCURRENCY', 64);
+const BIN_MIN = env('BIN_MIN', 2);
+const BIN_MAX = env('BIN_MAX', 7);
+const BIN_SIZE = env('BIN_SIZE', 65536);
+let seed = env('SEED', 1) >>> 0 || 1;
+
+// xorshift32: a reproducible plan without a dependency
+function rnd() {
+  seed ^= seed << 13; seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5; seed >>>= 0;
+  return seed / 4294967296;
+}
+const randint = (lo, hi) => lo + Math.floor(rnd() * (hi - lo + 1));
+
+// Fates other than "bulk", as shares of CONNS (bulk takes the rest).
+const SHARES = [
+  ['reject', 0.05],          // 403 from verifyClient
+  ['terminate', 0.025],      // server destroys the socket (FIN), no Close
+  ['terminate-rst', 0.015],  // server resets the socket (RST), no Close
+  ['vanish', 0.025],         // client destroys its socket (FIN), no Close
+  ['vanish-rst', 0.015],     // client resets its socket (RST), no Close
+  ['close4001', 0.025],      // server Close 4001, client answers, clean TCP teardown
+  ['close1011', 0.025],      // server Close 1011, client answers
+  ['deflate', 0.02],         // permessage-deflate, texts and binaries, client Close 1000
+  ['idle', 0.008],           // a few messages, 1.3 s of silence, server destroys the socket
+  ['open', 0.008],           // a few messages, still open when the capture stops
+];
+const plan = [];
+for (const [fate, share] of SHARES) {
+  for (let i = 0; i < Math.max(1, Math.round(CONNS * share)); i++) plan.push(fate);
+}
+while (plan.length < CONNS) plan.push('bulk');
+for (let i = plan.length - 1; i > 0; i--) {   // shuffle
+  const j = Math.floor(rnd() * (i + 1));
+  [plan[i], plan[j]] = [plan[j], plan[i]];
+}
+
+const binary = Buffer.alloc(BIN_SIZE);
+for (let i = 0; i < BIN_SIZE; i++) binary[i] = Math.floor(rnd() * 256);
+function text(len) {
+  const words = ['order', 'price', 'qty', 'ok', 'tick', 'user', 'sym', 'EURUSD', 'bid', 'ask'];
+  let s = '';
+  while (s.length < len) s += `{"${words[randint(0, 9)]}":${randint(0, 99999)},"t":"é✓"},`;
+  return `[${s.slice(0, len)}]`;
+}
+
+// The messages one connection sends, in order: [isBinary, payload]
+function messages(fate) {
+  const out = [];
+  let nbin; let ntext; let textLen = 400;
+  switch (fate) {
+    case 'bulk': nbin = randint(BIN_MIN, BIN_MAX); ntext = randint(4, 12); break;
+    case 'deflate': nbin = 2; ntext = 20; textLen = 4000; break;
+    case 'open': case 'idle': nbin = 0; ntext = 2; break;
+    default: nbin = randint(1, 3); ntext = randint(1, 4); break;
+  }
+  for (let i = 0; i < nbin; i++) out.push([true, binary]);
+  for (let i = 0; i < ntext; i++) out.push([false, text(randint(20, textLen))]);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+const results = [];
+const held = [];
+
+function run(seq, fate) {
+  const msgs = messages(fate);
+  const n = msgs.length;
+  let path = `/${fate}`;
+  if (['terminate', 'terminate-rst', 'close4001', 'close1011'].includes(fate)) path += `?n=${n}`;
+  if (fate === 'idle') path += `?n=${n}&ms=1300`;
+  const rec = {
+    seq, fate, path, client_port: null, status: null, close_code: null, close_reason: null,
+    error: null, sent: { binary: 0, text: 0 }, echoed: 0, t_open: null,
+  };
+  results.push(rec);
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => { if (!done) { done = true; resolve(); } };
+    const ws = new WebSocket(base + path, {
+      perMessageDeflate: fate === 'deflate' ? { threshold: 0 } : false,
+      handshakeTimeout: 20000,
+    });
+    ws.on('unexpected-response', (req, res) => {
+      rec.client_port = req.socket.localPort;
+      rec.status = res.statusCode;
+      res.resume();
+      res.on('end', () => { req.destroy(); finish(); });
+      res.on('error', finish);
+    });
+    ws.on('upgrade', (res) => { rec.status = res.statusCode; });
+    ws.on('error', (e) => { rec.error = String(e.message || e); });
+    ws.on('close', (code, reason) => {
+      rec.close_code = code; rec.close_reason = reason.toString();
+      finish();
+    });
+    let next = 0;
+    const send = () => {
+      const [isBinary, payload] = msgs[next++];
+      if (isBinary) rec.sent.binary++; else rec.sent.text++;
+      ws.send(payload, { binary: isBinary });
+    };
+    ws.on('open', () => {
+      rec.client_port = ws._socket.localPort;
+      rec.t_open = Date.now();
+      send();
+    });
+    ws.on('message', () => {
+      rec.echoed++;
+      if (next < n) { send(); return; }
+      switch (fate) {
+        case 'vanish': ws.terminate(); break;                     // FIN, no Close
+        case 'vanish-rst': ws._socket.resetAndDestroy(); break;   // RST, no Close
+        case 'open': held.push(ws); finish(); break;              // keep it open
+        default: ws.close(1000, 'done'); break;                   // bulk, deflate
+      }
+    });
+  });
+}
+
+async function main() {
+  let i = 0;
+  const workers = [];
+  for (let w = 0; w < CONCURRENCY; w++) {
+    workers.push((async () => {
+      while (i < plan.length) {
+        const seq = i++;
+        await run(seq + 1, plan[seq]);
+      }
+    })());
+  }
+  await Promise.all(workers);
+  for (const r of results) {
+    if (r.fate === 'open') r.still_open = held.some((ws) => ws._socket && ws._socket.localPort === r.client_port && ws.readyState === WebSocket.OPEN);
+  }
+  fs.writeFileSync(fatesOut, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const tally = {};
+  for (const r of results) {
+    const k = `${r.fate} status=${r.status} close=${r.close_code}`;
+    tally[k] = (tally[k] || 0) + 1;
+  }
+  console.log(`client tally ${JSON.stringify(tally, null, 1)}`);
+  console.log(`HOLDING ${held.length} open`);
+}
+
+process.on('SIGTERM', () => process.exit(0));
+main().catch((e) => { console.error(e); process.exit(1); });

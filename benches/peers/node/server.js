@@ -1,0 +1,68 @@
+// Load server for benches/make-large-capture.sh: a real Node `ws` server.
+//   node server.js HOST PORT
+// The request path chooses what the server does with the connection (the client picks it):
+//   /bulk, /vanish, /vanish-rst, /open   echo every message (the client decides how it ends)
+//   /deflate                             echo; permessage-deflate accepted (the client offers it)
+//   /reject                              verifyClient refuses: HTTP 403, no upgrade
+//   /terminate?n=N                       echo N-1 messages, on the Nth: ws.terminate()
+//                                        (socket destroyed, FIN, no Close frame)
+//   /terminate-rst?n=N                   as above but socket.resetAndDestroy(): RST, no Close
+//   /close4001?n=N                       on the Nth message: ws.close(4001, "role rejected")
+//   /close1011?n=N                       on the Nth message: ws.close(1011, "internal error")
+//   /idle?n=N&ms=T                       on the Nth message: no echo, T ms of silence, then
+//                                        ws.terminate() (an idle abort)
+// Prints one line "listening HOST:PORT" when ready, and a tally of what it did on SIGTERM.
+'use strict';
+const { WebSocketServer } = require('ws');
+
+const [host, port] = process.argv.slice(2);
+const tally = {};
+const count = (k) => { tally[k] = (tally[k] || 0) + 1; };
+
+const wss = new WebSocketServer({
+  host,
+  port: Number(port),
+  backlog: 1024,
+  maxPayload: 1 << 20,
+  perMessageDeflate: { threshold: 0 },   // only used when a client offers it (fate "deflate")
+  clientTracking: false,
+  verifyClient: (info, cb) => {
+    if (info.req.url.startsWith('/reject')) {
+      count('rejected_403');
+      cb(false, 403, 'Forbidden');
+    } else {
+      cb(true);
+    }
+  },
+}, () => console.log(`listening ${host}:${port}`));
+
+wss.on('connection', (ws, req) => {
+  const url = new URL(req.url, 'http://x');
+  const fate = url.pathname.slice(1);
+  const n = Number(url.searchParams.get('n') || 0);
+  const ms = Number(url.searchParams.get('ms') || 0);
+  let seen = 0;
+  count(`upgraded_${fate}`);
+  ws.on('error', () => count('socket_error'));
+  ws.on('message', (data, isBinary) => {
+    seen += 1;
+    if (n > 0 && seen >= n) {
+      switch (fate) {
+        case 'terminate': count('terminated_fin'); ws.terminate(); return;
+        case 'terminate-rst': count('terminated_rst'); ws._socket.resetAndDestroy(); return;
+        case 'close4001': count('closed_4001'); ws.close(4001, 'role rejected'); return;
+        case 'close1011': count('closed_1011'); ws.close(1011, 'internal error'); return;
+        case 'idle':
+          if (seen === n) setTimeout(() => { count('idle_terminated'); ws.terminate(); }, ms);
+          return;
+        default: break;
+      }
+    }
+    ws.send(data, { binary: isBinary });
+  });
+});
+
+process.on('SIGTERM', () => {
+  console.log(`server tally ${JSON.stringify(tally)}`);
+  process.exit(0);
+});
