@@ -12,7 +12,12 @@ pub enum ColorChoice {
 /// Explain how every WebSocket connection in a capture ended — above all, why a browser
 /// reported close code 1006.
 #[derive(Debug, Parser)]
-#[command(name = "wsdiag", version, about, after_help = "Live capture: wsdiag live -i IFACE [-f BPF] (cargo feature `live`).\nExit status: 0 analysed, 1 a connection matched --fail-on, 2 bad usage or unreadable input.")]
+#[command(
+    name = "wsdiag",
+    version,
+    about,
+    after_help = "Live capture: wsdiag live -i IFACE [-f BPF] (cargo feature `live`).\nExit status: 0 analysed, 1 a connection matched --fail-on, 2 bad usage or unreadable input."
+)]
 pub struct Cli {
     /// Capture files (pcap or pcapng, optionally gzip'd); "-" reads standard input. Several
     /// files form one capture, in the order given.

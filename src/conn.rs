@@ -252,9 +252,18 @@ impl AppSink<'_> {
                 let was_upgrade = self.app.waiting.back().is_some_and(|(r, _)| r.wants_websocket());
                 if !was_upgrade {
                     self.tl.http_exchanges += 1;
-                    self.tl.push(at, side, EventKind::Request { method: req.method.clone(), uri: req.uri.clone(), upgrade: req.wants_websocket() });
+                    self.tl.push(
+                        at,
+                        side,
+                        EventKind::Request {
+                            method: req.method.clone(),
+                            uri: req.uri.clone(),
+                            upgrade: req.wants_websocket(),
+                        },
+                    );
                     if self.tl.exchange.is_none() {
-                        self.tl.exchange = Some(Exchange { request: Some((req.clone(), at)), response: None, body: Vec::new() });
+                        self.tl.exchange =
+                            Some(Exchange { request: Some((req.clone(), at)), response: None, body: Vec::new() });
                     }
                     self.tl.head_truncated = true;
                     // Unknown headers may have asked for an upgrade: treat it as one.
@@ -331,7 +340,10 @@ impl AppSink<'_> {
     /// Do these bytes begin with WebSocket frames? Returns the client side if so.
     fn guess_frames(&self, bytes: &[u8]) -> Option<Side> {
         let h = crate::ws::frame::parse_header(bytes).ok()??;
-        let op_ok = matches!(h.opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation | OpCode::Ping | OpCode::Pong | OpCode::Close);
+        let op_ok = matches!(
+            h.opcode,
+            OpCode::Text | OpCode::Binary | OpCode::Continuation | OpCode::Ping | OpCode::Pong | OpCode::Close
+        );
         let ctl_ok = !h.opcode.is_control() || (h.fin && h.len <= 125);
         let fits = h.header_len as u64 + h.len <= bytes.len() as u64 + 1_000_000;
         let rsv_ok = h.rsv & 0b011 == 0;

@@ -71,11 +71,7 @@ impl<T> FlowTable<T> {
 
     /// Slots for which `pred` holds.
     pub fn select(&self, mut pred: impl FnMut(&T) -> bool) -> Vec<usize> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().filter(|(_, t)| pred(t)).map(|_| i))
-            .collect()
+        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().filter(|(_, t)| pred(t)).map(|_| i)).collect()
     }
 
     /// All live slots.

@@ -130,12 +130,19 @@ impl Analyzer {
                 self.stats.undecodable += 1;
                 Some(PacketIssue {
                     packet: p.number.0,
-                    text: format!("packet {}: too short for its {} header at byte {offset}: needs {need} bytes, has {got}", p.number, layer.name()),
+                    text: format!(
+                        "packet {}: too short for its {} header at byte {offset}: needs {need} bytes, has {got}",
+                        p.number,
+                        layer.name()
+                    ),
                 })
             }
             Decoded::Malformed { layer, offset, what } => {
                 self.stats.undecodable += 1;
-                Some(PacketIssue { packet: p.number.0, text: format!("packet {}: malformed {} header at byte {offset}: {what}", p.number, layer.name()) })
+                Some(PacketIssue {
+                    packet: p.number.0,
+                    text: format!("packet {}: malformed {} header at byte {offset}: {what}", p.number, layer.name()),
+                })
             }
         }
     }
@@ -170,6 +177,12 @@ impl Analyzer {
         self.next_id += 1;
         self.stats.tcp_connections += 1;
         self.flows.insert(key, Conn::new(id, seg.src, seg.dst, at, self.cfg.conn))
+    }
+
+    /// Live capture: time passes without packets; finish what ended long enough ago.
+    pub fn tick(&mut self, now: units::Timestamp) {
+        self.last_ts = self.last_ts.max(now.0);
+        self.sweep(false);
     }
 
     /// Finishes connections whose teardown is older than the linger time.
@@ -265,7 +278,12 @@ pub fn build_report(inputs: Vec<report::Input>, connections: Vec<Connection>, st
                 path,
                 start_ns: c.start_ns,
                 kind: c.verdict.kind,
-                outcome: c.handshake.response.as_ref().map(|r| r.status.to_string()).unwrap_or_else(|| c.verdict.kind.as_str().to_string()),
+                outcome: c
+                    .handshake
+                    .response
+                    .as_ref()
+                    .map(|r| r.status.to_string())
+                    .unwrap_or_else(|| c.verdict.kind.as_str().to_string()),
             })
         })
         .collect();
@@ -290,7 +308,12 @@ pub fn analyze_files(paths: &[&str], cfg: Config) -> (Vec<Connection>, Stats, Ve
     for path in paths {
         let input = match capture::open(path) {
             Ok(r) => analyzer.read(r, path, &mut next),
-            Err(e) => report::Input { path: path.to_string(), packets: 0, warnings: vec![format!("{path}: {e}")] },
+            Err(e) => report::Input {
+                path: path.to_string(),
+                packets: 0,
+                warnings: vec![format!("{path}: {e}")],
+                format: None,
+            },
         };
         inputs.push(input);
     }
@@ -302,28 +325,60 @@ impl Analyzer {
     /// Reads one capture stream to its end; `next` is the number of its first packet and is
     /// advanced past its last. Problems are warnings in the returned `Input`.
     pub fn read(&mut self, reader: impl std::io::Read, name: &str, next: &mut u64) -> report::Input {
-        let mut input = report::Input { path: name.to_string(), packets: 0, warnings: Vec::new() };
-        match capture::CaptureReader::new(reader, name, *next) {
-            Ok(mut r) => {
-                let mut issues = 0;
-                while let Some(p) = r.next() {
-                    if let Some(issue) = self.packet(&p) {
-                        issues += 1;
-                        if issues <= 10 {
-                            input.warnings.push(format!("{name}: {}", issue.text));
-                        }
-                    }
-                }
-                if issues > 10 {
-                    input.warnings.push(format!("{name}: {} more packets could not be decoded", issues - 10));
-                }
-                input.warnings.extend(r.take_warnings().into_iter().map(|w| w.to_string()));
-                input.packets = r.packets();
-                *next = r.next_number();
-            }
-            Err(e) => input.warnings.push(e.to_string()),
+        let never = |_: &mut Analyzer| Ok::<(), std::convert::Infallible>(());
+        match self.read_with(reader, name, next, never) {
+            Ok(input) => input,
+            Err(e) => match e {},
         }
-        input
+    }
+
+    /// [`Analyzer::read`], calling `tick` every few thousand packets (to stream finished
+    /// connections); an error from `tick` stops the reading.
+    pub fn read_with<E>(
+        &mut self,
+        reader: impl std::io::Read,
+        name: &str,
+        next: &mut u64,
+        mut tick: impl FnMut(&mut Analyzer) -> Result<(), E>,
+    ) -> Result<report::Input, E> {
+        const MAX_NAMED: usize = 10;
+        let mut input = report::Input { path: name.to_string(), packets: 0, warnings: Vec::new(), format: None };
+        let mut r = match capture::CaptureReader::new(reader, name, *next) {
+            Ok(r) => {
+                input.format = Some(match r.format() {
+                    capture::Format::Pcap => "pcap",
+                    capture::Format::PcapNg => "pcapng",
+                });
+                r
+            }
+            Err(e) => {
+                input.warnings.push(e.to_string());
+                return Ok(input);
+            }
+        };
+        let mut issues = 0;
+        let mut since_tick = 0u32;
+        while let Some(p) = r.next() {
+            if let Some(issue) = self.packet(&p) {
+                issues += 1;
+                if issues <= MAX_NAMED {
+                    input.warnings.push(format!("{name}: {}", issue.text));
+                }
+            }
+            since_tick += 1;
+            if since_tick >= 4096 {
+                since_tick = 0;
+                tick(self)?;
+            }
+        }
+        if issues > MAX_NAMED {
+            input.warnings.push(format!("{name}: {} more packets could not be decoded", issues - MAX_NAMED));
+        }
+        input.warnings.extend(r.take_warnings().into_iter().map(|w| w.to_string()));
+        input.packets = r.packets();
+        *next = r.next_number();
+        tick(self)?;
+        Ok(input)
     }
 }
 

@@ -4,7 +4,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use wsdiag::capture::{self, CaptureReader};
+use wsdiag::capture;
 use wsdiag::diagnose::Kind;
 use wsdiag::report::{Connection, Input, ReportOptions};
 use wsdiag::{Analyzer, Config, render};
@@ -14,9 +14,6 @@ mod cli;
 mod live;
 
 use cli::{Cli, ColorChoice};
-
-/// Per-packet decode problems named individually per file; the rest are counted.
-const MAX_PACKET_WARNINGS: usize = 10;
 
 fn main() -> ExitCode {
     match run() {
@@ -37,7 +34,9 @@ fn run() -> anyhow::Result<ExitCode> {
         #[cfg(feature = "live")]
         return live::run(&args[1..]);
         #[cfg(not(feature = "live"))]
-        bail!("this wsdiag was built without live capture: build it with `cargo build --release --features live` (needs libpcap-dev)");
+        bail!(
+            "this wsdiag was built without live capture: build it with `cargo build --release --features live` (needs libpcap-dev)"
+        );
     }
     let cli = Cli::parse();
     let filters = Filters::new(&cli)?;
@@ -53,7 +52,11 @@ fn run() -> anyhow::Result<ExitCode> {
         ColorChoice::Never => false,
         ColorChoice::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    let width = if stdout.is_terminal() { terminal_size::terminal_size().map_or(100, |(w, _)| usize::from(w.0).max(60)) } else { 100 };
+    let width = if stdout.is_terminal() {
+        terminal_size::terminal_size().map_or(100, |(w, _)| usize::from(w.0).max(60))
+    } else {
+        100
+    };
     let style = render::Style { color, width };
     let mut out = io::BufWriter::new(stdout.lock());
 
@@ -64,55 +67,33 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut shown: Vec<Connection> = Vec::new();
     let mut failed = false;
     for path in &cli.captures {
-        let mut input = Input { path: path.clone(), packets: 0, warnings: Vec::new() };
         let reader = match capture::open(path) {
             Ok(r) => r,
             Err(e) => {
                 let msg = format!("{path}: {e}");
                 eprintln!("wsdiag: {msg}");
-                input.warnings.push(msg);
-                inputs.push(input);
+                inputs.push(Input { path: path.clone(), packets: 0, warnings: vec![msg], format: None });
                 continue;
             }
         };
-        let mut r = match CaptureReader::new(reader, path, next_number) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("wsdiag: {e}");
-                input.warnings.push(e.to_string());
-                inputs.push(input);
-                continue;
+        let input = analyzer.read_with(reader, path, &mut next_number, |a| {
+            if cli.ndjson { emit_ndjson(a.take_finished(), &filters, &mut out, &mut failed) } else { Ok(()) }
+        })?;
+        if input.format.is_some() {
+            readable += 1;
+            for w in &input.warnings {
+                eprintln!("wsdiag: warning: {w}");
             }
-        };
-        readable += 1;
-        let mut issues = 0usize;
-        let mut since_drain = 0u32;
-        while let Some(p) = r.next() {
-            if let Some(issue) = analyzer.packet(&p) {
-                issues += 1;
-                if issues <= MAX_PACKET_WARNINGS {
-                    input.warnings.push(format!("{path}: {}", issue.text));
-                }
+        } else {
+            for w in &input.warnings {
+                eprintln!("wsdiag: {w}");
             }
-            since_drain += 1;
-            if cli.ndjson && since_drain >= 1024 {
-                since_drain = 0;
-                emit_ndjson(analyzer.take_finished(), &filters, &mut out, &mut failed)?;
-            }
-        }
-        if issues > MAX_PACKET_WARNINGS {
-            input.warnings.push(format!("{path}: {} more packets could not be decoded", issues - MAX_PACKET_WARNINGS));
-        }
-        input.warnings.extend(r.take_warnings().into_iter().map(|w| w.to_string()));
-        input.packets = r.packets();
-        next_number = r.next_number();
-        for w in &input.warnings {
-            eprintln!("wsdiag: warning: {w}");
         }
         inputs.push(input);
     }
     if readable == 0 {
-        bail!("nothing could be read");
+        // Each unreadable input was named on its own line above.
+        return Ok(ExitCode::from(2));
     }
     let (conns, stats) = analyzer.finish();
     if cli.ndjson {
@@ -129,7 +110,10 @@ fn run() -> anyhow::Result<ExitCode> {
     if let Some(n) = cli.conn {
         let Some(c) = shown.iter().find(|c| c.id == n) else {
             let ids: Vec<String> = shown.iter().map(|c| c.id.to_string()).collect();
-            bail!("no connection {n} in this capture (connections: {})", if ids.is_empty() { "none".into() } else { ids.join(", ") });
+            bail!(
+                "no connection {n} in this capture (connections: {})",
+                if ids.is_empty() { "none".into() } else { ids.join(", ") }
+            );
         };
         render::ladder(c, style, &mut out)?;
         out.flush()?;
@@ -149,7 +133,12 @@ fn exit(failed: bool) -> ExitCode {
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-fn emit_ndjson(conns: Vec<Connection>, filters: &Filters, out: &mut impl Write, failed: &mut bool) -> anyhow::Result<()> {
+fn emit_ndjson(
+    conns: Vec<Connection>,
+    filters: &Filters,
+    out: &mut impl Write,
+    failed: &mut bool,
+) -> anyhow::Result<()> {
     for c in conns.iter().filter(|c| filters.shows(c)) {
         *failed |= filters.fails(c);
         render::ndjson(c, out).context("writing NDJSON")?;
@@ -192,8 +181,11 @@ impl Filters {
 
     fn shows(&self, c: &Connection) -> bool {
         let port_of = |a: &str| a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
-        let host_of = |a: &str| a.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']']).to_string()).unwrap_or_default();
-        if !self.ports.is_empty() && ![&c.client, &c.server].iter().any(|a| port_of(a).is_some_and(|p| self.ports.contains(&p))) {
+        let host_of =
+            |a: &str| a.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']']).to_string()).unwrap_or_default();
+        if !self.ports.is_empty()
+            && ![&c.client, &c.server].iter().any(|a| port_of(a).is_some_and(|p| self.ports.contains(&p)))
+        {
             return false;
         }
         if !self.hosts.is_empty() {

@@ -28,6 +28,8 @@ pub struct Input {
     pub path: String,
     pub packets: u64,
     pub warnings: Vec<String>,
+    /// "pcap" or "pcapng"; null when the file could not be read as a capture.
+    pub format: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -299,10 +301,12 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
         }
         EventKind::Response { status, reason } => ("response", format!("HTTP {status} {reason}")),
         EventKind::Message { opcode, len, compressed, preview } => {
-            let mut t = format!("{} message, {len} bytes{}", opcode.name(), if *compressed { " (compressed)" } else { "" });
+            let mut t =
+                format!("{} message, {len} bytes{}", opcode.name(), if *compressed { " (compressed)" } else { "" });
             if let Some(p) = preview {
                 let p: String = p.chars().take(40).collect();
-                t.push_str(&format!(": {}", p.escape_debug()));
+                let p: String = p.chars().map(|c| if c.is_control() { '·' } else { c }).collect();
+                t.push_str(&format!(": {p}"));
             }
             ("message", t)
         }
@@ -311,14 +315,19 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
         EventKind::Close { code, reason } => (
             "close",
             match (code, reason) {
-                (Some(c), Some(r)) if !r.is_empty() => format!("Close {c} \"{}\"", r.escape_debug()),
+                (Some(c), Some(r)) if !r.is_empty() => format!(
+                    "Close {c} \"{}\"",
+                    r.chars().map(|c| if c.is_control() { '·' } else { c }).collect::<String>()
+                ),
                 (Some(c), _) => format!("Close {c}"),
                 (None, _) => "Close (no status code)".into(),
             },
         ),
         EventKind::Violation(v) => ("violation", v.describe()),
         EventKind::Desync => ("desync", "framing lost after a capture gap".into()),
-        EventKind::Resync { skipped } => ("resync", format!("frames found at a segment start ({skipped} bytes before could not be read as frames)")),
+        EventKind::Resync { skipped } => {
+            ("resync", format!("frames found at a segment start ({skipped} bytes before could not be read as frames)"))
+        }
         EventKind::HttpError(e) => ("http_error", e.clone()),
     }
 }
@@ -336,7 +345,12 @@ fn last_unanswered(tl: &Timeline) -> Option<UnansweredPing> {
     }
     let (side, kind, at) = best?;
     // A ping right before a clean end is not interesting unless the connection ended badly.
-    Some(UnansweredPing { from: tl.role_of(side), kind, at_ms: round_ms(at.ts.ms_since(tl.first.ts)), packet: at.packet.0 })
+    Some(UnansweredPing {
+        from: tl.role_of(side),
+        kind,
+        at_ms: round_ms(at.ts.ms_since(tl.first.ts)),
+        packet: at.packet.0,
+    })
 }
 
 impl Connection {
@@ -390,7 +404,12 @@ impl Connection {
                 status: r.status,
                 reason: r.reason.clone(),
                 server: r.server.clone(),
-                accept_valid: tl.request().and_then(|(q, _)| q.key.as_ref()).zip(r.accept.as_ref()).map(|(k, a)| *a == http::accept_for(k)).or_else(|| (r.status == 101).then_some(false)),
+                accept_valid: tl
+                    .request()
+                    .and_then(|(q, _)| q.key.as_ref())
+                    .zip(r.accept.as_ref())
+                    .map(|(k, a)| *a == http::accept_for(k))
+                    .or_else(|| (r.status == 101).then_some(false)),
                 protocol: r.protocol.as_deref().map(mask),
                 extensions: r.extensions_raw.clone(),
                 content_type: r.content_type.clone(),
@@ -414,23 +433,38 @@ impl Connection {
         };
         let websocket = WebSocket {
             messages: ByRole {
-                client: MessageCounts { text: tl.frames[client].text_messages, binary: tl.frames[client].binary_messages },
-                server: MessageCounts { text: tl.frames[server].text_messages, binary: tl.frames[server].binary_messages },
+                client: MessageCounts {
+                    text: tl.frames[client].text_messages,
+                    binary: tl.frames[client].binary_messages,
+                },
+                server: MessageCounts {
+                    text: tl.frames[server].text_messages,
+                    binary: tl.frames[server].binary_messages,
+                },
             },
-            frames: ByRole {
-                client: control_counts(tl, client),
-                server: control_counts(tl, server),
-            },
+            frames: ByRole { client: control_counts(tl, client), server: control_counts(tl, server) },
             compressed: tl.frames.0.iter().any(|f| f.compressed_messages > 0),
             close_frames: tl
                 .closes
                 .iter()
-                .map(|c| CloseFrame { from: tl.role_of(c.side), code: c.code, reason: c.reason.clone(), at_ms: ms(c.at), packet: c.at.packet.0 })
+                .map(|c| CloseFrame {
+                    from: tl.role_of(c.side),
+                    code: c.code,
+                    reason: c.reason.clone(),
+                    at_ms: ms(c.at),
+                    packet: c.at.packet.0,
+                })
                 .collect(),
             violations: tl
                 .violations
                 .iter()
-                .map(|(s, v, at)| ViolationOut { from: tl.role_of(*s), kind: v.key(), text: v.describe(), at_ms: ms(*at), packet: at.packet.0 })
+                .map(|(s, v, at)| ViolationOut {
+                    from: tl.role_of(*s),
+                    kind: v.key(),
+                    text: v.describe(),
+                    at_ms: ms(*at),
+                    packet: at.packet.0,
+                })
                 .collect(),
             deflate: tl.deflate.as_ref().map(|d| Deflate {
                 client_no_context_takeover: d.client_no_context_takeover,
@@ -492,5 +526,13 @@ impl Connection {
 
 fn control_counts(tl: &Timeline, s: Side) -> ControlCounts {
     let f = &tl.frames[s];
-    ControlCounts { ping: f.ping, pong: f.pong, close: f.close, text: f.text, binary: f.binary, continuation: f.continuation, reserved: f.reserved }
+    ControlCounts {
+        ping: f.ping,
+        pong: f.pong,
+        close: f.close,
+        text: f.text,
+        binary: f.binary,
+        continuation: f.continuation,
+        reserved: f.reserved,
+    }
 }

@@ -20,14 +20,16 @@ fn zeek_traces_match_truth() {
     for file in &truth {
         let name = file["file"].as_str().unwrap_or("");
         let path = format!("{DIR}/{name}");
-        let cfg = Config { all: true, report: wsdiag::report::ReportOptions { show_secrets: true }, ..Config::default() };
+        let cfg =
+            Config { all: true, report: wsdiag::report::ReportOptions { show_secrets: true }, ..Config::default() };
         let (conns, _, inputs) = analyze_files(&[&path], cfg);
         if !inputs[0].warnings.is_empty() {
             errors.push(format!("{name}: warnings {:?}", inputs[0].warnings));
         }
         for t in file["connections"].as_array().into_iter().flatten() {
             let client = t["client"].as_str().unwrap_or("");
-            let Some(c) = conns.iter().find(|c| c.client == client && Some(c.server.as_str()) == t["server"].as_str()) else {
+            let Some(c) = conns.iter().find(|c| c.client == client && Some(c.server.as_str()) == t["server"].as_str())
+            else {
                 errors.push(format!("{name}: no connection {client} -> {}", t["server"]));
                 continue;
             };
@@ -39,7 +41,11 @@ fn zeek_traces_match_truth() {
             };
             eq("status", c.handshake.response.as_ref().map_or(Value::Null, |r| json!(r.status)), &t["status"]);
             eq("uri", c.handshake.request.as_ref().map_or(Value::Null, |r| json!(r.uri)), &t["uri"]);
-            eq("accept_valid", c.handshake.response.as_ref().and_then(|r| r.accept_valid).map_or(Value::Null, Value::from), &t["accept_valid"]);
+            eq(
+                "accept_valid",
+                c.handshake.response.as_ref().and_then(|r| r.accept_valid).map_or(Value::Null, Value::from),
+                &t["accept_valid"],
+            );
             let f = &c.websocket.frames;
             eq(
                 "frames",
@@ -64,7 +70,11 @@ fn zeek_traces_match_truth() {
             eq("first_rst_from", first_rst.map_or(Value::Null, |e| json!(e.from.as_str())), &t["first_rst_from"]);
             eq("compressed", json!(c.websocket.compressed), &t["compressed"]);
             let unmasked = c.websocket.violations.iter().any(|v| v.kind == "unmasked_client_frame");
-            eq("unmasked_client_frames", json!(unmasked), &json!(t["unmasked_client_frames"].as_u64().unwrap_or(0) > 0));
+            eq(
+                "unmasked_client_frames",
+                json!(unmasked),
+                &json!(t["unmasked_client_frames"].as_u64().unwrap_or(0) > 0),
+            );
             let masked = c.websocket.violations.iter().any(|v| v.kind == "masked_server_frame");
             eq("masked_server_frames", json!(masked), &json!(t["masked_server_frames"].as_u64().unwrap_or(0) > 0));
             eq("bytes", json!({"client": c.tcp.bytes.client, "server": c.tcp.bytes.server}), &t["tcp_payload_bytes"]);

@@ -23,7 +23,9 @@ fn exception(capture: &str, fact: &str) -> Option<&'static str> {
         // tshark cannot find frames whose headers are cut by the snaplen; wsdiag resyncs at
         // segment starts and counts them (checked by hand against the peers' script).
         ("snaplen96.pcap", "ws_opcodes") => Some("snaplen cuts frames; tshark sees none of the truncated ones"),
-        ("snaplen96.pcap", "close_frames") => Some("the Close frames are whole in the capture, but tshark lost the stream at the cut 101"),
+        ("snaplen96.pcap", "close_frames") => {
+            Some("the Close frames are whole in the capture, but tshark lost the stream at the cut 101")
+        }
         ("snaplen96.pcap", "http_status") => Some("the 101 head is cut; tshark does not dissect a partial head"),
         // No HTTP in the capture: tshark's WebSocket dissector never engages mid-connection.
         ("mid-connection.pcap", "ws_opcodes" | "close_frames") => Some("tshark needs the upgrade to dissect frames"),
@@ -51,7 +53,8 @@ fn check_stream(capture: &str, s: &Value, c: &Connection, errors: &mut Vec<Strin
     eq("syn", Value::from(c.tcp.syn), &s["syn"]);
     eq("syn_ack", Value::from(c.tcp.syn_ack), &s["syn_ack"]);
     let mut fin_from = Vec::new();
-    let mut fins: Vec<(u64, &str)> = c.timeline.iter().filter(|e| e.event == "fin").map(|e| (e.packet, role_str(e.from))).collect();
+    let mut fins: Vec<(u64, &str)> =
+        c.timeline.iter().filter(|e| e.event == "fin").map(|e| (e.packet, role_str(e.from))).collect();
     fins.sort();
     for (_, r) in &fins {
         fin_from.push(Value::from(*r));
@@ -101,7 +104,8 @@ fn every_capture_matches_tshark() {
         };
         let facts: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let path = Path::new("captures").join(name);
-        let (conns, stats, inputs) = analyze_files(&[path.to_str().unwrap_or("")], Config { all: true, ..Config::default() });
+        let (conns, stats, inputs) =
+            analyze_files(&[path.to_str().unwrap_or("")], Config { all: true, ..Config::default() });
         assert!(inputs[0].warnings.is_empty(), "{name}: {:?}", inputs[0].warnings);
         assert_eq!(Value::from(stats.packets), facts["packets"], "{name}: packets");
         let streams = facts["streams"].as_array().cloned().unwrap_or_default();

@@ -5,6 +5,8 @@
 //! call. Damage is reported as [`Warning`]s with byte offsets and packet numbers; everything
 //! readable is still delivered.
 
+#[cfg(feature = "live")]
+pub mod live;
 mod reader;
 
 pub use reader::{CaptureError, CaptureReader, Format};
@@ -76,11 +78,8 @@ impl fmt::Display for Warning {
 /// Opens a capture for reading: a path, or `-` for standard input. A gzip stream (by its magic,
 /// not its name) is decompressed on the fly.
 pub fn open(path: &str) -> io::Result<Box<dyn Read + Send>> {
-    let raw: Box<dyn Read + Send> = if path == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(Path::new(path))?)
-    };
+    let raw: Box<dyn Read + Send> =
+        if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let head = buffered.fill_buf()?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {

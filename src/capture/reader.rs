@@ -155,9 +155,7 @@ impl<R: Read> CaptureReader<R> {
         };
         if let Some((be, nanos, modified)) = pcap {
             if !have {
-                return Err(not_capture(format!(
-                    "pcap file header needs 24 bytes, the file has {avail}"
-                )));
+                return Err(not_capture(format!("pcap file header needs 24 bytes, the file has {avail}")));
             }
             let linktype = Linktype(u32_at(head, 20, be) & 0x0fff_ffff);
             r.state = State::Pcap(PcapState { big_endian: be, nanos, modified, linktype });
@@ -170,8 +168,7 @@ impl<R: Read> CaptureReader<R> {
         }
         let why = if head.starts_with(b"\x1f\x8b") {
             "a gzip stream inside a gzip stream".to_string()
-        } else if head.iter().take(24).all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
-        {
+        } else if head.iter().take(24).all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
             "it starts with text".to_string()
         } else {
             format!("unknown magic number {:02x?}", &head[..4])
@@ -278,13 +275,7 @@ impl<R: Read> CaptureReader<R> {
                 let number = PacketNo(self.next_number);
                 self.next_number += 1;
                 self.packets += 1;
-                Some(Packet {
-                    number,
-                    ts,
-                    linktype,
-                    data: &self.buf[start..start + caplen],
-                    orig_len,
-                })
+                Some(Packet { number, ts, linktype, data: &self.buf[start..start + caplen], orig_len })
             }
             None => {
                 self.done = true;
@@ -435,13 +426,9 @@ impl<R: Read> CaptureReader<R> {
                     None
                 }
                 PCAPNG_EPB | PCAPNG_PB if blen >= 32 => {
-                    let (iface_id, hi_at) = if btype == PCAPNG_EPB {
-                        (u32_at(b, 8, be), 12)
-                    } else {
-                        (u32::from(u16_at(b, 8, be)), 12)
-                    };
-                    let ticks = (u64::from(u32_at(b, hi_at, be)) << 32)
-                        | u64::from(u32_at(b, hi_at + 4, be));
+                    let (iface_id, hi_at) =
+                        if btype == PCAPNG_EPB { (u32_at(b, 8, be), 12) } else { (u32::from(u16_at(b, 8, be)), 12) };
+                    let ticks = (u64::from(u32_at(b, hi_at, be)) << 32) | u64::from(u32_at(b, hi_at + 4, be));
                     let caplen = u32_at(b, 20, be) as usize;
                     let orig = u32_at(b, 24, be);
                     Some((iface_id, ticks, caplen, orig, 28))
@@ -518,12 +505,7 @@ impl<R: Read> CaptureReader<R> {
 }
 
 fn parse_idb(b: &[u8], be: bool) -> Iface {
-    let mut iface = Iface {
-        linktype: Linktype(u32::from(u16_at(b, 8, be))),
-        binary: false,
-        exp: 6,
-        offset_s: 0,
-    };
+    let mut iface = Iface { linktype: Linktype(u32::from(u16_at(b, 8, be))), binary: false, exp: 6, offset_s: 0 };
     let end = b.len() - 4;
     let mut at = 16;
     while at + 4 <= end {
@@ -540,13 +522,9 @@ fn parse_idb(b: &[u8], be: bool) -> Iface {
             }
             (14, 8) => {
                 let raw = if be {
-                    u64::from_be_bytes([
-                        b[v], b[v + 1], b[v + 2], b[v + 3], b[v + 4], b[v + 5], b[v + 6], b[v + 7],
-                    ])
+                    u64::from_be_bytes([b[v], b[v + 1], b[v + 2], b[v + 3], b[v + 4], b[v + 5], b[v + 6], b[v + 7]])
                 } else {
-                    u64::from_le_bytes([
-                        b[v], b[v + 1], b[v + 2], b[v + 3], b[v + 4], b[v + 5], b[v + 6], b[v + 7],
-                    ])
+                    u64::from_le_bytes([b[v], b[v + 1], b[v + 2], b[v + 3], b[v + 4], b[v + 5], b[v + 6], b[v + 7]])
                 };
                 iface.offset_s = raw as i64;
             }
@@ -580,7 +558,9 @@ pub(crate) mod tests {
         v
     }
 
-    fn read_all(bytes: &[u8]) -> (Vec<(u64, i64, Vec<u8>, u32)>, Vec<Warning>) {
+    type Read = (u64, i64, Vec<u8>, u32);
+
+    fn read_all(bytes: &[u8]) -> (Vec<Read>, Vec<Warning>) {
         let mut r = CaptureReader::new(bytes, "t", 1).expect("capture");
         let mut out = Vec::new();
         while let Some(p) = r.next() {
@@ -626,7 +606,13 @@ pub(crate) mod tests {
                 continue;
             }
             let (pkts, w) = read_all(&f[..cut]);
-            let full = if cut >= 24 + 26 * 2 { 2 } else if cut >= 24 + 26 { 1 } else { 0 };
+            let full = if cut >= 24 + 26 * 2 {
+                2
+            } else if cut >= 24 + 26 {
+                1
+            } else {
+                0
+            };
             assert_eq!(pkts.len(), full, "cut {cut}");
             let clean = cut == 24 || cut == 24 + 26;
             assert_eq!(w.is_empty(), clean, "cut {cut}: {w:?}");
@@ -662,7 +648,8 @@ pub(crate) mod tests {
 
     #[test]
     fn pcapng_mixed_interfaces_resolutions_and_unknown_blocks() {
-        let mut f = ng_block(PCAPNG_SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        let mut f =
+            ng_block(PCAPNG_SHB, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         // iface 0: Ethernet, default µs
         f.extend(ng_block(PCAPNG_IDB, &[1, 0, 0, 0, 0, 0, 4, 0]));
         // iface 1: SLL2 with if_tsresol = 9 (ns)

@@ -77,12 +77,24 @@ mod tests {
     use super::*;
 
     fn at(id: u64, ms: i64, kind: Kind, outcome: &str) -> Attempt {
-        Attempt { id, client_host: "10.0.0.5".into(), server: "10.0.0.9:8000".into(), path: "/ws/".into(), start_ns: ms * 1_000_000, kind, outcome: outcome.into() }
+        Attempt {
+            id,
+            client_host: "10.0.0.5".into(),
+            server: "10.0.0.9:8000".into(),
+            path: "/ws/".into(),
+            start_ns: ms * 1_000_000,
+            kind,
+            outcome: outcome.into(),
+        }
     }
 
     #[test]
     fn finds_a_loop_of_rejections() {
-        let v = vec![at(1, 0, Kind::HandshakeRejected, "403"), at(2, 300, Kind::HandshakeRejected, "403"), at(3, 700, Kind::HandshakeRejected, "403")];
+        let v = vec![
+            at(1, 0, Kind::HandshakeRejected, "403"),
+            at(2, 300, Kind::HandshakeRejected, "403"),
+            at(3, 700, Kind::HandshakeRejected, "403"),
+        ];
         let l = reconnect_loops(&v);
         assert_eq!(l.len(), 1);
         assert_eq!(l[0].attempts, 3);
@@ -92,7 +104,11 @@ mod tests {
 
     #[test]
     fn healthy_repeats_are_not_a_loop() {
-        let v = vec![at(1, 0, Kind::CleanClose, "101"), at(2, 300, Kind::CleanClose, "101"), at(3, 700, Kind::ServerAbort, "101")];
+        let v = vec![
+            at(1, 0, Kind::CleanClose, "101"),
+            at(2, 300, Kind::CleanClose, "101"),
+            at(3, 700, Kind::ServerAbort, "101"),
+        ];
         assert!(reconnect_loops(&v).is_empty());
     }
 }

@@ -18,10 +18,7 @@ const TIMEOUTS: &[(f64, &str)] = &[
 /// Names a well-known default that an idle gap matches (within 3 % or 1 s).
 pub fn timeout_match(gap_ms: f64) -> Option<String> {
     let s = gap_ms / 1000.0;
-    TIMEOUTS
-        .iter()
-        .find(|(t, _)| (s - t).abs() <= (t * 0.03).max(1.0))
-        .map(|(_, name)| name.to_string())
+    TIMEOUTS.iter().find(|(t, _)| (s - t).abs() <= (t * 0.03).max(1.0)).map(|(_, name)| name.to_string())
 }
 
 fn server_header(tl: &Timeline) -> String {
@@ -43,7 +40,10 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
         }
         Kind::Unreachable => {
             a.push("SYNs with no answer: a firewall or security group dropping the port, a wrong IP or DNS record, or the host is down.".into());
-            a.push("Compare with a capture on the server host: if the SYNs never arrive there, the drop is on the path.".into());
+            a.push(
+                "Compare with a capture on the server host: if the SYNs never arrive there, the drop is on the path."
+                    .into(),
+            );
         }
         Kind::HandshakeRejected => {
             let status = tl.response().map(|(r, _)| r.status).unwrap_or(0);
@@ -97,11 +97,8 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
             a.push("The client went away without a Close frame: tab closed or navigated, network change, or the client process was killed. Harmless if expected; otherwise check the client's lifecycle.".into());
         }
         Kind::IdleTimeout => {
-            let gap = tl
-                .first_teardown()
-                .zip(tl.last_activity())
-                .map(|((_, _, t), l)| t.ts.ms_since(l.ts))
-                .unwrap_or(0.0);
+            let gap =
+                tl.first_teardown().zip(tl.last_activity()).map(|((_, _, t), l)| t.ts.ms_since(l.ts)).unwrap_or(0.0);
             match timeout_match(gap) {
                 Some(m) => a.push(format!("The {} of silence matches {m}: raise that timeout for WebSocket routes, or send heartbeats more often than that.", human_ms(gap))),
                 None => a.push(format!("Something closed an idle connection after {}: look for an idle timeout of that length in the proxies and load balancers on the path (nginx proxy_read_timeout, HAProxy timeout tunnel/client/server, cloud load balancers).", human_ms(gap))),
@@ -122,7 +119,9 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
                     "unmasked_client_frame" => "a non-browser client or tunnel that does not mask its frames",
                     "masked_server_frame" => "a client library used as a server, or a proxy bug",
                     "invalid_utf8" => "binary data sent as a text message",
-                    "rsv_without_extension" => "compression used without negotiating permessage-deflate (a proxy may have stripped the Sec-WebSocket-Extensions header)",
+                    "rsv_without_extension" => {
+                        "compression used without negotiating permessage-deflate (a proxy may have stripped the Sec-WebSocket-Extensions header)"
+                    }
                     _ => "a broken implementation or a proxy corrupting the stream",
                 };
                 let line = format!("The {who}'s frames break RFC 6455 ({}): likely {hint}.", v.describe());

@@ -1,8 +1,8 @@
 //! Timeline -> verdict: how the connection ended, what each endpoint reported (RFC 6455 §7.1.5),
 //! with evidence and advice. Pure functions of the timeline.
 
-mod advice;
 pub mod across;
+mod advice;
 
 use crate::timeline::{App, At, Timeline};
 use crate::units::{Role, Side};
@@ -145,11 +145,7 @@ pub fn sees(tl: &Timeline, side: Side) -> Option<u16> {
             return Some(c.code.unwrap_or(1005));
         }
     }
-    if tl.first_teardown().is_some() {
-        Some(1006)
-    } else {
-        None
-    }
+    if tl.first_teardown().is_some() { Some(1006) } else { None }
 }
 
 fn describe_close(code: Option<u16>, reason: Option<&str>) -> String {
@@ -203,25 +199,58 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
             if tl.syn_ack[server].is_none() {
                 if let Some(rst) = tl.rst[server] {
                     cx.cite(rst, "RST from server in answer to the SYN");
-                    return (Kind::Refused, format!("The server {} answered the SYN with a reset: nothing listens on that port, and the client reports 1006.", tl.addr(Role::Server)));
+                    return (
+                        Kind::Refused,
+                        format!(
+                            "The server {} answered the SYN with a reset: nothing listens on that port, and the client reports 1006.",
+                            tl.addr(Role::Server)
+                        ),
+                    );
                 }
                 let waited = tl.last.ts.ms_since(syn.ts);
                 let tries = tl.packets;
                 cx.cite(tl.last, "last SYN seen");
-                return (Kind::Unreachable, format!("The client sent {tries} SYN(s) to {} over {} and never got an answer: the host is down, unreachable, or a firewall drops the packets; the client reports 1006.", tl.addr(Role::Server), human_ms(waited)));
+                return (
+                    Kind::Unreachable,
+                    format!(
+                        "The client sent {tries} SYN(s) to {} over {} and never got an answer: the host is down, unreachable, or a firewall drops the packets; the client reports 1006.",
+                        tl.addr(Role::Server),
+                        human_ms(waited)
+                    ),
+                );
             }
         }
         if let Some((side, is_rst, at)) = tl.first_teardown() {
             let role = cx.role(side);
             cx.cite(at, format!("{} from {role}", if is_rst { "RST" } else { "FIN" }));
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
-            return (kind, format!("The TCP connection opened and the {role} {} it {} later without any data: no HTTP request, no WebSocket.", teardown_word(is_rst), human_ms(cx.ms(at))));
+            return (
+                kind,
+                format!(
+                    "The TCP connection opened and the {role} {} it {} later without any data: no HTTP request, no WebSocket.",
+                    teardown_word(is_rst),
+                    human_ms(cx.ms(at))
+                ),
+            );
         }
-        return (Kind::StillOpen, "The TCP connection is open and has carried no data yet at the end of the capture.".into());
+        return (
+            Kind::StillOpen,
+            "The TCP connection is open and has carried no data yet at the end of the capture.".into(),
+        );
     }
     match tl.app {
-        App::Tls => return (Kind::NotWebsocket, "TLS (wss or HTTPS): without the session keys the handshake and frames cannot be seen.".into()),
-        App::Other if tl.partial => return (Kind::NotWebsocket, "The capture began mid-connection and the bytes seen are neither HTTP nor WebSocket frames.".into()),
+        App::Tls => {
+            return (
+                Kind::NotWebsocket,
+                "TLS (wss or HTTPS): without the session keys the handshake and frames cannot be seen.".into(),
+            );
+        }
+        App::Other if tl.partial => {
+            return (
+                Kind::NotWebsocket,
+                "The capture began mid-connection and the bytes seen are neither HTTP nor WebSocket frames.".into(),
+            );
+        }
         App::Other | App::Empty => return (Kind::NotWebsocket, "Not HTTP or WebSocket traffic.".into()),
         App::Http => return (Kind::NotWebsocket, "Plain HTTP: no WebSocket upgrade was requested.".into()),
         App::WebSocket => {}
@@ -240,12 +269,24 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
             Some((resp, at)) if resp.status != 101 => {
                 cx.cite(*at, format!("HTTP {} {} from server", resp.status, resp.reason));
                 let via = resp.server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
-                return (Kind::HandshakeRejected, format!("The server{via} answered the upgrade with {} {} instead of 101, so the WebSocket never opened and the client reports 1006.", resp.status, resp.reason));
+                return (
+                    Kind::HandshakeRejected,
+                    format!(
+                        "The server{via} answered the upgrade with {} {} instead of 101, so the WebSocket never opened and the client reports 1006.",
+                        resp.status, resp.reason
+                    ),
+                );
             }
             Some((_, at)) => {
                 cx.cite(*at, "101 Switching Protocols from server");
                 if !tl.handshake_problems.is_empty() {
-                    return (Kind::InvalidHandshake, format!("The server answered 101 but the handshake is invalid ({}): a client must fail such a connection, and reports 1006.", tl.handshake_problems.join("; ")));
+                    return (
+                        Kind::InvalidHandshake,
+                        format!(
+                            "The server answered 101 but the handshake is invalid ({}): a client must fail such a connection, and reports 1006.",
+                            tl.handshake_problems.join("; ")
+                        ),
+                    );
                 }
             }
         }
@@ -261,11 +302,21 @@ fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, 
             cx.cite(at, format!("{} from {role}", if is_rst { "RST" } else { "FIN" }));
             let wait = tl.request().map(|(_, r)| at.ts.ms_since(r.ts)).unwrap_or(0.0);
             let _ = (client, server);
-            (Kind::HandshakeUnanswered, format!("The {role} {} the connection {} after the upgrade request, which never got an HTTP answer: the client reports 1006.", teardown_word(is_rst), human_ms(wait)))
+            (
+                Kind::HandshakeUnanswered,
+                format!(
+                    "The {role} {} the connection {} after the upgrade request, which never got an HTTP answer: the client reports 1006.",
+                    teardown_word(is_rst),
+                    human_ms(wait)
+                ),
+            )
         }
         None => {
             let wait = tl.request().map(|(_, r)| tl.last.ts.ms_since(r.ts)).unwrap_or(0.0);
-            (Kind::HandshakeUnanswered, format!("The upgrade request had no HTTP answer {} later, when the capture ended.", human_ms(wait)))
+            (
+                Kind::HandshakeUnanswered,
+                format!("The upgrade request had no HTTP answer {} later, when the capture ended.", human_ms(wait)),
+            )
         }
     }
 }
@@ -301,12 +352,31 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         if !late {
             let rst = Side::BOTH.into_iter().find_map(|s| tl.rst[s].map(|_| s));
             let rst_note = match rst {
-                Some(s) => format!(", then the {} reset TCP after the closing handshake (harmless: the WebSocket had already closed cleanly)", cx.role(s)),
+                Some(s) => format!(
+                    ", then the {} reset TCP after the closing handshake (harmless: the WebSocket had already closed cleanly)",
+                    cx.role(s)
+                ),
                 None => String::new(),
             };
-            return (Kind::CleanClose, format!("The {initiator} started the closing handshake with {} and the {} answered with {}{rst_note}.", describe_close(first.code, first.reason.as_deref()), initiator.other(), describe_close(second.code, second.reason.as_deref())));
+            return (
+                Kind::CleanClose,
+                format!(
+                    "The {initiator} started the closing handshake with {} and the {} answered with {}{rst_note}.",
+                    describe_close(first.code, first.reason.as_deref()),
+                    initiator.other(),
+                    describe_close(second.code, second.reason.as_deref())
+                ),
+            );
         }
-        return (Kind::CloseUnanswered, format!("The {initiator} sent {} and ended TCP before the {}'s answer arrived ({} later): the {initiator} reports 1006.", describe_close(first.code, first.reason.as_deref()), initiator.other(), human_ms(second.at.ts.ms_since(first.at.ts))));
+        return (
+            Kind::CloseUnanswered,
+            format!(
+                "The {initiator} sent {} and ended TCP before the {}'s answer arrived ({} later): the {initiator} reports 1006.",
+                describe_close(first.code, first.reason.as_deref()),
+                initiator.other(),
+                human_ms(second.at.ts.ms_since(first.at.ts))
+            ),
+        );
     }
     if let Some(c) = cc.or(sc) {
         let role = cx.role(c.side);
@@ -314,24 +384,55 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         if tl.tcp_ended() || teardown.is_some() {
             let (ts, is_rst, at) = teardown.unwrap_or((server, false, tl.last));
             let who = cx.role(ts);
-            return (Kind::CloseUnanswered, format!("The {role} sent {} but the {peer} never answered with a Close; the {who} {} TCP {} later. The {peer} reports {}, the {role} 1006.", describe_close(c.code, c.reason.as_deref()), teardown_word(is_rst), human_ms(at.ts.ms_since(c.at.ts)), c.code.unwrap_or(1005)));
+            return (
+                Kind::CloseUnanswered,
+                format!(
+                    "The {role} sent {} but the {peer} never answered with a Close; the {who} {} TCP {} later. The {peer} reports {}, the {role} 1006.",
+                    describe_close(c.code, c.reason.as_deref()),
+                    teardown_word(is_rst),
+                    human_ms(at.ts.ms_since(c.at.ts)),
+                    c.code.unwrap_or(1005)
+                ),
+            );
         }
-        return (Kind::StillOpen, format!("The {role} sent {} and the capture ended before the closing handshake finished.", describe_close(c.code, c.reason.as_deref())));
+        return (
+            Kind::StillOpen,
+            format!(
+                "The {role} sent {} and the capture ended before the closing handshake finished.",
+                describe_close(c.code, c.reason.as_deref())
+            ),
+        );
     }
     // No Close at all.
     let lost_end = tl.desyncs.0.iter().any(|d| *d > 0);
     match teardown {
         None => {
-            if tl.partial && tl.exchange.is_none() && tl.frames.0.iter().all(|f| f.text + f.binary + f.ping + f.pong == 0) {
-                return (Kind::Unknown, "The capture began mid-connection and shows no frames: it cannot tell what this connection did.".into());
+            if tl.partial
+                && tl.exchange.is_none()
+                && tl.frames.0.iter().all(|f| f.text + f.binary + f.ping + f.pong == 0)
+            {
+                return (
+                    Kind::Unknown,
+                    "The capture began mid-connection and shows no frames: it cannot tell what this connection did."
+                        .into(),
+                );
             }
             let idle = tl.last_activity().map(|a| tl.last.ts.ms_since(a.ts)).unwrap_or(0.0);
-            let note = if idle >= IDLE_MIN_MS { format!(", silent for the last {}", human_ms(idle)) } else { String::new() };
+            let note =
+                if idle >= IDLE_MIN_MS { format!(", silent for the last {}", human_ms(idle)) } else { String::new() };
             (Kind::StillOpen, format!("The WebSocket is still open at the end of the capture{note}."))
         }
         Some((side, is_rst, at)) => {
             if lost_end {
-                return (Kind::Unknown, format!("Capture gaps lost the WebSocket framing, so a Close frame may be hidden; the {} {} TCP at packet {}.", cx.role(side), teardown_word(is_rst), at.packet));
+                return (
+                    Kind::Unknown,
+                    format!(
+                        "Capture gaps lost the WebSocket framing, so a Close frame may be hidden; the {} {} TCP at packet {}.",
+                        cx.role(side),
+                        teardown_word(is_rst),
+                        at.packet
+                    ),
+                );
             }
             let role = cx.role(side);
             let idle = tl.last_activity().map(|a| at.ts.ms_since(a.ts));
@@ -341,7 +442,14 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                     cx.cite(last, "last data before the silence");
                 }
                 let matched = advice::timeout_match(gap).map(|m| format!(" — that matches {m}")).unwrap_or_default();
-                return (Kind::IdleTimeout, format!("After {} of silence both ways, the {role} {} TCP without a Close frame{matched}; the browser reports 1006.", human_ms(gap), teardown_word(is_rst)));
+                return (
+                    Kind::IdleTimeout,
+                    format!(
+                        "After {} of silence both ways, the {role} {} TCP without a Close frame{matched}; the browser reports 1006.",
+                        human_ms(gap),
+                        teardown_word(is_rst)
+                    ),
+                );
             }
             let when = since_101.map(|ms| format!(" {} after 101", human_ms(ms))).unwrap_or_default();
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };

@@ -23,8 +23,15 @@ fn upgraded() -> Timeline {
     tl.syn[C] = Some(at(1, 0));
     tl.syn_ack[S] = Some(at(2, 1));
     tl.app = App::WebSocket;
-    let req = Request { method: "GET".into(), uri: "/ws/".into(), upgrade: Some("websocket".into()), ..Request::default() };
-    let resp = Response { status: 101, reason: "Switching Protocols".into(), upgrade: Some("websocket".into()), connection: Some("Upgrade".into()), ..Response::default() };
+    let req =
+        Request { method: "GET".into(), uri: "/ws/".into(), upgrade: Some("websocket".into()), ..Request::default() };
+    let resp = Response {
+        status: 101,
+        reason: "Switching Protocols".into(),
+        upgrade: Some("websocket".into()),
+        connection: Some("Upgrade".into()),
+        ..Response::default()
+    };
     tl.exchange = Some(Exchange { request: Some((req, at(4, 2))), response: Some((resp, at(6, 3))), body: Vec::new() });
     tl.upgraded_at = Some(at(6, 3));
     tl.bytes = crate::units::PerSide([300, 200]);
@@ -171,7 +178,15 @@ fn refused_and_unreachable() {
 fn rejected_with_wsgi_404_gets_asgi_advice() {
     let mut tl = upgraded();
     if let Some(ex) = tl.exchange.as_mut() {
-        ex.response = Some((Response { status: 404, reason: "Not Found".into(), server: Some("WSGIServer/0.2 CPython/3.11.7".into()), ..Response::default() }, at(6, 3)));
+        ex.response = Some((
+            Response {
+                status: 404,
+                reason: "Not Found".into(),
+                server: Some("WSGIServer/0.2 CPython/3.11.7".into()),
+                ..Response::default()
+            },
+            at(6, 3),
+        ));
     }
     tl.upgraded_at = None;
     tl.fin[S] = Some(at(7, 4));

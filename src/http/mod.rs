@@ -38,10 +38,7 @@ pub struct Extension {
 
 impl Extension {
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_deref())
+        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_deref())
     }
 }
 
@@ -164,9 +161,23 @@ pub fn mask_uri(uri: &str) -> String {
 
 fn is_secret_name(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
-    ["token", "key", "auth", "jwt", "secret", "pass", "session", "sig", "ticket", "credential", "apikey", "access", "code"]
-        .iter()
-        .any(|w| k.contains(w))
+    [
+        "token",
+        "key",
+        "auth",
+        "jwt",
+        "secret",
+        "pass",
+        "session",
+        "sig",
+        "ticket",
+        "credential",
+        "apikey",
+        "access",
+        "code",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }
 
 /// Replaces JWT-shaped runs (`eyJ…`) with `…`.
@@ -204,7 +215,8 @@ fn text(v: &[u8]) -> String {
 
 /// True if `buf` starts like an HTTP/1.x request line (a method token and a space).
 pub fn looks_like_request(buf: &[u8]) -> bool {
-    const METHODS: [&[u8]; 9] = [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE "];
+    const METHODS: [&[u8]; 9] =
+        [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE "];
     METHODS.iter().any(|m| {
         let n = m.len().min(buf.len());
         !buf.is_empty() && buf[..n] == m[..n]
@@ -356,7 +368,10 @@ pub fn parse_response_partial(buf: &[u8]) -> Option<Response> {
     let mut parts = rest.splitn(3, ' ');
     let version = parts.next()?.parse().ok()?;
     let code = parts.next()?;
-    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) || (parts.clone().next().is_none() && !buf.windows(2).any(|w| w == b"\r\n")) {
+    if code.len() != 3
+        || !code.bytes().all(|b| b.is_ascii_digit())
+        || (parts.clone().next().is_none() && !buf.windows(2).any(|w| w == b"\r\n"))
+    {
         return None;
     }
     let status = code.parse().ok()?;
@@ -381,18 +396,21 @@ pub fn parse_response_partial(buf: &[u8]) -> Option<Response> {
 pub fn validate_101(req: &Request, resp: &Response) -> Vec<String> {
     let mut problems = Vec::new();
     if !resp.upgrade_ok() {
-        problems.push(format!("Upgrade header is {:?}, not \"websocket\"", resp.upgrade.as_deref().unwrap_or("missing")));
+        problems
+            .push(format!("Upgrade header is {:?}, not \"websocket\"", resp.upgrade.as_deref().unwrap_or("missing")));
     }
     if !resp.connection_ok() {
-        problems.push(format!("Connection header is {:?}, not \"Upgrade\"", resp.connection.as_deref().unwrap_or("missing")));
+        problems.push(format!(
+            "Connection header is {:?}, not \"Upgrade\"",
+            resp.connection.as_deref().unwrap_or("missing")
+        ));
     }
     if let Some(key) = &req.key {
         match &resp.accept {
             None => problems.push("Sec-WebSocket-Accept is missing".into()),
-            Some(a) if *a != accept_for(key) => problems.push(format!(
-                "Sec-WebSocket-Accept is {a:?}, expected {:?} for the key sent",
-                accept_for(key)
-            )),
+            Some(a) if *a != accept_for(key) => {
+                problems.push(format!("Sec-WebSocket-Accept is {a:?}, expected {:?} for the key sent", accept_for(key)))
+            }
             Some(_) => {}
         }
     }
@@ -479,8 +497,12 @@ mod tests {
     #[test]
     fn partial_heads_keep_whole_lines_only() {
         let r = parse_request_partial(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1:8765\r\nUpgr").unwrap_or_default();
-        assert_eq!((r.method.as_str(), r.uri.as_str(), r.host.as_deref(), r.upgrade), ("GET", "/chat", Some("127.0.0.1:8765"), None));
-        let r = parse_response_partial(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConn").unwrap_or_default();
+        assert_eq!(
+            (r.method.as_str(), r.uri.as_str(), r.host.as_deref(), r.upgrade),
+            ("GET", "/chat", Some("127.0.0.1:8765"), None)
+        );
+        let r = parse_response_partial(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConn")
+            .unwrap_or_default();
         assert_eq!((r.status, r.upgrade.as_deref()), (101, Some("websocket")));
         assert_eq!(parse_response_partial(b"HTTP/1.1 1"), None);
         assert_eq!(parse_request_partial(b"\x16\x03\x01 x"), None);

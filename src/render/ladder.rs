@@ -34,7 +34,9 @@ pub fn ladder(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<()
     for e in &c.timeline {
         let a = arrow(&e.text, e.from);
         let painted = match e.event {
-            "rst" | "violation" | "gap" | "desync" | "http_error" => style.paint(&a, S::new().fg_color(Some(AnsiColor::Red.into()))),
+            "rst" | "violation" | "gap" | "desync" | "http_error" => {
+                style.paint(&a, S::new().fg_color(Some(AnsiColor::Red.into())))
+            }
             "close" | "fin" => style.paint(&a, S::new().fg_color(Some(AnsiColor::Yellow.into()))),
             "request" | "response" => style.paint(&a, S::new().fg_color(Some(AnsiColor::Cyan.into()))),
             _ => a,
@@ -53,7 +55,12 @@ pub fn ladder(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<()
         )?;
     }
     writeln!(w)?;
-    writeln!(w, "{}: {}", style.paint(c.verdict.kind.as_str(), S::new().bold()), wrap(&clean(&c.verdict.summary), style.width.saturating_sub(20), "  "))?;
+    writeln!(
+        w,
+        "{}: {}",
+        style.paint(c.verdict.kind.as_str(), S::new().bold()),
+        wrap(&clean(&c.verdict.summary), style.width.saturating_sub(20), "  ")
+    )?;
     writeln!(
         w,
         "client sees {}, server sees {}",

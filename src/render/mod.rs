@@ -42,6 +42,23 @@ pub fn ndjson(conn: &Connection, w: &mut impl Write) -> io::Result<()> {
     writeln!(w)
 }
 
+/// One line per connection, for live capture: what ended, how, and what the browser sees.
+pub fn line(c: &Connection, w: &mut impl Write) -> io::Result<()> {
+    let status = c.handshake.response.as_ref().map_or_else(|| "-".to_string(), |r| r.status.to_string());
+    writeln!(
+        w,
+        "#{} {} -> {} {} [{}] {} (browser sees {}): {}",
+        c.id,
+        c.client,
+        c.server,
+        clean(c.path().unwrap_or("-")),
+        status,
+        c.verdict.kind.as_str(),
+        code_cell(c.verdict.client_sees),
+        clean(&c.verdict.summary)
+    )
+}
+
 /// Replaces control characters so that captured text cannot drive the terminal.
 pub fn clean(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { '·' } else { c }).collect()

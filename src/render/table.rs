@@ -6,7 +6,8 @@ use crate::report::{Connection, Report};
 use anstyle::{AnsiColor, Style as S};
 use std::io::{self, Write};
 
-const HEAD: [&str; 9] = ["id", "client -> server", "path", "status", "close c/s", "first teardown", "duration", "browser", "verdict"];
+const HEAD: [&str; 9] =
+    ["id", "client -> server", "path", "status", "close c/s", "first teardown", "duration", "browser", "verdict"];
 
 fn row(c: &Connection) -> [String; 9] {
     let path = c.path().map(|p| {
@@ -54,12 +55,20 @@ fn verdict_style(k: Kind) -> S {
 pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()> {
     for input in &report.inputs {
         for warn in &input.warnings {
-            writeln!(w, "{}", style.paint(&format!("warning: {}", clean(warn)), S::new().fg_color(Some(AnsiColor::Yellow.into()))))?;
+            writeln!(
+                w,
+                "{}",
+                style.paint(&format!("warning: {}", clean(warn)), S::new().fg_color(Some(AnsiColor::Yellow.into())))
+            )?;
         }
     }
     if report.connections.is_empty() {
         let n: u64 = report.inputs.iter().map(|i| i.packets).sum();
-        writeln!(w, "No WebSocket connections in {n} packets ({} TCP connections; --all shows every TCP connection).", report.stats.tcp_connections)?;
+        writeln!(
+            w,
+            "No WebSocket connections in {n} packets ({} TCP connections; --all shows every TCP connection).",
+            report.stats.tcp_connections
+        )?;
         return Ok(());
     }
     let rows: Vec<[String; 9]> = report.connections.iter().map(row).collect();
@@ -117,7 +126,13 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
         );
         writeln!(w, "{}", wrap(&text, style.width, "  "))?;
     }
-    for c in report.connections.iter().filter(|c| !c.verdict.kind.is_normal() || !c.websocket.violations.is_empty()) {
+    let unusual_code =
+        |c: &Connection| c.websocket.close_frames.iter().any(|f| !matches!(f.code, None | Some(1000) | Some(1001)));
+    for c in report
+        .connections
+        .iter()
+        .filter(|c| !c.verdict.kind.is_normal() || !c.websocket.violations.is_empty() || unusual_code(c))
+    {
         writeln!(w)?;
         explain(c, style, w)?;
     }
@@ -146,7 +161,14 @@ pub fn explain(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<(
     }
     if let Some(u) = &c.websocket.heartbeat.last_unanswered {
         if !c.verdict.kind.is_normal() {
-            writeln!(w, "  last unanswered {} from the {} at #{} (+{})", u.kind.replace('_', " "), u.from, u.packet, human_ms(u.at_ms))?;
+            writeln!(
+                w,
+                "  last unanswered {} from the {} at #{} (+{})",
+                u.kind.replace('_', " "),
+                u.from,
+                u.packet,
+                human_ms(u.at_ms)
+            )?;
         }
     }
     for a in &c.verdict.advice {

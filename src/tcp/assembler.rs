@@ -238,15 +238,7 @@ impl Assembler {
         sink.gap(len, meta);
     }
 
-    fn buffer(
-        &mut self,
-        abs: u64,
-        data: &[u8],
-        missing: u64,
-        meta: Meta,
-        budget: &mut Budget,
-        sink: &mut impl Sink,
-    ) {
+    fn buffer(&mut self, abs: u64, data: &[u8], missing: u64, meta: Meta, budget: &mut Budget, sink: &mut impl Sink) {
         // Same start as a buffered chunk: compare, keep the longer.
         if let Some((Chunk::Data(old), _)) = self.pending.get(&abs) {
             let n = old.len().min(data.len());
@@ -279,11 +271,9 @@ impl Assembler {
             budget.used += data.len();
             Chunk::Data(data.to_vec())
         };
-        if let Some((old, _)) = self.pending.insert(abs, (chunk, meta)) {
-            if let Chunk::Data(d) = old {
-                self.pending_bytes -= d.len();
-                budget.used -= d.len();
-            }
+        if let Some((Chunk::Data(d), _)) = self.pending.insert(abs, (chunk, meta)) {
+            self.pending_bytes -= d.len();
+            budget.used -= d.len();
         }
         if missing > 0 {
             self.pending.entry(abs + data.len() as u64).or_insert((Chunk::Hole(missing), meta));

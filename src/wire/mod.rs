@@ -81,9 +81,18 @@ pub enum Decoded<'a> {
     /// A link type wsdiag does not decode.
     UnsupportedLink(Linktype),
     /// Too short for its headers: `need` bytes were needed at `offset`, `got` were captured.
-    Truncated { layer: Layer, offset: usize, need: usize, got: usize },
+    Truncated {
+        layer: Layer,
+        offset: usize,
+        need: usize,
+        got: usize,
+    },
     /// A header field that cannot be right.
-    Malformed { layer: Layer, offset: usize, what: &'static str },
+    Malformed {
+        layer: Layer,
+        offset: usize,
+        what: &'static str,
+    },
 }
 
 const ETH_IPV4: u16 = 0x0800;
@@ -146,7 +155,13 @@ pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
         Linktype::RAW | Linktype::RAW_ALT12 | Linktype::RAW_ALT14 => match data.first() {
             Some(v) if v >> 4 == 4 => (0, ETH_IPV4),
             Some(v) if v >> 4 == 6 => (0, ETH_IPV6),
-            Some(_) => return Decoded::Malformed { layer: Layer::Link, offset: 0, what: "raw IP packet with an IP version other than 4 or 6" },
+            Some(_) => {
+                return Decoded::Malformed {
+                    layer: Layer::Link,
+                    offset: 0,
+                    what: "raw IP packet with an IP version other than 4 or 6",
+                };
+            }
             None => return short(Layer::Link, 0, 1, 0),
         },
         Linktype::IPV4 => (0, ETH_IPV4),
@@ -233,7 +248,11 @@ fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
                     _ => (usize::from(d[at + 1]) + 1) * 8,
                 };
                 if len > left {
-                    return Decoded::Malformed { layer: Layer::Ipv6, offset: at, what: "extension header longer than the payload" };
+                    return Decoded::Malformed {
+                        layer: Layer::Ipv6,
+                        offset: at,
+                        what: "extension header longer than the payload",
+                    };
                 }
                 next = d[at];
                 at += len;
@@ -276,7 +295,17 @@ pub(crate) mod tests {
     use super::*;
 
     /// An IPv4/TCP packet (no link header) with the given fields.
-    pub fn ipv4_tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn ipv4_tcp(
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let total = 40 + payload.len();
         let mut v = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0];
         v.extend_from_slice(&src);
@@ -385,7 +414,9 @@ pub(crate) mod tests {
         assert_eq!(t.dst.to_string(), "[::2]:9033");
         assert_eq!(t.payload, b"xyz");
         for cut in 0..ip.len() - 3 {
-            assert!(!matches!(decode(Linktype::RAW, &ip[..cut], ip.len() as u32), Decoded::Tcp(t) if t.wire_len() != 3));
+            assert!(
+                !matches!(decode(Linktype::RAW, &ip[..cut], ip.len() as u32), Decoded::Tcp(t) if t.wire_len() != 3)
+            );
         }
     }
 

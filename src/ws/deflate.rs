@@ -46,7 +46,13 @@ pub struct InflateError(String);
 
 impl Inflater {
     pub fn new(no_context_takeover: bool) -> Self {
-        Inflater { z: Decompress::new(false), no_context_takeover, out: Vec::with_capacity(16 * 1024), message_out: 0, capped: false }
+        Inflater {
+            z: Decompress::new(false),
+            no_context_takeover,
+            out: Vec::with_capacity(16 * 1024),
+            message_out: 0,
+            capped: false,
+        }
     }
 
     /// True if the current message went over [`MAX_INFLATED`].
@@ -141,7 +147,8 @@ mod tests {
 
     #[test]
     fn params() {
-        let e = crate::http::parse_extensions("permessage-deflate; server_max_window_bits=12; client_no_context_takeover");
+        let e =
+            crate::http::parse_extensions("permessage-deflate; server_max_window_bits=12; client_no_context_takeover");
         let p = DeflateParams::from_response(&e).unwrap_or_default();
         assert!(p.client_no_context_takeover && !p.server_no_context_takeover);
         assert_eq!(p.server_max_window_bits, Some(12));

@@ -58,12 +58,20 @@ impl Violation {
             Violation::UnmaskedClientFrame => "client frame not masked (RFC 6455 §5.1)".into(),
             Violation::MaskedServerFrame => "server frame masked (RFC 6455 §5.1)".into(),
             Violation::ReservedOpcode(o) => format!("reserved opcode {o:#x} (RFC 6455 §5.2)"),
-            Violation::RsvWithoutExtension(r) => format!("RSV bits {r:03b} set without a negotiated extension (RFC 6455 §5.2)"),
+            Violation::RsvWithoutExtension(r) => {
+                format!("RSV bits {r:03b} set without a negotiated extension (RFC 6455 §5.2)")
+            }
             Violation::Rsv1OnNonFirstFrame => "RSV1 on a control or continuation frame (RFC 7692 §6)".into(),
-            Violation::ControlFrameTooLong(n) => format!("control frame with a {n}-byte payload, over 125 (RFC 6455 §5.5)"),
+            Violation::ControlFrameTooLong(n) => {
+                format!("control frame with a {n}-byte payload, over 125 (RFC 6455 §5.5)")
+            }
             Violation::FragmentedControlFrame => "fragmented control frame (RFC 6455 §5.5)".into(),
-            Violation::ContinuationWithoutStart => "continuation frame with no message in progress (RFC 6455 §5.4)".into(),
-            Violation::MessageInsideFragmented => "new data frame inside an unfinished fragmented message (RFC 6455 §5.4)".into(),
+            Violation::ContinuationWithoutStart => {
+                "continuation frame with no message in progress (RFC 6455 §5.4)".into()
+            }
+            Violation::MessageInsideFragmented => {
+                "new data frame inside an unfinished fragmented message (RFC 6455 §5.4)".into()
+            }
             Violation::InvalidUtf8 => "text that is not valid UTF-8 (RFC 6455 §8.1)".into(),
             Violation::InvalidCloseCode(c) => format!("close code {c} must not be sent (RFC 6455 §7.4)"),
             Violation::OneByteClosePayload => "Close payload of one byte (RFC 6455 §5.5.1)".into(),
@@ -119,14 +127,34 @@ pub enum WsEvent {
         incomplete: bool,
         meta: Meta,
     },
-    Ping { len: u64, meta: Meta },
-    Pong { len: u64, meta: Meta },
-    Close { code: Option<u16>, reason: Option<String>, payload_len: u64, incomplete: bool, meta: Meta },
-    Violation { violation: Violation, meta: Meta },
+    Ping {
+        len: u64,
+        meta: Meta,
+    },
+    Pong {
+        len: u64,
+        meta: Meta,
+    },
+    Close {
+        code: Option<u16>,
+        reason: Option<String>,
+        payload_len: u64,
+        incomplete: bool,
+        meta: Meta,
+    },
+    Violation {
+        violation: Violation,
+        meta: Meta,
+    },
     /// Framing lost after a gap: the bytes from here cannot be located as frames.
-    Desync { meta: Meta },
+    Desync {
+        meta: Meta,
+    },
     /// Framing found again at a segment start after a loss.
-    Resync { skipped: u64, meta: Meta },
+    Resync {
+        skipped: u64,
+        meta: Meta,
+    },
 }
 
 /// Frame counters for one direction.
@@ -678,8 +706,7 @@ impl FrameParser {
         if m.compressed {
             self.counts.compressed_messages += 1;
         }
-        let preview = (m.opcode == OpCode::Text && readable)
-            .then(|| String::from_utf8_lossy(&m.preview).into_owned());
+        let preview = (m.opcode == OpCode::Text && readable).then(|| String::from_utf8_lossy(&m.preview).into_owned());
         let _ = m.first_meta;
         out.push(WsEvent::Message {
             opcode: m.opcode,
@@ -748,7 +775,8 @@ mod tests {
         s.extend(frame(true, 0, 8, M, &close));
         for step in [1, 2, 3, 7, 100, s.len()] {
             let ev = parse(Role::Client, &s, step);
-            let kinds: Vec<String> = ev.iter().map(|e| format!("{e:?}").split([' ', '{']).next().unwrap_or("").to_string()).collect();
+            let kinds: Vec<String> =
+                ev.iter().map(|e| format!("{e:?}").split([' ', '{']).next().unwrap_or("").to_string()).collect();
             assert_eq!(kinds, ["Message", "Ping", "Message", "Close"], "step {step}");
             match &ev[0] {
                 WsEvent::Message { opcode, preview, wire_len, .. } => {
@@ -759,7 +787,9 @@ mod tests {
                 e => panic!("{e:?}"),
             }
             match &ev[2] {
-                WsEvent::Message { opcode, frames, wire_len, .. } => assert_eq!((*opcode, *frames, *wire_len), (OpCode::Binary, 2, 70300)),
+                WsEvent::Message { opcode, frames, wire_len, .. } => {
+                    assert_eq!((*opcode, *frames, *wire_len), (OpCode::Binary, 2, 70300))
+                }
                 e => panic!("{e:?}"),
             }
             match &ev[3] {
@@ -791,13 +821,21 @@ mod tests {
             (Role::Server, frame(true, 0, 9, None, &[0; 126]), Violation::ControlFrameTooLong(126)),
             (Role::Server, frame(false, 0, 9, None, b""), Violation::FragmentedControlFrame),
             (Role::Server, frame(true, 0, 0, None, b"x"), Violation::ContinuationWithoutStart),
-            (Role::Server, [frame(false, 0, 1, None, b"a"), frame(true, 0, 1, None, b"b")].concat(), Violation::MessageInsideFragmented),
+            (
+                Role::Server,
+                [frame(false, 0, 1, None, b"a"), frame(true, 0, 1, None, b"b")].concat(),
+                Violation::MessageInsideFragmented,
+            ),
             (Role::Server, frame(true, 0, 1, None, &[0xff, 0xfe]), Violation::InvalidUtf8),
             (Role::Server, frame(true, 0, 8, None, &1006u16.to_be_bytes()), Violation::InvalidCloseCode(1006)),
             (Role::Server, frame(true, 0, 8, None, &[3]), Violation::OneByteClosePayload),
             (Role::Server, vec![0x82, 0x7e, 0, 1, 0], Violation::NonMinimalLength),
             (Role::Server, vec![0x82, 0x7f, 0xff, 0, 0, 0, 0, 0, 0, 0], Violation::LengthMsbSet),
-            (Role::Server, [frame(true, 0, 8, None, &1000u16.to_be_bytes()), frame(true, 0, 1, None, b"x")].concat(), Violation::DataAfterClose),
+            (
+                Role::Server,
+                [frame(true, 0, 8, None, &1000u16.to_be_bytes()), frame(true, 0, 1, None, b"x")].concat(),
+                Violation::DataAfterClose,
+            ),
         ];
         for (role, bytes, want) in cases {
             let v = violations(&parse(role, &bytes, 1));
@@ -811,7 +849,9 @@ mod tests {
     fn utf8_split_across_frames_and_chunks_is_valid() {
         let text = "€uro ✓ 𝄞";
         let b = text.as_bytes();
-        let s = [frame(false, 0, 1, None, &b[..2]), frame(false, 0, 0, None, &b[2..9]), frame(true, 0, 0, None, &b[9..])].concat();
+        let s =
+            [frame(false, 0, 1, None, &b[..2]), frame(false, 0, 0, None, &b[2..9]), frame(true, 0, 0, None, &b[9..])]
+                .concat();
         for step in 1..s.len() {
             let ev = parse(Role::Server, &s, step);
             assert!(violations(&ev).is_empty(), "step {step}");
@@ -822,7 +862,10 @@ mod tests {
     #[test]
     fn empty_close_has_no_code() {
         let ev = parse(Role::Client, &frame(true, 0, 8, M, b""), 1);
-        assert_eq!(ev, vec![WsEvent::Close { code: None, reason: None, payload_len: 0, incomplete: false, meta: meta(6) }]);
+        assert_eq!(
+            ev,
+            vec![WsEvent::Close { code: None, reason: None, payload_len: 0, incomplete: false, meta: meta(6) }]
+        );
     }
 
     #[test]
@@ -834,7 +877,7 @@ mod tests {
         p.gap(800, meta(2), &mut out);
         p.data(&f[900..], meta(3), true, &mut out);
         p.data(&frame(true, 0, 8, None, &1000u16.to_be_bytes()), meta(4), true, &mut out);
-        assert!(matches!(out[0], WsEvent::Message { incomplete: true, wire_len: 200, .. }));
+        assert!(matches!(out[0], WsEvent::Message { incomplete: true, wire_len: 1000, .. }));
         assert!(matches!(out[1], WsEvent::Close { code: Some(1000), .. }));
     }
 
@@ -844,9 +887,9 @@ mod tests {
         p.set_lost();
         let mut out = Vec::new();
         let f = frame(true, 0, 1, None, &[b'a'; 200]);
-        // 30 bytes captured, 172 missing: exactly the rest of the frame.
+        // 30 bytes captured, 174 missing: exactly the rest of the 204-byte frame.
         p.data(&f[..30], meta(1), true, &mut out);
-        p.gap(172, meta(1), &mut out);
+        p.gap(174, meta(1), &mut out);
         let c = frame(true, 0, 8, None, &[0x03, 0xe8]);
         p.data(&c, meta(2), true, &mut out);
         assert!(matches!(out[0], WsEvent::Resync { .. }), "{out:?}");
@@ -857,7 +900,7 @@ mod tests {
         p.set_lost();
         let mut out = Vec::new();
         p.data(&f[..30], meta(1), true, &mut out);
-        p.gap(171, meta(1), &mut out);
+        p.gap(173, meta(1), &mut out);
         assert!(out.is_empty());
     }
 

@@ -1,0 +1,154 @@
+//! `wsdiag live`: capture on an interface and print each connection's verdict as it ends.
+//! The packets go through exactly the analysis files go through.
+
+use anyhow::Context;
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wsdiag::capture::live::{self, LiveCapture};
+use wsdiag::diagnose::Kind;
+use wsdiag::report::{Connection, ReportOptions};
+use wsdiag::units::Timestamp;
+use wsdiag::{Analyzer, Config, render};
+
+/// Capture live and explain each WebSocket connection as it ends.
+#[derive(Debug, Parser)]
+#[command(name = "wsdiag live")]
+pub struct LiveCli {
+    /// The interface ("any" for all, as tcpdump -i any).
+    #[arg(short = 'i', long, required_unless_present = "list")]
+    pub interface: Option<String>,
+    /// A BPF capture filter, e.g. "tcp port 8000".
+    #[arg(short = 'f', long)]
+    pub filter: Option<String>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 262_144)]
+    pub snaplen: i32,
+    /// Also save the packets analysed to this pcap file.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<std::path::PathBuf>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// One JSON object per connection instead of a line.
+    #[arg(long)]
+    pub ndjson: bool,
+    /// Show every TCP connection.
+    #[arg(long)]
+    pub all: bool,
+    /// Show tokens instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Exit 1 if a connection had one of these verdicts.
+    #[arg(long, value_delimiter = ',')]
+    pub fail_on: Vec<String>,
+    /// List the interfaces and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+fn now() -> Timestamp {
+    Timestamp(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64))
+}
+
+pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let cli = LiveCli::parse_from(args);
+    if cli.list {
+        for (name, desc) in live::list()? {
+            println!("{name}{}", desc.map(|d| format!("  ({d})")).unwrap_or_default());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let fail_on: Vec<Kind> = cli
+        .fail_on
+        .iter()
+        .map(|s| Kind::parse(s.trim()).with_context(|| format!("--fail-on: unknown verdict kind {s:?}")))
+        .collect::<anyhow::Result<_>>()?;
+    let iface = cli.interface.clone().unwrap_or_default();
+    let mut cap = match LiveCapture::open(&iface, cli.filter.as_deref(), cli.snaplen, cli.write.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wsdiag: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("installing the signal handler")?;
+    eprintln!("wsdiag: capturing on {iface} ({}); Ctrl-C to stop", cap.linktype().name());
+    let cfg = Config {
+        all: cli.all,
+        report: ReportOptions { show_secrets: cli.show_secrets },
+        linger_s: 1,
+        ..Config::default()
+    };
+    let mut analyzer = Analyzer::new(cfg);
+    let started = Instant::now();
+    let deadline = cli.duration.map(|s| started + Duration::from_secs_f64(s));
+    let mut out = io::stdout().lock();
+    let mut failed = false;
+    let mut packets = 0u64;
+    let mut last_tick = Instant::now();
+    loop {
+        if stop.load(Ordering::SeqCst)
+            || deadline.is_some_and(|d| Instant::now() >= d)
+            || cli.count.is_some_and(|n| packets >= n)
+        {
+            break;
+        }
+        match cap.next_packet() {
+            Ok(Some(p)) => {
+                packets += 1;
+                if let Some(issue) = analyzer.packet(&p) {
+                    eprintln!("wsdiag: warning: {}", issue.text);
+                }
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => {
+                eprintln!("wsdiag: capture error: {e}");
+                break;
+            }
+        }
+        if last_tick.elapsed() >= Duration::from_millis(200) {
+            last_tick = Instant::now();
+            analyzer.tick(now());
+            emit(analyzer.take_finished(), cli.ndjson, &fail_on, &mut out, &mut failed)?;
+        }
+    }
+    cap.flush();
+    let stats = cap.stats();
+    let (rest, _) = analyzer.finish();
+    emit(rest, cli.ndjson, &fail_on, &mut out, &mut failed)?;
+    if let Some(s) = stats {
+        eprintln!(
+            "wsdiag: {packets} packets analysed; libpcap: {} received, {} dropped by the kernel, {} dropped by the interface",
+            s.received, s.dropped, s.if_dropped
+        );
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn emit(
+    conns: Vec<Connection>,
+    ndjson: bool,
+    fail_on: &[Kind],
+    out: &mut impl Write,
+    failed: &mut bool,
+) -> io::Result<()> {
+    for c in &conns {
+        *failed |= fail_on.contains(&c.verdict.kind);
+        if ndjson {
+            render::ndjson(c, out)?;
+        } else {
+            render::line(c, out)?;
+        }
+    }
+    out.flush()
+}

@@ -1,0 +1,217 @@
+//! The binary's edges: exit codes, stderr, filters, stdin, several files, and the JSON contract
+//! of SPEC.md key for key.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn wsdiag() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wsdiag"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = wsdiag().args(args).arg("--json").output().unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[test]
+fn not_a_capture_is_one_line_and_exit_2() {
+    let dir = std::env::temp_dir().join("wsdiag-cli-test");
+    std::fs::create_dir_all(&dir).ok();
+    let f = dir.join("notes.txt");
+    std::fs::write(&f, "GET / HTTP/1.1\r\n\r\n").ok();
+    let a = wsdiag().arg(&f).assert().code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("notes.txt") && err.contains("not a capture file") && err.contains("starts with text"),
+        "{err}"
+    );
+    wsdiag().arg(dir.join("missing.pcap")).assert().code(2).stderr(predicate::str::contains("missing.pcap"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    wsdiag().assert().code(2);
+    wsdiag()
+        .args(["--verdict", "nonsense", "captures/python-clean.pcap"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown verdict kind"));
+    wsdiag()
+        .args(["--conn", "99", "captures/python-clean.pcap"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no connection 99"));
+}
+
+#[test]
+fn truncated_capture_warns_with_offset_and_still_analyses() {
+    let full = std::fs::read("captures/still-open.pcap").unwrap_or_default();
+    let cut = &full[..full.len() - 7];
+    let a = wsdiag().arg("-").write_stdin(cut.to_vec()).assert().code(0);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("truncated at byte offset"), "{err}");
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("still_open"));
+}
+
+#[test]
+fn fail_on_gives_exit_1() {
+    wsdiag().args(["--fail-on", "server_abort,refused", "captures/server-killed.pcap"]).assert().code(1);
+    wsdiag().args(["--fail-on", "server_abort", "captures/python-clean.pcap"]).assert().code(0);
+}
+
+#[test]
+fn filters() {
+    let v = json(&["--verdict", "refused", "captures/nginx-502.pcap"]);
+    assert_eq!(v["connections"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["connections"][0]["verdict"]["kind"], "refused");
+    let v = json(&["--port", "8080", "captures/nginx-502.pcap"]);
+    assert_eq!(v["connections"][0]["server"], "127.0.0.1:8080");
+    let v = json(&["--path", "/nope", "captures/nginx-502.pcap"]);
+    assert_eq!(v["connections"].as_array().map(Vec::len), Some(0));
+    let v = json(&["--host", "::1", "captures/python-ipv6.pcap"]);
+    assert_eq!(v["connections"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn stdin_gzip_and_several_files_form_one_capture() {
+    let gz = std::fs::read("captures/nginx-proxy-any.pcap.gz").unwrap_or_default();
+    let a = wsdiag().args(["-", "--json"]).write_stdin(gz).assert().code(0);
+    let v: Value = serde_json::from_slice(&a.get_output().stdout).unwrap_or(Value::Null);
+    assert_eq!(v["summary"]["by_verdict"]["clean_close"], 2);
+    // Numbering continues across files, like mergecap -a.
+    let v = json(&["captures/refused.pcap", "captures/python-clean.pcap"]);
+    let n = v["inputs"][0]["packets"].as_u64().unwrap_or(0);
+    assert_eq!(v["connections"][1]["first_packet"].as_u64(), Some(n + 1));
+}
+
+#[test]
+fn ndjson_one_object_per_line() {
+    let out = wsdiag().args(["--ndjson", "captures/reconnect-loop.pcap"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap_or(Value::Null)).collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|l| l["verdict"]["kind"] == "handshake_rejected"));
+}
+
+#[test]
+fn secrets_are_masked_unless_asked() {
+    let v = json(&["../shared/captures-external/zeek/wstunnel-http/wstunnel-http.pcap"]);
+    if v.is_null() || v["connections"].as_array().is_none_or(Vec::is_empty) {
+        eprintln!("SKIPPED: external capture not present");
+        return;
+    }
+    let p = v["connections"][0]["handshake"]["request"]["protocols"].to_string();
+    assert!(p.contains("authorization.bearer.…") && !p.contains("eyJ"), "{p}");
+    let v = json(&["--show-secrets", "../shared/captures-external/zeek/wstunnel-http/wstunnel-http.pcap"]);
+    assert!(v["connections"][0]["handshake"]["request"]["protocols"].to_string().contains("eyJ"));
+}
+
+/// The required keys of SPEC.md's report contract, version 1.
+#[test]
+fn json_contract_keys() {
+    let v = json(&["captures/server-killed.pcap"]);
+    for k in ["tool", "version", "schema", "inputs", "connections", "summary"] {
+        assert!(v.get(k).is_some(), "top-level {k}");
+    }
+    assert_eq!(v["tool"], "wsdiag");
+    assert_eq!(v["schema"], 1);
+    for k in ["path", "packets", "warnings"] {
+        assert!(v["inputs"][0].get(k).is_some(), "inputs[].{k}");
+    }
+    let c = &v["connections"][0];
+    for k in [
+        "id",
+        "client",
+        "server",
+        "first_packet",
+        "last_packet",
+        "start",
+        "duration_ms",
+        "tcp",
+        "handshake",
+        "websocket",
+        "verdict",
+    ] {
+        assert!(c.get(k).is_some(), "connection.{k}");
+    }
+    for k in [
+        "syn",
+        "syn_ack",
+        "refused",
+        "first_teardown",
+        "client_fin",
+        "server_fin",
+        "client_rst",
+        "server_rst",
+        "bytes",
+        "gaps",
+        "retransmissions",
+        "partial",
+    ] {
+        assert!(c["tcp"].get(k).is_some(), "tcp.{k}");
+    }
+    for k in ["by", "kind", "at_ms", "packet"] {
+        assert!(c["tcp"]["first_teardown"].get(k).is_some(), "first_teardown.{k}");
+    }
+    for k in ["client", "server"] {
+        assert!(c["tcp"]["bytes"][k].is_u64(), "tcp.bytes.{k}");
+    }
+    for k in ["request", "response", "latency_ms"] {
+        assert!(c["handshake"].get(k).is_some(), "handshake.{k}");
+    }
+    for k in ["method", "uri", "host", "origin", "key", "protocols", "extensions", "user_agent"] {
+        assert!(c["handshake"]["request"].get(k).is_some(), "request.{k}");
+    }
+    for k in ["status", "reason", "server", "accept_valid", "protocol", "extensions"] {
+        assert!(c["handshake"]["response"].get(k).is_some(), "response.{k}");
+    }
+    for k in ["messages", "frames", "compressed", "close_frames", "violations"] {
+        assert!(c["websocket"].get(k).is_some(), "websocket.{k}");
+    }
+    for side in ["client", "server"] {
+        for k in ["text", "binary"] {
+            assert!(c["websocket"]["messages"][side][k].is_u64());
+        }
+        for k in ["ping", "pong", "close"] {
+            assert!(c["websocket"]["frames"][side][k].is_u64());
+        }
+    }
+    for k in ["kind", "client_sees", "server_sees", "summary", "evidence", "advice"] {
+        assert!(c["verdict"].get(k).is_some(), "verdict.{k}");
+    }
+    for k in ["at_ms", "packet", "text"] {
+        assert!(c["verdict"]["evidence"][0].get(k).is_some(), "evidence.{k}");
+    }
+    assert_eq!(c["verdict"]["kind"], "server_abort");
+    assert_eq!(c["verdict"]["client_sees"], 1006);
+    assert!(c["start"].as_str().is_some_and(|s| s.ends_with('Z') && s.len() == 27));
+    for k in ["connections", "by_verdict"] {
+        assert!(v["summary"].get(k).is_some(), "summary.{k}");
+    }
+    // Close frame keys, and an empty payload as null/null.
+    let v = json(&["captures/node-close-empty.pcap"]);
+    let f = &v["connections"][0]["websocket"]["close_frames"][0];
+    for k in ["from", "code", "reason", "at_ms", "packet"] {
+        assert!(f.get(k).is_some(), "close_frames.{k}");
+    }
+    assert_eq!((f["code"].clone(), f["reason"].clone()), (Value::Null, Value::Null));
+    assert_eq!(v["connections"][0]["verdict"]["client_sees"], 1005);
+}
+
+#[test]
+fn ladder_and_colour() {
+    wsdiag()
+        .args(["--conn", "1", "captures/python-clean.pcap"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("SYN-ACK").and(predicate::str::contains("\x1b[").not()));
+    wsdiag()
+        .args(["--color", "always", "captures/server-killed.pcap"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\x1b["));
+}
