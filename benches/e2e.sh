@@ -126,15 +126,15 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # --- the table -----------------------------------------------------------------------------
 echo
-echo "Capture: \`$(basename "$CAP")\`, $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1e9}') GB), $packets packets$([ "$GZIP" = 1 ] && echo ", gzip -1: $gzsize bytes"). One core (\`taskset -c $CPU\`), file in the page cache, output to /dev/null; best wall time of $RUNS runs (tshark: of $TSHARK_RUNS), the runs interleaved; CPU = user + sys of that run; GB/s and packets/s from the wall time; the ratios compare wall times."
+echo "Capture: \`$(basename "$CAP")\`, $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1e9}') GB), $packets packets$([ "$GZIP" = 1 ] && echo ", gzip -1: $gzsize bytes"). One core (\`taskset -c $CPU\`), file in the page cache, output to /dev/null; best wall time of $RUNS runs (tshark: of $TSHARK_RUNS), the runs interleaved; CPU = user + sys of that run; GB/s and packets/s from the wall time, GB per CPU-s from the CPU time (steadier when the machine is busy); the ratios compare wall times."
 echo
 awk -F'|' -v ts=1 '
   { name[NR] = $1; wall[NR] = $2; rss[NR] = $3; bytes[NR] = $4; pk[NR] = $5; cmd[NR] = $6; cpu[NR] = $7
     if ($1 ~ /^tshark/ && (tshark == "" || $2 < tshark)) tshark = $2
     if ($1 ~ /^tcpdump/) tcpdump = $2 }
   END {
-    print "| run | wall (s) | CPU (s) | GB/s | M packets/s | peak RSS (MiB) | speed vs tshark | time vs tcpdump -r |"
-    print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    print "| run | wall (s) | CPU (s) | GB/s | GB per CPU-s | M packets/s | peak RSS (MiB) | speed vs tshark | time vs tcpdump -r |"
+    print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for (i = 1; i <= NR; i++) {
       vt = (tshark == "" ? "–" : sprintf("%.1f× faster", tshark / wall[i]))
       if (name[i] ~ /^tshark/) vt = (wall[i] == tshark ? "1×" : sprintf("%.2f×", tshark / wall[i]))
@@ -142,14 +142,14 @@ awk -F'|' -v ts=1 '
       scale = bytes[i] / bytes[1]
       vd = (tcpdump == "" ? "–" : sprintf("%.2f×", wall[i] / scale / tcpdump))
       if (name[i] ~ /twice/) vt = (tshark == "" ? "–" : sprintf("%.1f× faster (per byte)", tshark * scale / wall[i]))
-      printf "| %s | %.2f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", name[i], wall[i], cpu[i], bytes[i] / wall[i] / 1e9,
+      printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", name[i], wall[i], cpu[i], bytes[i] / wall[i] / 1e9, bytes[i] / cpu[i] / 1e9,
         pk[i] / wall[i] / 1e6, rss[i] / 1024, vt, vd
     }
   }' "$TMP/rows"
 echo
 echo "Commands (\`$CMD_WSDIAG\` = $WSDIAG):"
 echo
-awk -F'|' '{ printf "- %s: `taskset -c '"$CPU"' %s > /dev/null`\n", $1, $6 }' "$TMP/rows" | sed "s|$WSDIAG|wsdiag|g; s|\\,|,|g"
+awk -F'|' '{ printf "- %s: `taskset -c '"$CPU"' %s > /dev/null`\n", $1, $6 }' "$TMP/rows" | sed "s|$WSDIAG|wsdiag|g; s|\\\\,|,|g"
 echo
 rss() { awk -F'|' -v n="$1" '$1 == n {printf "%.1f", $3 / 1024}' "$TMP/rows"; }
 echo "Memory, 1× → 2× the capture (\`wsdiag CAP CAP\`, $((2 * packets)) packets): table $(rss "wsdiag (table)") → $(rss "wsdiag (table), capture twice") MiB; --ndjson $(rss "wsdiag --ndjson") → $(rss "wsdiag --ndjson, capture twice") MiB peak RSS."
