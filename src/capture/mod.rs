@@ -76,15 +76,105 @@ impl fmt::Display for Warning {
 }
 
 /// Opens a capture for reading: a path, or `-` for standard input. A gzip stream (by its magic,
-/// not its name) is decompressed on the fly.
+/// not its name) is decompressed on the fly, on a second thread, so that inflating and
+/// analysing use two cores.
 pub fn open(path: &str) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> =
         if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let head = buffered.fill_buf()?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(buffered)))
+        Ok(Box::new(Pipe::spawn(flate2::read::MultiGzDecoder::new(buffered))))
     } else {
         Ok(Box::new(buffered))
+    }
+}
+
+/// The output of a reader produced on another thread, in chunks, at most a few MiB ahead.
+struct Pipe {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    at: usize,
+}
+
+impl Pipe {
+    const CHUNK: usize = 1 << 20;
+
+    fn spawn(mut src: impl Read + Send + 'static) -> Pipe {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+        std::thread::spawn(move || {
+            loop {
+                let mut buf = vec![0u8; Self::CHUNK];
+                let mut n = 0;
+                let res = loop {
+                    match src.read(&mut buf[n..]) {
+                        Ok(0) => break Ok(true),
+                        Ok(k) => {
+                            n += k;
+                            if n == buf.len() {
+                                break Ok(false);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                buf.truncate(n);
+                if n > 0 && tx.send(Ok(buf)).is_err() {
+                    return;
+                }
+                match res {
+                    Ok(false) => {}
+                    Ok(true) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        Pipe { rx, cur: Vec::new(), at: 0 }
+    }
+}
+
+impl Read for Pipe {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The producer is done.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.at);
+        out[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gzip_through_the_pipe_is_byte_exact() {
+        let data: Vec<u8> = (0..3_500_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).ok();
+        let packed = gz.finish().unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("wsdiag-pipe-{}", std::process::id()));
+        std::fs::write(&dir, &packed).ok();
+        let mut r = open(dir.to_str().unwrap_or("")).expect("open");
+        let mut back = Vec::new();
+        r.read_to_end(&mut back).ok();
+        assert_eq!(back.len(), data.len());
+        assert!(back == data);
+        std::fs::remove_file(dir).ok();
     }
 }

@@ -129,7 +129,12 @@ impl Assembler {
         }
         if let Some(a) = self.abs(seq) {
             if a >= 0 {
-                self.fin = Some(a as u64 + u64::from(len));
+                let at = a as u64 + u64::from(len);
+                // A bare FIN seen again is a retransmission (as tshark counts them).
+                if len == 0 && self.fin == Some(at) {
+                    self.stats.retransmissions += 1;
+                }
+                self.fin = Some(at);
             }
         }
     }
@@ -492,8 +497,10 @@ mod tests {
         a.peer_ack(13, m(3), &mut b, &mut out);
         assert_eq!(out.items, vec![Item::D(b"ab".to_vec()), Item::G(8), Item::D(b"kl".to_vec())]);
         assert_eq!(b.used, 0);
-        // An ACK of the FIN is not a gap.
+        // An ACK of the FIN is not a gap; the FIN again is a retransmission.
         a.fin(13, 0);
+        a.fin(13, 0);
+        assert_eq!(a.stats.retransmissions, 1);
         a.peer_ack(14, m(4), &mut b, &mut out);
         assert_eq!(a.stats.gaps, 1);
     }
