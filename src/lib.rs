@@ -260,33 +260,32 @@ fn reportable(tl: &Timeline, kind: Kind) -> bool {
     }
 }
 
+/// A connection as an upgrade attempt, for the reconnect-loop detector.
+pub fn attempt(c: &Connection) -> Option<diagnose::across::Attempt> {
+    let path = c.path()?.to_string();
+    let host = c.client.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
+    Some(diagnose::across::Attempt {
+        id: c.id,
+        client_host: host,
+        server: c.server.clone(),
+        path,
+        start_ns: c.start_ns,
+        kind: c.verdict.kind,
+        outcome: c
+            .handshake
+            .response
+            .as_ref()
+            .map_or_else(|| c.verdict.kind.as_str().to_string(), |r| r.status.to_string()),
+    })
+}
+
 /// Builds the whole report from finished connections.
 pub fn build_report(inputs: Vec<report::Input>, connections: Vec<Connection>, stats: Stats) -> report::Report {
     let mut summary = report::Summary { connections: connections.len(), ..Default::default() };
     for c in &connections {
         *summary.by_verdict.entry(c.verdict.kind.as_str()).or_insert(0) += 1;
     }
-    let attempts: Vec<diagnose::across::Attempt> = connections
-        .iter()
-        .filter_map(|c| {
-            let path = c.path()?.to_string();
-            let host = c.client.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
-            Some(diagnose::across::Attempt {
-                id: c.id,
-                client_host: host,
-                server: c.server.clone(),
-                path,
-                start_ns: c.start_ns,
-                kind: c.verdict.kind,
-                outcome: c
-                    .handshake
-                    .response
-                    .as_ref()
-                    .map(|r| r.status.to_string())
-                    .unwrap_or_else(|| c.verdict.kind.as_str().to_string()),
-            })
-        })
-        .collect();
+    let attempts: Vec<diagnose::across::Attempt> = connections.iter().filter_map(attempt).collect();
     report::Report {
         tool: "wsdiag",
         version: env!("CARGO_PKG_VERSION"),

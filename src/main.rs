@@ -12,6 +12,7 @@ use wsdiag::{Analyzer, Config, render};
 mod cli;
 #[cfg(feature = "live")]
 mod live;
+mod spill;
 
 use cli::{Cli, ColorChoice};
 
@@ -64,7 +65,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut inputs = Vec::new();
     let mut readable = 0;
     let mut next_number = 1;
-    let mut shown: Vec<Connection> = Vec::new();
+    let mut collector = Collector::new(cli.conn, cli.json, style);
     let mut failed = false;
     for path in &cli.captures {
         let reader = match capture::open(path) {
@@ -77,7 +78,11 @@ fn run() -> anyhow::Result<ExitCode> {
             }
         };
         let input = analyzer.read_with(reader, path, &mut next_number, |a| {
-            if cli.ndjson { emit_ndjson(a.take_finished(), &filters, &mut out, &mut failed) } else { Ok(()) }
+            if cli.ndjson {
+                emit_ndjson(a.take_finished(), &filters, &mut out, &mut failed)
+            } else {
+                collector.add_all(a.take_finished(), &filters).map_err(Into::into)
+            }
         })?;
         if input.format.is_some() {
             readable += 1;
@@ -101,29 +106,15 @@ fn run() -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(exit(failed));
     }
-    for c in conns {
-        if filters.shows(&c) {
-            failed |= filters.fails(&c);
-            shown.push(c);
-        }
-    }
+    collector.add_all(conns, &filters)?;
+    failed |= collector.failed;
     if let Some(n) = cli.conn {
-        let Some(c) = shown.iter().find(|c| c.id == n) else {
-            let ids: Vec<String> = shown.iter().map(|c| c.id.to_string()).collect();
-            bail!(
-                "no connection {n} in this capture (connections: {})",
-                if ids.is_empty() { "none".into() } else { ids.join(", ") }
-            );
+        let Some(c) = &collector.conn else {
+            bail!("no connection {n} in this capture (wsdiag --all lists every connection's id)");
         };
         render::ladder(c, style, &mut out)?;
-        out.flush()?;
-        return Ok(exit(failed));
-    }
-    let report = wsdiag::build_report(inputs, shown, stats);
-    if cli.json {
-        render::json(&report, &mut out)?;
     } else {
-        render::table(&report, style, &mut out)?;
+        collector.render(inputs, stats, cli.json, style, &mut out)?;
     }
     out.flush()?;
     Ok(exit(failed))
@@ -209,4 +200,160 @@ impl Filters {
     fn fails(&self, c: &Connection) -> bool {
         self.fail_on.contains(&c.verdict.kind)
     }
+}
+
+/// Finished connections for the table or `--json`: an index in memory, the records in a
+/// [`spill::Spill`], so memory stays flat however many connections there are.
+struct Collector {
+    conn_id: Option<u64>,
+    json: bool,
+    style: render::Style,
+    spill: spill::Spill,
+    index: Vec<(u64, spill::Slot)>,
+    summary: wsdiag::report::Summary,
+    attempts: Vec<wsdiag::diagnose::across::Attempt>,
+    widths: render::Widths,
+    conn: Option<Connection>,
+    failed: bool,
+}
+
+/// Separators inside a table record (cells are cleaned of control characters).
+const CELL: char = '\u{1f}';
+const PART: char = '\u{1e}';
+
+impl Collector {
+    fn new(conn_id: Option<u64>, json: bool, style: render::Style) -> Self {
+        Collector {
+            conn_id,
+            json,
+            style,
+            spill: spill::Spill::default(),
+            index: Vec::new(),
+            summary: Default::default(),
+            attempts: Vec::new(),
+            widths: render::Widths::default(),
+            conn: None,
+            failed: false,
+        }
+    }
+
+    fn add_all(&mut self, conns: Vec<Connection>, filters: &Filters) -> io::Result<()> {
+        for c in conns {
+            if filters.shows(&c) {
+                self.failed |= filters.fails(&c);
+                self.add(c)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, c: Connection) -> io::Result<()> {
+        if let Some(n) = self.conn_id {
+            if c.id == n {
+                self.conn = Some(c);
+            }
+            return Ok(());
+        }
+        self.summary.connections += 1;
+        *self.summary.by_verdict.entry(c.verdict.kind.as_str()).or_insert(0) += 1;
+        if let Some(a) = wsdiag::attempt(&c) {
+            self.attempts.push(a);
+        }
+        let record = if self.json {
+            let mut v = Vec::new();
+            serde_json::to_writer_pretty(&mut v, &c).map_err(io::Error::other)?;
+            v
+        } else {
+            let cells = render::row(&c);
+            self.widths.add(&cells);
+            let mut rec = cells.join(&CELL.to_string());
+            rec.push(PART);
+            rec.push_str(c.verdict.kind.as_str());
+            rec.push(PART);
+            if render::needs_explaining(&c) {
+                let mut e = Vec::new();
+                render::explain(&c, self.style, &mut e)?;
+                rec.push_str(&String::from_utf8_lossy(&e));
+            }
+            rec.into_bytes()
+        };
+        let slot = self.spill.push(&record)?;
+        self.index.push((c.id, slot));
+        Ok(())
+    }
+
+    fn render(
+        mut self,
+        inputs: Vec<Input>,
+        stats: wsdiag::report::Stats,
+        json: bool,
+        style: render::Style,
+        w: &mut impl Write,
+    ) -> io::Result<()> {
+        self.index.sort_by_key(|(id, _)| *id);
+        let loops = wsdiag::diagnose::across::reconnect_loops(&self.attempts);
+        let mut buf = Vec::new();
+        if json {
+            // Byte for byte what serde_json's pretty printer writes for the whole Report.
+            let indent = |v: &[u8], by: &str| String::from_utf8_lossy(v).replace('\n', &format!("\n{by}"));
+            writeln!(w, "{{")?;
+            writeln!(w, "  \"tool\": \"wsdiag\",")?;
+            writeln!(
+                w,
+                "  \"version\": {},",
+                serde_json::to_string(env!("CARGO_PKG_VERSION")).map_err(io::Error::other)?
+            )?;
+            writeln!(w, "  \"schema\": {},", wsdiag::report::SCHEMA)?;
+            writeln!(w, "  \"inputs\": {},", indent(&pretty(&inputs)?, "  "))?;
+            if self.index.is_empty() {
+                writeln!(w, "  \"connections\": [],")?;
+            } else {
+                writeln!(w, "  \"connections\": [")?;
+                let n = self.index.len();
+                for (i, (_, slot)) in self.index.iter().enumerate() {
+                    self.spill.get(*slot, &mut buf)?;
+                    writeln!(w, "    {}{}", indent(&buf, "    "), if i + 1 < n { "," } else { "" })?;
+                }
+                writeln!(w, "  ],")?;
+            }
+            writeln!(w, "  \"summary\": {},", indent(&pretty(&self.summary)?, "  "))?;
+            writeln!(w, "  \"reconnect_loops\": {},", indent(&pretty(&loops)?, "  "))?;
+            writeln!(w, "  \"stats\": {}", indent(&pretty(&stats)?, "  "))?;
+            writeln!(w, "}}")?;
+            return Ok(());
+        }
+        if self.index.is_empty() {
+            let n: u64 = inputs.iter().map(|i| i.packets).sum();
+            return render::write_empty(n, stats.tcp_connections, w);
+        }
+        render::write_head(&self.widths, style, w)?;
+        let mut explained = Vec::new();
+        for (id, slot) in &self.index {
+            self.spill.get(*slot, &mut buf)?;
+            let text = String::from_utf8_lossy(&buf);
+            let mut parts = text.split(PART);
+            let cells: Vec<String> = parts.next().unwrap_or("").split(CELL).map(String::from).collect();
+            let kind = parts.next().and_then(Kind::parse).unwrap_or(Kind::Unknown);
+            let cells: [String; 9] = cells.try_into().unwrap_or_default();
+            render::write_row(&self.widths, &cells, kind, style, w)?;
+            if parts.next().is_some_and(|e| !e.is_empty()) {
+                explained.push((*id, *slot));
+            }
+        }
+        render::write_summary(&self.summary, &loops, style, w)?;
+        for (_, slot) in explained {
+            self.spill.get(slot, &mut buf)?;
+            let text = String::from_utf8_lossy(&buf);
+            if let Some(e) = text.split(PART).nth(2) {
+                writeln!(w)?;
+                w.write_all(e.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pretty JSON of any serializable value.
+fn pretty<T: serde::Serialize>(v: &T) -> io::Result<Vec<u8>> {
+    serde_json::to_vec_pretty(v).map_err(io::Error::other)
 }

@@ -215,3 +215,27 @@ fn ladder_and_colour() {
         .code(0)
         .stdout(predicate::str::contains("\x1b["));
 }
+
+/// The binary streams connections through a spill file; its table and JSON are byte for byte
+/// what the library renders from the whole report (which the snapshots check).
+#[test]
+fn streamed_output_equals_the_library_rendering() {
+    let mut names: Vec<String> = std::fs::read_dir("captures")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.retain(|n| n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".gz"));
+    assert!(names.len() >= 20);
+    for name in names {
+        let path = format!("captures/{name}");
+        let (conns, stats, inputs) = wsdiag::analyze_files(&[&path], wsdiag::Config::default());
+        let report = wsdiag::build_report(inputs, conns, stats);
+        let mut table = Vec::new();
+        wsdiag::render::table(&report, wsdiag::render::Style::default(), &mut table).unwrap();
+        let mut json = Vec::new();
+        wsdiag::render::json(&report, &mut json).unwrap();
+        let out = wsdiag().arg(&path).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&table), "{name}: table");
+        let out = wsdiag().args([&path, "--json"]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&json), "{name}: json");
+    }
+}

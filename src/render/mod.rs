@@ -2,10 +2,10 @@
 //! Only these write to stdout; colour is a flag decided at the edge.
 
 mod ladder;
-mod table;
+pub mod table;
 
 pub use ladder::ladder;
-pub use table::table;
+pub use table::{Widths, explain, needs_explaining, row, table, write_empty, write_head, write_row, write_summary};
 
 use crate::report::{Connection, Report};
 use std::io::{self, Write};

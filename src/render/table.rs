@@ -1,15 +1,17 @@
 //! The default view: one row per connection, then the explanation of each abnormal one.
 
 use super::{Style, clean, code_cell, wrap};
+use crate::diagnose::across::ReconnectLoop;
 use crate::diagnose::{Kind, human_ms};
-use crate::report::{Connection, Report};
+use crate::report::{Connection, Report, Summary};
 use anstyle::{AnsiColor, Style as S};
 use std::io::{self, Write};
 
 const HEAD: [&str; 9] =
     ["id", "client -> server", "path", "status", "close c/s", "first teardown", "duration", "browser", "verdict"];
 
-fn row(c: &Connection) -> [String; 9] {
+/// The cells of a connection's row.
+pub fn row(c: &Connection) -> [String; 9] {
     let path = c.path().map(|p| {
         let p = clean(p);
         if p.chars().count() > 28 { format!("{}…", p.chars().take(27).collect::<String>()) } else { p }
@@ -43,7 +45,7 @@ fn row(c: &Connection) -> [String; 9] {
     ]
 }
 
-fn verdict_style(k: Kind) -> S {
+pub(crate) fn verdict_style(k: Kind) -> S {
     match k {
         Kind::CleanClose => S::new().fg_color(Some(AnsiColor::Green.into())),
         Kind::StillOpen | Kind::NotWebsocket | Kind::Unknown => S::new().fg_color(Some(AnsiColor::Cyan.into())),
@@ -51,37 +53,27 @@ fn verdict_style(k: Kind) -> S {
     }
 }
 
-/// The table and the explanations.
-pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()> {
-    for input in &report.inputs {
-        for warn in &input.warnings {
-            writeln!(
-                w,
-                "{}",
-                style.paint(&format!("warning: {}", clean(warn)), S::new().fg_color(Some(AnsiColor::Yellow.into())))
-            )?;
+/// Column widths, grown row by row (so rows can be streamed from elsewhere).
+#[derive(Clone, Copy, Debug)]
+pub struct Widths([usize; 9]);
+
+impl Default for Widths {
+    fn default() -> Self {
+        Widths(HEAD.map(|h| h.chars().count()))
+    }
+}
+
+impl Widths {
+    pub fn add(&mut self, cells: &[String; 9]) {
+        for (i, cell) in cells.iter().enumerate() {
+            self.0[i] = self.0[i].max(cell.chars().count());
         }
     }
-    if report.connections.is_empty() {
-        let n: u64 = report.inputs.iter().map(|i| i.packets).sum();
-        writeln!(
-            w,
-            "No WebSocket connections in {n} packets ({} TCP connections; --all shows every TCP connection).",
-            report.stats.tcp_connections
-        )?;
-        return Ok(());
-    }
-    let rows: Vec<[String; 9]> = report.connections.iter().map(row).collect();
-    let mut widths = HEAD.map(|h| h.chars().count());
-    for r in &rows {
-        for (i, cell) in r.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String; 9]| {
+
+    fn line(&self, cells: &[String; 9]) -> String {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
-            let pad = widths[i] - c.chars().count();
+            let pad = self.0[i].saturating_sub(c.chars().count());
             if i == 0 {
                 s.push_str(&" ".repeat(pad));
                 s.push_str(c);
@@ -94,23 +86,44 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
             }
         }
         s
-    };
-    let head = line(&HEAD.map(String::from));
-    writeln!(w, "{}", style.paint(&head, S::new().bold()))?;
-    for (r, c) in rows.iter().zip(&report.connections) {
-        let mut l = line(r);
-        if style.color {
-            let k = c.verdict.kind.as_str();
-            if let Some(pos) = l.rfind(k) {
-                l = format!("{}{}", &l[..pos], style.paint(k, verdict_style(c.verdict.kind)));
-            }
-        }
-        writeln!(w, "{l}")?;
     }
+}
+
+/// Does this connection get an explanation block under the table?
+pub fn needs_explaining(c: &Connection) -> bool {
+    let unusual_code = c.websocket.close_frames.iter().any(|f| !matches!(f.code, None | Some(1000) | Some(1001)));
+    !c.verdict.kind.is_normal() || !c.websocket.violations.is_empty() || unusual_code
+}
+
+pub fn write_head(widths: &Widths, style: Style, w: &mut impl Write) -> io::Result<()> {
+    writeln!(w, "{}", style.paint(&widths.line(&HEAD.map(String::from)), S::new().bold()))
+}
+
+pub fn write_row(widths: &Widths, cells: &[String; 9], kind: Kind, style: Style, w: &mut impl Write) -> io::Result<()> {
+    let mut l = widths.line(cells);
+    if style.color {
+        let k = kind.as_str();
+        if let Some(pos) = l.rfind(k) {
+            l = format!("{}{}", &l[..pos], style.paint(k, verdict_style(kind)));
+        }
+    }
+    writeln!(w, "{l}")
+}
+
+/// What is printed when no connection is shown.
+pub fn write_empty(packets: u64, tcp_connections: u64, w: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        w,
+        "No WebSocket connections in {packets} packets ({tcp_connections} TCP connections; --all shows every TCP connection)."
+    )
+}
+
+/// The count per verdict and the reconnect loops.
+pub fn write_summary(summary: &Summary, loops: &[ReconnectLoop], style: Style, w: &mut impl Write) -> io::Result<()> {
     writeln!(w)?;
-    let by: Vec<String> = report.summary.by_verdict.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    writeln!(w, "{} connection(s): {}", report.summary.connections, by.join(", "))?;
-    for l in &report.reconnect_loops {
+    let by: Vec<String> = summary.by_verdict.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    writeln!(w, "{} connection(s): {}", summary.connections, by.join(", "))?;
+    for l in loops {
         let outcomes: Vec<String> = l.outcomes.iter().map(|(k, n)| format!("{n}× {k}")).collect();
         let text = format!(
             "Reconnect loop: {} asked {} for {} {} times, every {}–{} (mean {}); outcomes: {}; connections {:?}.",
@@ -126,13 +139,26 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
         );
         writeln!(w, "{}", wrap(&text, style.width, "  "))?;
     }
-    let unusual_code =
-        |c: &Connection| c.websocket.close_frames.iter().any(|f| !matches!(f.code, None | Some(1000) | Some(1001)));
-    for c in report
-        .connections
-        .iter()
-        .filter(|c| !c.verdict.kind.is_normal() || !c.websocket.violations.is_empty() || unusual_code(c))
-    {
+    Ok(())
+}
+
+/// The table and the explanations.
+pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()> {
+    if report.connections.is_empty() {
+        let n: u64 = report.inputs.iter().map(|i| i.packets).sum();
+        return write_empty(n, report.stats.tcp_connections, w);
+    }
+    let rows: Vec<[String; 9]> = report.connections.iter().map(row).collect();
+    let mut widths = Widths::default();
+    for r in &rows {
+        widths.add(r);
+    }
+    write_head(&widths, style, w)?;
+    for (r, c) in rows.iter().zip(&report.connections) {
+        write_row(&widths, r, c.verdict.kind, style, w)?;
+    }
+    write_summary(&report.summary, &report.reconnect_loops, style, w)?;
+    for c in report.connections.iter().filter(|c| needs_explaining(c)) {
         writeln!(w)?;
         explain(c, style, w)?;
     }
