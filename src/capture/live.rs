@@ -54,8 +54,10 @@ impl LiveCapture {
             .map_err(err)?
             .promisc(false)
             .snaplen(snaplen)
-            .immediate_mode(true)
-            .timeout(100)
+            // Not immediate mode: with TPACKET_V3 it gives every packet a whole snaplen-sized ring
+            // slot, so a burst overflows the ring at once. Blocks are handed over when full or
+            // after the timeout instead.
+            .timeout(50)
             .buffer_size(32 << 20)
             .open()
             .map_err(err)?;
