@@ -2,6 +2,9 @@
 
 use crate::units::Side;
 use std::collections::HashMap;
+
+/// A fast hasher with a per-process random seed (a crafted capture cannot aim collisions).
+type Hasher = foldhash::fast::RandomState;
 use std::net::SocketAddr;
 
 /// A 4-tuple with its two endpoints in a canonical order, so both directions find one entry.
@@ -19,14 +22,14 @@ impl FlowKey {
 
 /// Maps live flows to slots in a connection arena.
 pub struct FlowTable<T> {
-    map: HashMap<FlowKey, usize>,
+    map: HashMap<FlowKey, usize, Hasher>,
     slots: Vec<Option<(FlowKey, T)>>,
     free: Vec<usize>,
 }
 
 impl<T> Default for FlowTable<T> {
     fn default() -> Self {
-        FlowTable { map: HashMap::new(), slots: Vec::new(), free: Vec::new() }
+        FlowTable { map: HashMap::default(), slots: Vec::new(), free: Vec::new() }
     }
 }
 

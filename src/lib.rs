@@ -123,8 +123,16 @@ impl Analyzer {
                 None
             }
             Decoded::UnsupportedLink(l) => {
-                *self.stats.unsupported_link_types.entry(l.name()).or_insert(0) += 1;
-                None
+                let n = self.stats.unsupported_link_types.entry(l.name()).or_insert(0);
+                *n += 1;
+                (*n == 1).then(|| PacketIssue {
+                    packet: p.number.0,
+                    text: format!(
+                        "packet {}: link type {} is not decoded; its packets are counted in stats.unsupported_link_types, not analysed",
+                        p.number,
+                        l.name()
+                    ),
+                })
             }
             Decoded::Truncated { layer, offset, need, got } => {
                 self.stats.undecodable += 1;

@@ -334,7 +334,7 @@ impl Collector {
             let mut parts = text.split(PART);
             let cells: Vec<String> = parts.next().unwrap_or("").split(CELL).map(String::from).collect();
             let kind = parts.next().and_then(Kind::parse).unwrap_or(Kind::Unknown);
-            let cells: [String; 9] = cells.try_into().unwrap_or_default();
+            let Ok(cells) = <[String; render::table::N]>::try_from(cells) else { continue };
             render::write_row(&self.widths, &cells, kind, style, w)?;
             if parts.next().is_some_and(|e| !e.is_empty()) {
                 explained.push((*id, *slot));

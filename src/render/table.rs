@@ -7,11 +7,24 @@ use crate::report::{Connection, Report, Summary};
 use anstyle::{AnsiColor, Style as S};
 use std::io::{self, Write};
 
-const HEAD: [&str; 9] =
-    ["id", "client -> server", "path", "status", "close c/s", "first teardown", "duration", "browser", "verdict"];
+const HEAD: [&str; N] = [
+    "id",
+    "client -> server",
+    "packets",
+    "bytes c/s",
+    "path",
+    "status",
+    "close c/s",
+    "first teardown",
+    "duration",
+    "browser",
+    "verdict",
+];
+/// Columns in the table.
+pub const N: usize = 11;
 
 /// The cells of a connection's row.
-pub fn row(c: &Connection) -> [String; 9] {
+pub fn row(c: &Connection) -> [String; N] {
     let path = c.path().map(|p| {
         let p = clean(p);
         if p.chars().count() > 28 { format!("{}…", p.chars().take(27).collect::<String>()) } else { p }
@@ -35,6 +48,8 @@ pub fn row(c: &Connection) -> [String; 9] {
     [
         c.id.to_string(),
         format!("{} -> {}", c.client, c.server),
+        format!("{}-{}", c.first_packet, c.last_packet),
+        format!("{}/{}", c.tcp.bytes.client, c.tcp.bytes.server),
         path.unwrap_or_else(|| "-".into()),
         status,
         closes,
@@ -55,7 +70,7 @@ pub(crate) fn verdict_style(k: Kind) -> S {
 
 /// Column widths, grown row by row (so rows can be streamed from elsewhere).
 #[derive(Clone, Copy, Debug)]
-pub struct Widths([usize; 9]);
+pub struct Widths([usize; N]);
 
 impl Default for Widths {
     fn default() -> Self {
@@ -64,13 +79,13 @@ impl Default for Widths {
 }
 
 impl Widths {
-    pub fn add(&mut self, cells: &[String; 9]) {
+    pub fn add(&mut self, cells: &[String; N]) {
         for (i, cell) in cells.iter().enumerate() {
             self.0[i] = self.0[i].max(cell.chars().count());
         }
     }
 
-    fn line(&self, cells: &[String; 9]) -> String {
+    fn line(&self, cells: &[String; N]) -> String {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
             let pad = self.0[i].saturating_sub(c.chars().count());
@@ -99,7 +114,7 @@ pub fn write_head(widths: &Widths, style: Style, w: &mut impl Write) -> io::Resu
     writeln!(w, "{}", style.paint(&widths.line(&HEAD.map(String::from)), S::new().bold()))
 }
 
-pub fn write_row(widths: &Widths, cells: &[String; 9], kind: Kind, style: Style, w: &mut impl Write) -> io::Result<()> {
+pub fn write_row(widths: &Widths, cells: &[String; N], kind: Kind, style: Style, w: &mut impl Write) -> io::Result<()> {
     let mut l = widths.line(cells);
     if style.color {
         let k = kind.as_str();
@@ -148,7 +163,7 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
         let n: u64 = report.inputs.iter().map(|i| i.packets).sum();
         return write_empty(n, report.stats.tcp_connections, w);
     }
-    let rows: Vec<[String; 9]> = report.connections.iter().map(row).collect();
+    let rows: Vec<[String; N]> = report.connections.iter().map(row).collect();
     let mut widths = Widths::default();
     for r in &rows {
         widths.add(r);
