@@ -1,6 +1,8 @@
 //! Per-stage benchmarks (divan): decode, reassembly, handshake, frame parsing, inflate,
 //! diagnosis, and the whole pipeline on a shipped capture. `cargo bench`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use divan::{Bencher, black_box};
 use wsdiag::capture::Linktype;
 use wsdiag::tcp::{Assembler, Budget, Meta, Sink};
@@ -27,7 +29,7 @@ fn packet() -> Vec<u8> {
 fn decode(b: Bencher) {
     let p = packet();
     b.counter(divan::counter::BytesCount::new(p.len()))
-        .bench(|| wsdiag::wire::decode(Linktype::ETHERNET, black_box(&p), p.len() as u32).clone());
+        .bench(|| wsdiag::wire::decode(Linktype::ETHERNET, black_box(&p), p.len() as u32));
 }
 
 struct Null(u64);

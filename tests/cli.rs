@@ -1,6 +1,8 @@
 //! The binary's edges: exit codes, stderr, filters, stdin, several files, and the JSON contract
 //! of SPEC.md key for key.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;

@@ -2,6 +2,8 @@
 //! into the repository) against the facts read off each one (truth.json). Skipped, loudly, when
 //! the folder is not beside the checkout.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::{Value, json};
 use wsdiag::{Config, analyze_files};
 

@@ -2,6 +2,7 @@
 //! as root); skips with a message otherwise. Traffic stays on loopback or inside a network
 //! namespace the test makes and removes.
 #![cfg(feature = "live")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

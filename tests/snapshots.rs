@@ -1,6 +1,8 @@
 //! Every committed capture's report, as JSON and as the table, is a reviewed snapshot; three
 //! ladder diagrams too. A change in any verdict, code, packet number or sentence shows up here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use wsdiag::render::{self, Style};
 use wsdiag::{Config, analyze_files, build_report};
 

@@ -3,6 +3,8 @@
 //! packets, HTTP statuses, frame counts per opcode and direction, close codes and reasons.
 //! Where tshark is wrong, the exception is listed below with the reason.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::path::Path;
 use wsdiag::report::Connection;
