@@ -7,6 +7,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
+mod common;
+
 fn wsdiag() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wsdiag"));
     c.env("NO_COLOR", "1");
@@ -222,10 +224,7 @@ fn ladder_and_colour() {
 /// what the library renders from the whole report (which the snapshots check).
 #[test]
 fn streamed_output_equals_the_library_rendering() {
-    let mut names: Vec<String> = std::fs::read_dir("captures")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    names.retain(|n| n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".gz"));
+    let names = common::captures();
     assert!(names.len() >= 20);
     for name in names {
         let path = format!("captures/{name}");

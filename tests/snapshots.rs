@@ -6,14 +6,8 @@
 use wsdiag::render::{self, Style};
 use wsdiag::{Config, analyze_files, build_report};
 
-fn captures() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("captures")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    v.retain(|n| n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".gz"));
-    v.sort();
-    v
-}
+mod common;
+use common::captures;
 
 fn report(name: &str) -> wsdiag::report::Report {
     let path = format!("captures/{name}");

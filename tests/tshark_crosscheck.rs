@@ -10,14 +10,8 @@ use std::path::Path;
 use wsdiag::report::Connection;
 use wsdiag::{Config, analyze_files};
 
-fn captures() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("captures")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    v.retain(|n| n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".gz"));
-    v.sort();
-    v
-}
+mod common;
+use common::captures;
 
 /// Facts tshark cannot know or gets wrong on one capture, with the reason.
 fn exception(capture: &str, fact: &str) -> Option<&'static str> {

@@ -223,6 +223,13 @@ impl Utf8Check {
     }
 }
 
+/// Text bytes of a message (unmasked, inflated): checked as UTF-8, the first kept as preview.
+fn see_text(utf8: &mut Utf8Check, preview: &mut Vec<u8>, text: &[u8]) {
+    utf8.feed(text);
+    let room = PREVIEW.saturating_sub(preview.len());
+    preview.extend_from_slice(&text[..room.min(text.len())]);
+}
+
 #[derive(Debug)]
 struct Message {
     opcode: OpCode,
@@ -582,9 +589,7 @@ impl FrameParser {
                         let (utf8, preview) = (&mut m.utf8, &mut m.preview);
                         let r = inf.feed(buf, false, |out| {
                             if wants_text {
-                                utf8.feed(out);
-                                let room = PREVIEW.saturating_sub(preview.len());
-                                preview.extend_from_slice(&out[..room.min(out.len())]);
+                                see_text(utf8, preview, out);
                             }
                         });
                         match r {
@@ -603,9 +608,7 @@ impl FrameParser {
                     }
                 }
             } else {
-                m.utf8.feed(buf);
-                let room = PREVIEW.saturating_sub(m.preview.len());
-                m.preview.extend_from_slice(&buf[..room.min(buf.len())]);
+                see_text(&mut m.utf8, &mut m.preview, buf);
             }
         }
     }
@@ -667,9 +670,7 @@ impl FrameParser {
                 let capped_before = inf.capped();
                 let r = inf.feed(&[0x00, 0x00, 0xff, 0xff], true, |tail| {
                     if is_text {
-                        utf8.feed(tail);
-                        let room = PREVIEW.saturating_sub(preview.len());
-                        preview.extend_from_slice(&tail[..room.min(tail.len())]);
+                        see_text(utf8, preview, tail);
                     }
                 });
                 match r {
