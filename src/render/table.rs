@@ -200,6 +200,19 @@ pub fn explain(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<(
             writeln!(w, "  body: {}", wrap(&b, style.width.saturating_sub(8), "        "))?;
         }
     }
+    let hb = &c.websocket.heartbeat;
+    let mut beats = Vec::new();
+    for (what, pair) in [("Ping", &hb.ping), ("Pong", &hb.pong), ("app ping", &hb.app_ping), ("app pong", &hb.app_pong)] {
+        for (who, h) in [("client", &pair.client), ("server", &pair.server)] {
+            if let Some(h) = h {
+                let every = h.interval_ms.map(|i| format!(" every {}", human_ms(i))).unwrap_or_default();
+                beats.push(format!("{who} {what} ×{}{every}", h.count));
+            }
+        }
+    }
+    if !beats.is_empty() {
+        writeln!(w, "  heartbeats: {}", beats.join(", "))?;
+    }
     if let Some(u) = &c.websocket.heartbeat.last_unanswered {
         if !c.verdict.kind.is_normal() {
             writeln!(
