@@ -197,10 +197,7 @@ impl Sink for AppSink<'_> {
                 return;
             }
             rest = match self.app.phase {
-                Phase::Start => {
-                    self.start(rest, at);
-                    rest
-                }
+                Phase::Start => self.start(rest, at),
                 Phase::Http => self.http(rest, at),
                 Phase::WebSocket => {
                     self.ws_data(rest, meta);
@@ -310,10 +307,23 @@ impl AppSink<'_> {
         self.tl.client_by = by;
     }
 
-    fn start(&mut self, bytes: &[u8], at: At) {
+    /// The first bytes of the connection decide what it carries; returns the bytes left.
+    fn start<'b>(&mut self, bytes: &'b [u8], at: At) -> &'b [u8] {
         let side = self.side;
         let known_client = matches!(self.tl.client_by, ClientBy::Syn | ClientBy::SynAck);
         let from_client = self.tl.client == Some(side);
+        if let Some(n) = http::proxy_header_len(bytes).filter(|_| !known_client || from_client) {
+            // A load balancer's PROXY protocol header: the request follows.
+            if self.tl.proxy_header.is_none() {
+                let text = if bytes.starts_with(b"PROXY ") {
+                    String::from_utf8_lossy(&bytes[..n]).trim().to_string()
+                } else {
+                    format!("PROXY protocol v2 header ({n} bytes)")
+                };
+                self.tl.proxy_header = Some(text);
+            }
+            return &bytes[n..];
+        }
         if http::looks_like_request(bytes) && (!known_client || from_client) {
             self.set_client(side, ClientBy::Request);
             self.app.phase = Phase::Http;
@@ -335,6 +345,7 @@ impl AppSink<'_> {
             self.tl.app = App::Other;
             self.app.phase = Phase::Opaque;
         }
+        bytes
     }
 
     /// Do these bytes begin with WebSocket frames? Returns the client side if so.

@@ -232,6 +232,9 @@ impl Analyzer {
         if !tl.tcp_ended() {
             tl.capture_end = Some(tl.last);
         }
+        if tl.app == App::Tls {
+            self.stats.tls_connections += 1;
+        }
         let verdict = diagnose::diagnose(&tl);
         if !self.cfg.all && !reportable(&tl, verdict.kind) {
             self.stats.connections_hidden += 1;
@@ -395,4 +398,88 @@ pub fn analyze_bytes(bytes: &[u8], cfg: Config) -> (Vec<Connection>, Stats, repo
     let input = analyzer.read(bytes, "input", &mut 1);
     let (conns, stats) = analyzer.finish();
     (conns, stats, input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::reader_tests::pcap_bytes;
+    use crate::wire::tests::ipv4_tcp;
+
+    /// A handshake and a clean close between 10.0.0.5:50000 and 10.0.0.9:8000, with `prefix`
+    /// sent by the client before its request.
+    fn conversation(prefix: &[u8]) -> Vec<u8> {
+        conversation_with(prefix, true)
+    }
+
+    fn conversation_with(prefix: &[u8], http: bool) -> Vec<u8> {
+        let c = [10, 0, 0, 5];
+        let s = [10, 0, 0, 9];
+        let mut req = prefix.to_vec();
+        if http {
+            req.extend_from_slice(b"GET /ws/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        }
+        let resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        let close_c = [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8];
+        let close_s = [0x88, 0x02, 0x03, 0xe8];
+        let (mut cs, mut ss) = (1000u32, 5000u32);
+        let mut pkts: Vec<Vec<u8>> = Vec::new();
+        let mut eth = |ip: Vec<u8>| {
+            let mut v = vec![0u8; 12];
+            v.extend_from_slice(&[0x08, 0x00]);
+            v.extend_from_slice(&ip);
+            pkts.push(v);
+        };
+        eth(ipv4_tcp(c, 50000, s, 8000, cs, 0, 0x02, b""));
+        eth(ipv4_tcp(s, 8000, c, 50000, ss, cs + 1, 0x12, b""));
+        cs += 1;
+        ss += 1;
+        eth(ipv4_tcp(c, 50000, s, 8000, cs, ss, 0x18, &req));
+        cs += req.len() as u32;
+        eth(ipv4_tcp(s, 8000, c, 50000, ss, cs, 0x18, resp));
+        ss += resp.len() as u32;
+        eth(ipv4_tcp(c, 50000, s, 8000, cs, ss, 0x18, &close_c));
+        cs += close_c.len() as u32;
+        eth(ipv4_tcp(s, 8000, c, 50000, ss, cs, 0x18, &close_s));
+        ss += close_s.len() as u32;
+        eth(ipv4_tcp(s, 8000, c, 50000, ss, cs, 0x11, b""));
+        eth(ipv4_tcp(c, 50000, s, 8000, cs, ss + 1, 0x11, b""));
+        let recs: Vec<(u64, &[u8])> =
+            pkts.iter().enumerate().map(|(i, p)| (1_700_000_000_000_000 + i as u64 * 1000, p.as_slice())).collect();
+        pcap_bytes(1, &recs)
+    }
+
+    #[test]
+    fn synthetic_clean_close() {
+        let (conns, stats, input) = analyze_bytes(&conversation(b""), Config::default());
+        assert!(input.warnings.is_empty(), "{:?}", input.warnings);
+        assert_eq!(stats.packets, 8);
+        assert_eq!(conns.len(), 1);
+        let c = &conns[0];
+        assert_eq!(c.verdict.kind, Kind::CleanClose);
+        assert_eq!((c.verdict.client_sees, c.verdict.server_sees), (Some(1000), Some(1000)));
+        assert_eq!(c.handshake.response.as_ref().and_then(|r| r.accept_valid), Some(true));
+        assert_eq!(c.client, "10.0.0.5:50000");
+    }
+
+    #[test]
+    fn tls_is_counted_and_hidden_by_default() {
+        let hello = b"\x16\x03\x01\x00\x2a\x01\x00\x00\x26\x03\x03";
+        let (conns, stats, _) = analyze_bytes(&conversation_with(hello, false), Config::default());
+        assert!(conns.is_empty());
+        assert_eq!(stats.tls_connections, 1);
+        let (conns, _, _) = analyze_bytes(&conversation_with(hello, false), Config { all: true, ..Config::default() });
+        assert_eq!(conns.first().map(|c| c.verdict.kind), Some(Kind::NotWebsocket));
+    }
+
+    #[test]
+    fn proxy_protocol_before_the_request() {
+        let (conns, _, _) =
+            analyze_bytes(&conversation(b"PROXY TCP4 203.0.113.7 10.0.0.9 51234 8000\r\n"), Config::default());
+        assert_eq!(conns.len(), 1);
+        let c = &conns[0];
+        assert_eq!(c.verdict.kind, Kind::CleanClose);
+        assert_eq!(c.handshake.proxy_header.as_deref(), Some("PROXY TCP4 203.0.113.7 10.0.0.9 51234 8000"));
+        assert_eq!(c.handshake.request.as_ref().map(|r| r.uri.as_str()), Some("/ws/"));
+    }
 }

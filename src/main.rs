@@ -324,7 +324,7 @@ impl Collector {
         }
         if self.index.is_empty() {
             let n: u64 = inputs.iter().map(|i| i.packets).sum();
-            return render::write_empty(n, stats.tcp_connections, w);
+            return render::write_empty(n, &stats, w);
         }
         render::write_head(&self.widths, style, w)?;
         let mut explained = Vec::new();
@@ -341,6 +341,7 @@ impl Collector {
             }
         }
         render::write_summary(&self.summary, &loops, style, w)?;
+        render::write_tls_note(&stats, w)?;
         for (_, slot) in explained {
             self.spill.get(slot, &mut buf)?;
             let text = String::from_utf8_lossy(&buf);

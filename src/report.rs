@@ -54,6 +54,8 @@ pub struct Stats {
     pub deflate_bytes_in: u64,
     pub deflate_bytes_out: u64,
     pub connections_hidden: u64,
+    /// TLS connections (wss or HTTPS): wsdiag cannot see inside them without keys.
+    pub tls_connections: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -121,6 +123,10 @@ pub struct Handshake {
     pub problems: Vec<String>,
     pub request_packet: Option<u64>,
     pub response_packet: Option<u64>,
+    /// A PROXY protocol header before the request (HAProxy `send-proxy`, AWS NLB).
+    pub proxy_header: Option<String>,
+    /// A head was cut short by the snaplen or a gap: only its whole lines are known.
+    pub truncated: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -430,6 +436,8 @@ impl Connection {
             problems: tl.handshake_problems.clone(),
             request_packet: tl.request().map(|(_, a)| a.packet.0),
             response_packet: tl.response().map(|(_, a)| a.packet.0),
+            proxy_header: tl.proxy_header.clone(),
+            truncated: tl.head_truncated,
         };
         let websocket = WebSocket {
             messages: ByRole {

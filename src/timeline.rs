@@ -142,6 +142,8 @@ pub struct Timeline {
     pub exchange: Option<Exchange>,
     pub http_exchanges: u32,
     pub http_error: Option<(Side, String, At)>,
+    /// A PROXY protocol header before the request (the original client's address).
+    pub proxy_header: Option<String>,
     /// A head was cut short (snaplen or gap): only its whole lines are known.
     pub head_truncated: bool,
     /// What is wrong with a 101 (RFC 6455 §4.1).
@@ -186,6 +188,7 @@ impl Timeline {
             http_exchanges: 0,
             http_error: None,
             head_truncated: false,
+            proxy_header: None,
             handshake_problems: Vec::new(),
             upgraded_at: None,
             deflate: None,

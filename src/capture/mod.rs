@@ -8,6 +8,8 @@
 #[cfg(feature = "live")]
 pub mod live;
 mod reader;
+#[cfg(test)]
+pub(crate) use reader::tests as reader_tests;
 
 pub use reader::{CaptureError, CaptureReader, Format};
 

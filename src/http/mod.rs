@@ -213,6 +213,21 @@ fn text(v: &[u8]) -> String {
     String::from_utf8_lossy(v).trim().to_string()
 }
 
+/// The length of a PROXY protocol header (HAProxy's, v1 text or v2 binary) at the start of a
+/// client stream, as load balancers send it to backends before the request.
+pub fn proxy_header_len(buf: &[u8]) -> Option<usize> {
+    const V2: &[u8; 12] = b"\r\n\r\n\x00\r\nQUIT\n";
+    if buf.starts_with(b"PROXY ") {
+        let end = buf.iter().take(108).position(|b| *b == b'\n')?;
+        return Some(end + 1);
+    }
+    if buf.len() >= 16 && buf[..12] == V2[..] {
+        let len = 16 + usize::from(u16::from_be_bytes([buf[14], buf[15]]));
+        return (len <= buf.len()).then_some(len);
+    }
+    None
+}
+
 /// True if `buf` starts like an HTTP/1.x request line (a method token and a space).
 pub fn looks_like_request(buf: &[u8]) -> bool {
     const METHODS: [&[u8]; 9] =
@@ -514,6 +529,18 @@ mod tests {
         assert_eq!(mask_uri("/ws/"), "/ws/");
         assert_eq!(mask_uri("/x?access_token=a.b.c"), "/x?access_token=…");
         assert_eq!(mask_jwt("authorization.bearer.eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"), "authorization.bearer.…");
+    }
+
+    #[test]
+    fn proxy_protocol_headers() {
+        let v1 = b"PROXY TCP4 203.0.113.7 10.0.0.9 51234 8000\r\nGET / HTTP/1.1\r\n";
+        assert_eq!(proxy_header_len(v1), Some(44));
+        let mut v2 = b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+        v2.extend_from_slice(&[203, 0, 113, 7, 10, 0, 0, 9, 0xc8, 0x22, 0x1f, 0x40]);
+        v2.extend_from_slice(b"GET /");
+        assert_eq!(proxy_header_len(&v2), Some(28));
+        assert_eq!(proxy_header_len(b"GET / HTTP/1.1"), None);
+        assert_eq!(proxy_header_len(&v2[..20]), None);
     }
 
     #[test]

@@ -5,7 +5,9 @@ mod ladder;
 pub mod table;
 
 pub use ladder::ladder;
-pub use table::{Widths, explain, needs_explaining, row, table, write_empty, write_head, write_row, write_summary};
+pub use table::{
+    Widths, explain, needs_explaining, row, table, write_empty, write_head, write_row, write_summary, write_tls_note,
+};
 
 use crate::report::{Connection, Report};
 use std::io::{self, Write};

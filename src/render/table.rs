@@ -3,7 +3,7 @@
 use super::{Style, clean, code_cell, wrap};
 use crate::diagnose::across::ReconnectLoop;
 use crate::diagnose::{Kind, human_ms};
-use crate::report::{Connection, Report, Summary};
+use crate::report::{Connection, Report, Stats, Summary};
 use anstyle::{AnsiColor, Style as S};
 use std::io::{self, Write};
 
@@ -126,11 +126,25 @@ pub fn write_row(widths: &Widths, cells: &[String; N], kind: Kind, style: Style,
 }
 
 /// What is printed when no connection is shown.
-pub fn write_empty(packets: u64, tcp_connections: u64, w: &mut impl Write) -> io::Result<()> {
+pub fn write_empty(packets: u64, stats: &Stats, w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
-        "No WebSocket connections in {packets} packets ({tcp_connections} TCP connections; --all shows every TCP connection)."
-    )
+        "No WebSocket connections in {packets} packets ({} TCP connections; --all shows every TCP connection).",
+        stats.tcp_connections
+    )?;
+    write_tls_note(stats, w)
+}
+
+/// wss is TLS: say so when TLS connections were left out.
+pub fn write_tls_note(stats: &Stats, w: &mut impl Write) -> io::Result<()> {
+    if stats.tls_connections > 0 {
+        writeln!(
+            w,
+            "{} TLS connection(s) (wss?) not shown: without the session keys wsdiag sees only their TCP story (--all shows it).",
+            stats.tls_connections
+        )?;
+    }
+    Ok(())
 }
 
 /// The count per verdict and the reconnect loops.
@@ -161,7 +175,7 @@ pub fn write_summary(summary: &Summary, loops: &[ReconnectLoop], style: Style, w
 pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()> {
     if report.connections.is_empty() {
         let n: u64 = report.inputs.iter().map(|i| i.packets).sum();
-        return write_empty(n, report.stats.tcp_connections, w);
+        return write_empty(n, &report.stats, w);
     }
     let rows: Vec<[String; N]> = report.connections.iter().map(row).collect();
     let mut widths = Widths::default();
@@ -173,6 +187,7 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
         write_row(&widths, r, c.verdict.kind, style, w)?;
     }
     write_summary(&report.summary, &report.reconnect_loops, style, w)?;
+    write_tls_note(&report.stats, w)?;
     for c in report.connections.iter().filter(|c| needs_explaining(c)) {
         writeln!(w)?;
         explain(c, style, w)?;
@@ -202,7 +217,8 @@ pub fn explain(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<(
     }
     let hb = &c.websocket.heartbeat;
     let mut beats = Vec::new();
-    for (what, pair) in [("Ping", &hb.ping), ("Pong", &hb.pong), ("app ping", &hb.app_ping), ("app pong", &hb.app_pong)] {
+    for (what, pair) in [("Ping", &hb.ping), ("Pong", &hb.pong), ("app ping", &hb.app_ping), ("app pong", &hb.app_pong)]
+    {
         for (who, h) in [("client", &pair.client), ("server", &pair.server)] {
             if let Some(h) = h {
                 let every = h.interval_ms.map(|i| format!(" every {}", human_ms(i))).unwrap_or_default();
