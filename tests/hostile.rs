@@ -692,6 +692,59 @@ fn pcapng_bad_block_lengths() {
     assert!(peak < 100 * 1024);
 }
 
+/// An IDB for raw IP with `if_tsresol` and `if_tsoffset` options.
+fn idb_with(tsresol: u8, tsoffset_s: i64) -> Vec<u8> {
+    let mut body = (RAW as u16).to_le_bytes().to_vec();
+    body.extend_from_slice(&[0, 0, 0, 0, 4, 0]);
+    body.extend_from_slice(&[9, 0, 1, 0, tsresol, 0, 0, 0]);
+    body.extend_from_slice(&[14, 0, 8, 0]);
+    body.extend_from_slice(&tsoffset_s.to_le_bytes());
+    body.extend_from_slice(&[0, 0, 0, 0]);
+    pcapng_block(1, &body)
+}
+
+fn epb_at(iface: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
+    let mut e = epb(data.len() as u32, data.len() as u32, data);
+    e[8..12].copy_from_slice(&iface.to_le_bytes());
+    e[12..16].copy_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+    e[16..20].copy_from_slice(&(ticks as u32).to_le_bytes());
+    e
+}
+
+/// Timestamps at both ends of time: interface 0 is offset by -2^62 s (packets clamp to
+/// i64::MIN ns), interface 1 counts seconds from 2^63 (i64::MAX ns). Three unanswered upgrade
+/// attempts to one path make a reconnect loop whose interval overflowed.
+#[test]
+fn pcapng_timestamps_at_the_ends_of_time() {
+    let mut v = shb(u64::MAX);
+    v.extend(idb_with(6, -(1 << 62)));
+    v.extend(idb_with(0, 0));
+    for (i, iface) in [0u32, 1, 1].into_iter().enumerate() {
+        let mut f = Flow::new();
+        f.client.1 += i as u16;
+        f.send(true, SYN, &[]);
+        f.send(false, SYN | ACK, &[]);
+        f.send(true, ACK, &[]);
+        let req = format!("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        f.send(true, PSH_ACK, req.as_bytes());
+        f.close();
+        for (n, (_, p)) in f.packets.iter().enumerate() {
+            v.extend(epb_at(iface, (1 << 63) + n as u64, p));
+        }
+    }
+    let (conns, stats, input) = analyze_bytes(&v, Config::default());
+    assert_eq!(input.packets, 21, "{:?}", input.warnings);
+    assert_eq!(conns.len(), 3);
+    let report = wsdiag::build_report(vec![input], conns, stats);
+    assert_eq!(report.reconnect_loops.len(), 1);
+    let f = write_tmp("png-ends-of-time.pcapng", &v);
+    let r = wsdiag(&f, &["--json"], SLOW);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    json(&r);
+    let r = wsdiag(&f, &[], SLOW);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // SYN flood
 
