@@ -25,7 +25,10 @@ for t in "${targets[@]}"; do
     echo "== $t: up to ${secs}s or 10000000 runs"
     mkdir -p "fuzz/artifacts/$t"
     status=0
-    nice -n 10 cargo fuzz run "${flags[@]}" "$t" -- \
+    # Whole captures need room: a head over 16 kB or a frame across many segments.
+    max_len=4096
+    case "$t" in capture_reader | pipeline) max_len=32768 ;; esac
+    nice -n 10 cargo fuzz run "${flags[@]}" "$t" -- -max_len="$max_len" \
         -jobs=1 -workers=1 -runs=10000000 -max_total_time="$secs" \
         -timeout=10 -rss_limit_mb=1024 -malloc_limit_mb=512 -print_final_stats=1 \
         >"fuzz/logs/$t.log" 2>&1 || status=$?
