@@ -422,7 +422,7 @@ impl AppSink<'_> {
             }
             let h = &mut self.app.http[side];
             let start_len = h.buf.len();
-            let take = (http::MAX_HEAD + 1 - start_len).min(bytes.len());
+            let take = (http::MAX_HEAD + 1).saturating_sub(start_len).min(bytes.len());
             h.buf.extend_from_slice(&bytes[..take]);
             let parsed = if is_client { self.parse_request(at) } else { self.parse_response(at) };
             match parsed {
@@ -647,5 +647,41 @@ mod tests {
         assert_eq!(heartbeat_kind("ping"), Some(true));
         assert_eq!(heartbeat_kind("{\"op\":1,\"d\":\"heartbeat\"}"), Some(true));
         assert_eq!(heartbeat_kind("{\"orders\":[1,2,3]}"), None);
+    }
+
+    /// Hostile input: an upgrade request, then more than `MAX_HEAD` bytes of early frames
+    /// (buffered until the answer), a 403, then one more client byte. The head buffer was
+    /// longer than `MAX_HEAD + 1` and `MAX_HEAD + 1 - buf.len()` overflowed.
+    #[test]
+    fn early_frames_over_max_head_then_refused_then_more() {
+        use crate::units::{PacketNo, Timestamp};
+        use crate::wire::TcpFlags;
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|_| unreachable!());
+        let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+        let at = |n: u64| At { ts: Timestamp(n as i64), packet: PacketNo(n) };
+        let seg = |src, dst, seq, ack, flags, payload| TcpSegment {
+            src,
+            dst,
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 0,
+            payload,
+            missing: 0,
+        };
+        let mut conn = Conn::new(1, c, s, at(1), ConnConfig::default());
+        let mut budget = Budget::new(1 << 24);
+        let req = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let early = vec![0x81u8; http::MAX_HEAD + 100];
+        let resp = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        let rq = 101 + req.len() as u32;
+        conn.segment(Side::A, &seg(c, s, 100, 0, 0x02, &[]), at(1), &mut budget);
+        conn.segment(Side::B, &seg(s, c, 500, 101, 0x12, &[]), at(2), &mut budget);
+        conn.segment(Side::A, &seg(c, s, 101, 501, 0x18, req), at(3), &mut budget);
+        conn.segment(Side::A, &seg(c, s, rq, 501, 0x18, &early), at(4), &mut budget);
+        conn.segment(Side::B, &seg(s, c, 501, rq, 0x18, resp), at(5), &mut budget);
+        conn.segment(Side::A, &seg(c, s, rq + early.len() as u32, 501, 0x18, b"x"), at(6), &mut budget);
+        let tl = conn.finish(&mut budget);
+        assert_eq!(tl.exchange.and_then(|e| e.response).map(|(r, _)| r.status), Some(403));
     }
 }

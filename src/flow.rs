@@ -20,10 +20,11 @@ impl FlowKey {
     }
 }
 
-/// Maps live flows to slots in a connection arena.
+/// Maps live flows to slots in a connection arena. Values are boxed: a slot costs a pointer
+/// until its flow arrives, and growing the arena never moves (or doubles) the connections.
 pub struct FlowTable<T> {
     map: HashMap<FlowKey, usize, Hasher>,
-    slots: Vec<Option<(FlowKey, T)>>,
+    slots: Vec<Option<(FlowKey, Box<T>)>>,
     free: Vec<usize>,
 }
 
@@ -47,17 +48,17 @@ impl<T> FlowTable<T> {
     }
 
     pub fn slot_mut(&mut self, slot: usize) -> Option<&mut T> {
-        self.slots.get_mut(slot).and_then(|s| s.as_mut()).map(|(_, t)| t)
+        self.slots.get_mut(slot).and_then(|s| s.as_mut()).map(|(_, t)| &mut **t)
     }
 
     pub fn insert(&mut self, key: FlowKey, value: T) -> usize {
         let slot = match self.free.pop() {
             Some(i) => {
-                self.slots[i] = Some((key, value));
+                self.slots[i] = Some((key, Box::new(value)));
                 i
             }
             None => {
-                self.slots.push(Some((key, value)));
+                self.slots.push(Some((key, Box::new(value))));
                 self.slots.len() - 1
             }
         };
@@ -69,7 +70,7 @@ impl<T> FlowTable<T> {
         let (key, value) = self.slots.get_mut(slot)?.take()?;
         self.map.remove(&key);
         self.free.push(slot);
-        Some(value)
+        Some(*value)
     }
 
     /// Slots for which `pred` holds.

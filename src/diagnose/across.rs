@@ -52,7 +52,7 @@ pub fn reconnect_loops(attempts: &[Attempt]) -> Vec<ReconnectLoop> {
             continue;
         }
         v.sort_by_key(|a| a.start_ns);
-        let gaps: Vec<f64> = v.windows(2).map(|w| (w[1].start_ns - w[0].start_ns) as f64 / 1e6).collect();
+        let gaps: Vec<f64> = v.windows(2).map(|w| w[1].start_ns.saturating_sub(w[0].start_ns) as f64 / 1e6).collect();
         let (min, max) = gaps.iter().fold((f64::MAX, 0f64), |(lo, hi), g| (lo.min(*g), hi.max(*g)));
         let mean = gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
         let mut outcomes = BTreeMap::new();
@@ -100,6 +100,23 @@ mod tests {
         assert_eq!(l[0].attempts, 3);
         assert_eq!(l[0].interval_ms, Interval { min: 300.0, max: 400.0, mean: 350.0 });
         assert_eq!(l[0].outcomes.get("403"), Some(&3));
+    }
+
+    /// Hostile input: pcapng interfaces whose offsets and resolutions clamp packet times to
+    /// i64::MIN and i64::MAX ns; the interval between two attempts overflowed.
+    #[test]
+    fn attempts_at_the_ends_of_time() {
+        let mut v = vec![
+            at(1, 0, Kind::HandshakeUnanswered, "x"),
+            at(2, 0, Kind::HandshakeUnanswered, "x"),
+            at(3, 0, Kind::HandshakeUnanswered, "x"),
+        ];
+        v[0].start_ns = i64::MIN;
+        v[1].start_ns = i64::MAX;
+        v[2].start_ns = i64::MAX;
+        let l = reconnect_loops(&v);
+        assert_eq!(l.len(), 1);
+        assert!(l[0].interval_ms.max > 9e12);
     }
 
     #[test]
