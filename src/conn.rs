@@ -59,7 +59,7 @@ struct AppLayer {
     http: PerSide<HttpSide>,
     /// Requests waiting for their response, in order (pipelining).
     waiting: std::collections::VecDeque<(http::Request, At)>,
-    ws: PerSide<Option<FrameParser>>,
+    ws: PerSide<Option<Box<FrameParser>>>,
     cfg: ConnConfig,
     events: Vec<WsEvent>,
 }
@@ -259,8 +259,11 @@ impl AppSink<'_> {
                         },
                     );
                     if self.tl.exchange.is_none() {
-                        self.tl.exchange =
-                            Some(Exchange { request: Some((req.clone(), at)), response: None, body: Vec::new() });
+                        self.tl.exchange = Some(Box::new(Exchange {
+                            request: Some((req.clone(), at)),
+                            response: None,
+                            body: Vec::new(),
+                        }));
                     }
                     self.tl.head_truncated = true;
                     // Unknown headers may have asked for an upgrade: treat it as one.
@@ -275,7 +278,7 @@ impl AppSink<'_> {
             self.tl.push(at, side, EventKind::Response { status: resp.status, reason: resp.reason.clone() });
             let req = self.app.waiting.pop_front();
             if self.tl.exchange.is_none() {
-                self.tl.exchange = Some(Exchange { request: None, response: None, body: Vec::new() });
+                self.tl.exchange = Some(Box::new(Exchange { request: None, response: None, body: Vec::new() }));
             }
             let status = resp.status;
             if let Some(ex) = self.tl.exchange.as_mut() {
@@ -383,7 +386,7 @@ impl AppSink<'_> {
                 _ => None,
             };
             // Mid-connection we cannot know whether RSV1 was negotiated: allow it.
-            self.app.ws[side] = Some(FrameParser::new(role, deflate.is_some() || mid, inflater));
+            self.app.ws[side] = Some(Box::new(FrameParser::new(role, deflate.is_some() || mid, inflater)));
         }
         self.tl.deflate = deflate;
     }
@@ -470,7 +473,8 @@ impl AppSink<'_> {
         self.tl.push(at, side, EventKind::Request { method: head.method.clone(), uri: head.uri.clone(), upgrade });
         let have_upgrade = self.tl.request().is_some_and(|(r, _)| r.wants_websocket());
         if self.tl.exchange.is_none() || (upgrade && !have_upgrade) {
-            self.tl.exchange = Some(Exchange { request: Some((head.clone(), at)), response: None, body: Vec::new() });
+            self.tl.exchange =
+                Some(Box::new(Exchange { request: Some((head.clone(), at)), response: None, body: Vec::new() }));
             if upgrade {
                 self.tl.app = App::WebSocket;
             }
@@ -497,7 +501,7 @@ impl AppSink<'_> {
             (None, _) => true,
         };
         if self.tl.exchange.is_none() {
-            self.tl.exchange = Some(Exchange { request: None, response: None, body: Vec::new() });
+            self.tl.exchange = Some(Box::new(Exchange { request: None, response: None, body: Vec::new() }));
         }
         if !is_ours {
             // A response to another request on a keep-alive connection: skip its body.
@@ -567,8 +571,8 @@ impl AppSink<'_> {
                     let at = at_of(meta);
                     if let Some(p) = &preview {
                         match heartbeat_kind(p) {
-                            Some(true) => self.tl.app_pings[side].record(at),
-                            Some(false) => self.tl.app_pongs[side].record(at),
+                            Some(true) => self.tl.beats_mut().app_pings[side].record(at),
+                            Some(false) => self.tl.beats_mut().app_pongs[side].record(at),
                             None => {}
                         }
                     }
@@ -580,15 +584,17 @@ impl AppSink<'_> {
                 }
                 WsEvent::Ping { len, meta } => {
                     let at = at_of(meta);
-                    self.tl.pings[side].record(at);
-                    if self.tl.pings[side].count <= MAX_MESSAGE_EVENTS {
+                    let b = self.tl.beats_mut();
+                    b.pings[side].record(at);
+                    if b.pings[side].count <= MAX_MESSAGE_EVENTS {
                         self.tl.push(at, side, EventKind::Ping { len });
                     }
                 }
                 WsEvent::Pong { len, meta } => {
                     let at = at_of(meta);
-                    self.tl.pongs[side].record(at);
-                    if self.tl.pongs[side].count <= MAX_MESSAGE_EVENTS {
+                    let b = self.tl.beats_mut();
+                    b.pongs[side].record(at);
+                    if b.pongs[side].count <= MAX_MESSAGE_EVENTS {
                         self.tl.push(at, side, EventKind::Pong { len });
                     }
                 }
@@ -683,5 +689,14 @@ mod tests {
         conn.segment(Side::A, &seg(c, s, rq + early.len() as u32, 501, 0x18, b"x"), at(6), &mut budget);
         let tl = conn.finish(&mut budget);
         assert_eq!(tl.exchange.and_then(|e| e.response).map(|(r, _)| r.status), Some(403));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every live flow costs this much (a SYN flood fills the table): keep rare parts boxed.
+    #[test]
+    fn a_connection_stays_small() {
+        assert!(std::mem::size_of::<super::Conn>() <= 1536, "{}", std::mem::size_of::<super::Conn>());
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::diagnose::{Kind, Verdict, across::ReconnectLoop, round_ms};
 use crate::http;
-use crate::timeline::{At, ClientBy, EventKind, Heartbeat, Timeline};
+use crate::timeline::{At, Beats, ClientBy, EventKind, Heartbeat, Timeline};
 use crate::units::{Role, Side};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -339,9 +339,10 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
 }
 
 fn last_unanswered(tl: &Timeline) -> Option<UnansweredPing> {
+    let b = tl.beats.as_deref()?;
     let mut best: Option<(Side, &'static str, At)> = None;
     for side in Side::BOTH {
-        for (kind, pings, pongs) in [("ping", &tl.pings, &tl.pongs), ("app_ping", &tl.app_pings, &tl.app_pongs)] {
+        for (kind, pings, pongs) in [("ping", &b.pings, &b.pongs), ("app_ping", &b.app_pings, &b.app_pongs)] {
             let Some(last_ping) = pings[side].last else { continue };
             let answered = pongs[side.other()].last.is_some_and(|p| p.packet > last_ping.packet);
             if !answered && best.is_none_or(|(_, _, b)| last_ping.packet > b.packet) {
@@ -482,12 +483,18 @@ impl Connection {
             }),
             compressed_messages: by_role(tl, |s| tl.frames[s].compressed_messages),
             unknown_bytes: by_role(tl, |s| tl.frames[s].unknown_bytes),
-            heartbeat: Heartbeats {
-                ping: ByRole { client: hb(&tl.pings[client]), server: hb(&tl.pings[server]) },
-                pong: ByRole { client: hb(&tl.pongs[client]), server: hb(&tl.pongs[server]) },
-                app_ping: ByRole { client: hb(&tl.app_pings[client]), server: hb(&tl.app_pings[server]) },
-                app_pong: ByRole { client: hb(&tl.app_pongs[client]), server: hb(&tl.app_pongs[server]) },
-                last_unanswered: last_unanswered(tl),
+            heartbeat: {
+                let none = Beats::default();
+                let b = tl.beats.as_deref().unwrap_or(&none);
+                let pair =
+                    |h: &crate::units::PerSide<Heartbeat>| ByRole { client: hb(&h[client]), server: hb(&h[server]) };
+                Heartbeats {
+                    ping: pair(&b.pings),
+                    pong: pair(&b.pongs),
+                    app_ping: pair(&b.app_pings),
+                    app_pong: pair(&b.app_pongs),
+                    last_unanswered: last_unanswered(tl),
+                }
             },
         };
         let timeline = tl

@@ -109,6 +109,15 @@ impl Heartbeat {
     }
 }
 
+/// Protocol Ping/Pong frames and application heartbeats per side.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Beats {
+    pub pings: PerSide<Heartbeat>,
+    pub pongs: PerSide<Heartbeat>,
+    pub app_pings: PerSide<Heartbeat>,
+    pub app_pongs: PerSide<Heartbeat>,
+}
+
 /// One HTTP request and, once seen, its response.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exchange {
@@ -139,7 +148,7 @@ pub struct Timeline {
     pub partial: bool,
     pub app: App,
     /// The upgrade exchange (or the first HTTP exchange when none asked to upgrade).
-    pub exchange: Option<Exchange>,
+    pub exchange: Option<Box<Exchange>>,
     pub http_exchanges: u32,
     pub http_error: Option<(Side, String, At)>,
     /// A PROXY protocol header before the request (the original client's address).
@@ -154,10 +163,8 @@ pub struct Timeline {
     pub closes: Vec<CloseRec>,
     pub violations: Vec<(Side, Violation, At)>,
     pub last_payload: PerSide<Option<At>>,
-    pub pings: PerSide<Heartbeat>,
-    pub pongs: PerSide<Heartbeat>,
-    pub app_pings: PerSide<Heartbeat>,
-    pub app_pongs: PerSide<Heartbeat>,
+    /// Heartbeats, allocated on the first one (most connections have none).
+    pub beats: Option<Box<Beats>>,
     pub desyncs: PerSide<u32>,
     pub events: Vec<Event>,
     pub events_dropped: u64,
@@ -196,16 +203,17 @@ impl Timeline {
             closes: Vec::new(),
             violations: Vec::new(),
             last_payload: PerSide::default(),
-            pings: PerSide::default(),
-            pongs: PerSide::default(),
-            app_pings: PerSide::default(),
-            app_pongs: PerSide::default(),
+            beats: None,
             desyncs: PerSide::default(),
             events: Vec::new(),
             events_dropped: 0,
             message_events: PerSide::default(),
             capture_end: None,
         }
+    }
+
+    pub fn beats_mut(&mut self) -> &mut Beats {
+        self.beats.get_or_insert_with(Box::default)
     }
 
     pub fn push(&mut self, at: At, side: Side, kind: EventKind) {

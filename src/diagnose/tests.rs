@@ -32,7 +32,8 @@ fn upgraded() -> Timeline {
         connection: Some("Upgrade".into()),
         ..Response::default()
     };
-    tl.exchange = Some(Exchange { request: Some((req, at(4, 2))), response: Some((resp, at(6, 3))), body: Vec::new() });
+    tl.exchange =
+        Some(Box::new(Exchange { request: Some((req, at(4, 2))), response: Some((resp, at(6, 3))), body: Vec::new() }));
     tl.upgraded_at = Some(at(6, 3));
     tl.bytes = crate::units::PerSide([300, 200]);
     tl.last_payload[C] = Some(at(4, 2));
