@@ -419,7 +419,7 @@ impl AppSink<'_> {
             if is_client && self.app.waiting.back().is_some_and(|(r, _)| r.wants_websocket()) {
                 // Frames sent before the answer: kept until the 101 says what they are.
                 let h = &mut self.app.http[side];
-                let room = (64 * 1024usize).saturating_sub(h.buf.len());
+                let room = http::MAX_HEAD.saturating_sub(h.buf.len());
                 h.buf.extend_from_slice(&bytes[..room.min(bytes.len())]);
                 return &[];
             }

@@ -249,12 +249,27 @@ impl Analyzer {
     }
 
     /// Ends the analysis: every open connection is diagnosed as it stands.
-    pub fn finish(mut self) -> (Vec<Connection>, Stats) {
-        self.sweep(true);
-        self.stats.reorder_bytes_dropped = self.budget.dropped;
-        let mut out = self.finished;
+    pub fn finish(self) -> (Vec<Connection>, Stats) {
+        let mut out = Vec::new();
+        let stats = self.finish_each(|c| out.push(c));
         out.sort_by_key(|c| c.id);
-        (out, self.stats)
+        (out, stats)
+    }
+
+    /// Ends the analysis handing each connection to `f` as it is diagnosed, in no particular
+    /// order, so that the connections still open need not be held all at once.
+    pub fn finish_each(mut self, mut f: impl FnMut(Connection)) -> Stats {
+        for c in self.take_finished() {
+            f(c);
+        }
+        for slot in self.flows.slots() {
+            self.finish_slot(slot);
+            for c in self.take_finished() {
+                f(c);
+            }
+        }
+        self.stats.reorder_bytes_dropped = self.budget.dropped;
+        self.stats
     }
 }
 

@@ -100,13 +100,21 @@ fn run() -> anyhow::Result<ExitCode> {
         // Each unreadable input was named on its own line above.
         return Ok(ExitCode::from(2));
     }
-    let (conns, stats) = analyzer.finish();
+    let mut result = Ok(());
+    let stats = analyzer.finish_each(|c| {
+        if result.is_ok() {
+            result = if cli.ndjson {
+                emit_ndjson(vec![c], &filters, &mut out, &mut failed).map_err(anyhow::Error::from)
+            } else {
+                collector.add_all(vec![c], &filters).map_err(anyhow::Error::from)
+            };
+        }
+    });
+    result?;
     if cli.ndjson {
-        emit_ndjson(conns, &filters, &mut out, &mut failed)?;
         out.flush()?;
         return Ok(exit(failed));
     }
-    collector.add_all(conns, &filters)?;
     failed |= collector.failed;
     if let Some(n) = cli.conn {
         let Some(c) = &collector.conn else {

@@ -318,8 +318,8 @@ impl FrameParser {
     pub fn data(&mut self, mut data: &[u8], meta: Meta, segment_start: bool, out: &mut Vec<WsEvent>) {
         if self.lost() {
             if let Some((bytes, _, _)) = self.candidate.take() {
-                self.lost_at += bytes.len() as u64;
-                self.counts.unknown_bytes += bytes.len() as u64;
+                self.lost_at = self.lost_at.saturating_add(bytes.len() as u64);
+                self.counts.unknown_bytes = self.counts.unknown_bytes.saturating_add(bytes.len() as u64);
             }
             match if segment_start { self.tiles(data) } else { Tiling::No } {
                 Tiling::Exact => self.resync(meta, out),
@@ -328,8 +328,8 @@ impl FrameParser {
                     return;
                 }
                 _ => {
-                    self.lost_at += data.len() as u64;
-                    self.counts.unknown_bytes += data.len() as u64;
+                    self.lost_at = self.lost_at.saturating_add(data.len() as u64);
+                    self.counts.unknown_bytes = self.counts.unknown_bytes.saturating_add(data.len() as u64);
                     return;
                 }
             }
@@ -337,8 +337,8 @@ impl FrameParser {
         while !data.is_empty() {
             match &mut self.state {
                 State::Lost => {
-                    self.lost_at += data.len() as u64;
-                    self.counts.unknown_bytes += data.len() as u64;
+                    self.lost_at = self.lost_at.saturating_add(data.len() as u64);
+                    self.counts.unknown_bytes = self.counts.unknown_bytes.saturating_add(data.len() as u64);
                     return;
                 }
                 State::Header { buf, have } => {
@@ -396,14 +396,14 @@ impl FrameParser {
                 self.resync(cmeta, out);
                 self.data(&bytes, cmeta, false, out);
             } else {
-                self.lost_at += bytes.len() as u64;
-                self.counts.unknown_bytes += bytes.len() as u64;
+                self.lost_at = self.lost_at.saturating_add(bytes.len() as u64);
+                self.counts.unknown_bytes = self.counts.unknown_bytes.saturating_add(bytes.len() as u64);
             }
         }
         match &mut self.state {
             State::Lost => {
-                self.lost_at += len;
-                self.counts.unknown_bytes += len;
+                self.lost_at = self.lost_at.saturating_add(len);
+                self.counts.unknown_bytes = self.counts.unknown_bytes.saturating_add(len);
             }
             State::Payload { hdr, done } if hdr.len - *done >= len => {
                 // The gap falls inside a payload: framing survives, the payload is incomplete.
@@ -414,7 +414,7 @@ impl FrameParser {
                     self.control_incomplete = true;
                 } else if let Some(m) = self.msg.as_mut() {
                     m.incomplete = true;
-                    m.wire_len += len;
+                    m.wire_len = m.wire_len.saturating_add(len);
                     if m.compressed {
                         // A hole in a compressed stream breaks the shared window for good.
                         m.inflate_ok = false;
@@ -427,8 +427,8 @@ impl FrameParser {
             }
             _ => {
                 self.lose(meta, out);
-                self.lost_at += len;
-                self.counts.unknown_bytes += len;
+                self.lost_at = self.lost_at.saturating_add(len);
+                self.counts.unknown_bytes = self.counts.unknown_bytes.saturating_add(len);
             }
         }
     }
