@@ -104,7 +104,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let stats = analyzer.finish_each(|c| {
         if result.is_ok() {
             result = if cli.ndjson {
-                emit_ndjson(vec![c], &filters, &mut out, &mut failed).map_err(anyhow::Error::from)
+                emit_ndjson(vec![c], &filters, &mut out, &mut failed)
             } else {
                 collector.add_all(vec![c], &filters).map_err(anyhow::Error::from)
             };
