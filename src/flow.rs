@@ -8,14 +8,34 @@ type Hasher = foldhash::fast::RandomState;
 use std::net::SocketAddr;
 
 /// A 4-tuple with its two endpoints in a canonical order, so both directions find one entry.
+/// Endpoints are plain integers (hashing and comparing a `SocketAddr` goes through its enum and,
+/// for IPv6, flow info and scope id: a measurable share of the per-packet cost).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    lo: SocketAddr,
-    hi: SocketAddr,
+    lo: End,
+    hi: End,
+}
+
+/// One endpoint: the address (IPv4 in the low 32 bits) and the port, with bit 16 of `port` set
+/// for IPv6 so that an IPv4 address and its IPv4-mapped IPv6 form stay apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct End {
+    ip: u128,
+    port: u32,
+}
+
+impl End {
+    fn of(a: SocketAddr) -> End {
+        match a {
+            SocketAddr::V4(v4) => End { ip: u128::from(u32::from(*v4.ip())), port: u32::from(v4.port()) },
+            SocketAddr::V6(v6) => End { ip: u128::from(*v6.ip()), port: u32::from(v6.port()) | 1 << 16 },
+        }
+    }
 }
 
 impl FlowKey {
     pub fn new(a: SocketAddr, b: SocketAddr) -> Self {
+        let (a, b) = (End::of(a), End::of(b));
         if a <= b { FlowKey { lo: a, hi: b } } else { FlowKey { lo: b, hi: a } }
     }
 }
@@ -26,11 +46,14 @@ pub struct FlowTable<T> {
     map: HashMap<FlowKey, usize, Hasher>,
     slots: Vec<Option<(FlowKey, Box<T>)>>,
     free: Vec<usize>,
+    /// The flow found last: consecutive packets mostly belong to one flow (a burst of segments
+    /// of one message), and comparing a key is cheaper than hashing it.
+    last: Option<(FlowKey, usize)>,
 }
 
 impl<T> Default for FlowTable<T> {
     fn default() -> Self {
-        FlowTable { map: HashMap::default(), slots: Vec::new(), free: Vec::new() }
+        FlowTable { map: HashMap::default(), slots: Vec::new(), free: Vec::new(), last: None }
     }
 }
 
@@ -43,8 +66,15 @@ impl<T> FlowTable<T> {
         self.map.is_empty()
     }
 
-    pub fn get(&self, key: &FlowKey) -> Option<usize> {
-        self.map.get(key).copied()
+    pub fn get(&mut self, key: &FlowKey) -> Option<usize> {
+        if let Some((k, slot)) = self.last {
+            if k == *key {
+                return Some(slot);
+            }
+        }
+        let slot = self.map.get(key).copied()?;
+        self.last = Some((*key, slot));
+        Some(slot)
     }
 
     pub fn slot_mut(&mut self, slot: usize) -> Option<&mut T> {
@@ -63,12 +93,16 @@ impl<T> FlowTable<T> {
             }
         };
         self.map.insert(key, slot);
+        self.last = Some((key, slot));
         slot
     }
 
     pub fn remove(&mut self, slot: usize) -> Option<T> {
         let (key, value) = self.slots.get_mut(slot)?.take()?;
         self.map.remove(&key);
+        if self.last.is_some_and(|(_, s)| s == slot) {
+            self.last = None;
+        }
         self.free.push(slot);
         Some(*value)
     }
@@ -105,5 +139,38 @@ mod tests {
         assert!(t.is_empty());
         assert_eq!(t.insert(FlowKey::new(a, b), 2), s);
         assert_eq!(side_of(a, b), Side::B);
+    }
+
+    #[test]
+    fn the_last_flow_found_is_forgotten_when_removed() {
+        let p = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|_| unreachable!());
+        let ka = FlowKey::new(p("10.0.0.1:5000"), p("10.0.0.2:80"));
+        let kb = FlowKey::new(p("10.0.0.1:5001"), p("10.0.0.2:80"));
+        let mut t = FlowTable::default();
+        let sa = t.insert(ka, 'a');
+        assert_eq!(t.get(&ka), Some(sa));
+        assert_eq!(t.remove(sa), Some('a'));
+        assert_eq!(t.get(&ka), None);
+        let sb = t.insert(kb, 'b');
+        assert_eq!(sb, sa, "the slot is reused");
+        assert_eq!(t.get(&ka), None, "a stale cache entry would find b's slot");
+        assert_eq!(t.get(&kb), Some(sb));
+        let sa2 = t.insert(ka, 'c');
+        assert_eq!(t.get(&kb), Some(sb));
+        assert_eq!(t.get(&ka), Some(sa2));
+        assert_eq!(t.slot_mut(sa2).copied(), Some('c'));
+    }
+
+    #[test]
+    fn ipv4_and_its_mapped_ipv6_form_are_different_flows() {
+        let p = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|_| unreachable!());
+        let v4 = FlowKey::new(p("10.0.0.1:5000"), p("10.0.0.2:80"));
+        let mapped = FlowKey::new(p("[::ffff:10.0.0.1]:5000"), p("[::ffff:10.0.0.2]:80"));
+        assert_ne!(v4, mapped);
+        assert_eq!(mapped, FlowKey::new(p("[::ffff:10.0.0.2]:80"), p("[::ffff:10.0.0.1]:5000")));
+        assert_ne!(
+            FlowKey::new(p("10.0.0.1:5000"), p("10.0.0.2:80")),
+            FlowKey::new(p("10.0.0.1:5001"), p("10.0.0.2:80"))
+        );
     }
 }

@@ -85,7 +85,7 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
     eprintln!("wsdiag: capturing on {iface} ({}); Ctrl-C to stop", cap.linktype().name());
     let cfg = Config {
         all: cli.all,
-        report: ReportOptions { show_secrets: cli.show_secrets },
+        report: ReportOptions { show_secrets: cli.show_secrets, ..Default::default() },
         linger_s: 1,
         ..Config::default()
     };

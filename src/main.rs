@@ -43,7 +43,10 @@ fn run() -> anyhow::Result<ExitCode> {
     let filters = Filters::new(&cli)?;
     let cfg = Config {
         all: cli.all || cli.conn.is_some(),
-        report: ReportOptions { show_secrets: cli.show_secrets },
+        report: ReportOptions {
+            show_secrets: cli.show_secrets,
+            no_timeline: !cli.json && !cli.ndjson && cli.conn.is_none(),
+        },
         conn: wsdiag::conn::ConnConfig { inflate: !cli.no_inflate, ..Default::default() },
         ..Config::default()
     };
@@ -268,8 +271,8 @@ impl Collector {
             self.attempts.push(a);
         }
         let record = if self.json {
-            let mut v = Vec::new();
-            serde_json::to_writer_pretty(&mut v, &c).map_err(io::Error::other)?;
+            let mut v = Vec::with_capacity(16 << 10);
+            render::json_nested(&c, 2, &mut v)?;
             v
         } else {
             let cells = render::row(&c);
@@ -303,7 +306,6 @@ impl Collector {
         let mut buf = Vec::new();
         if json {
             // Byte for byte what serde_json's pretty printer writes for the whole Report.
-            let indent = |v: &[u8], by: &str| String::from_utf8_lossy(v).replace('\n', &format!("\n{by}"));
             writeln!(w, "{{")?;
             writeln!(w, "  \"tool\": \"wsdiag\",")?;
             writeln!(
@@ -312,7 +314,7 @@ impl Collector {
                 serde_json::to_string(env!("CARGO_PKG_VERSION")).map_err(io::Error::other)?
             )?;
             writeln!(w, "  \"schema\": {},", wsdiag::report::SCHEMA)?;
-            writeln!(w, "  \"inputs\": {},", indent(&pretty(&inputs)?, "  "))?;
+            write_member(w, "inputs", &inputs, ",")?;
             if self.index.is_empty() {
                 writeln!(w, "  \"connections\": [],")?;
             } else {
@@ -320,13 +322,15 @@ impl Collector {
                 let n = self.index.len();
                 for (i, (_, slot)) in self.index.iter().enumerate() {
                     self.spill.get(*slot, &mut buf)?;
-                    writeln!(w, "    {}{}", indent(&buf, "    "), if i + 1 < n { "," } else { "" })?;
+                    w.write_all(b"    ")?;
+                    w.write_all(&buf)?;
+                    w.write_all(if i + 1 < n { b",\n" } else { b"\n" })?;
                 }
                 writeln!(w, "  ],")?;
             }
-            writeln!(w, "  \"summary\": {},", indent(&pretty(&self.summary)?, "  "))?;
-            writeln!(w, "  \"reconnect_loops\": {},", indent(&pretty(&loops)?, "  "))?;
-            writeln!(w, "  \"stats\": {}", indent(&pretty(&stats)?, "  "))?;
+            write_member(w, "summary", &self.summary, ",")?;
+            write_member(w, "reconnect_loops", &loops, ",")?;
+            write_member(w, "stats", &stats, "")?;
             writeln!(w, "}}")?;
             return Ok(());
         }
@@ -362,7 +366,9 @@ impl Collector {
     }
 }
 
-/// Pretty JSON of any serializable value.
-fn pretty<T: serde::Serialize>(v: &T) -> io::Result<Vec<u8>> {
-    serde_json::to_vec_pretty(v).map_err(io::Error::other)
+/// `  "name": VALUE,` with the pretty-printed value one level deep.
+fn write_member(w: &mut impl Write, name: &str, value: &impl serde::Serialize, after: &str) -> io::Result<()> {
+    write!(w, "  \"{name}\": ")?;
+    render::json_nested(value, 1, w)?;
+    writeln!(w, "{after}")
 }

@@ -257,6 +257,9 @@ pub struct TimelineEvent {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReportOptions {
     pub show_secrets: bool,
+    /// Leave `timeline` empty: only the ladder and the JSON show it, and writing every event's
+    /// text is a large share of the cost of a connection's report (the table sets this).
+    pub no_timeline: bool,
 }
 
 fn by_role<T: Copy>(tl: &Timeline, f: impl Fn(Side) -> T) -> ByRole<T> {
@@ -310,9 +313,8 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
             let mut t =
                 format!("{} message, {len} bytes{}", opcode.name(), if *compressed { " (compressed)" } else { "" });
             if let Some(p) = preview {
-                let p: String = p.chars().take(40).collect();
-                let p: String = p.chars().map(|c| if c.is_control() { '·' } else { c }).collect();
-                t.push_str(&format!(": {p}"));
+                t.push_str(": ");
+                t.extend(p.chars().take(40).map(|c| if c.is_control() { '·' } else { c }));
             }
             ("message", t)
         }
@@ -500,6 +502,7 @@ impl Connection {
         let timeline = tl
             .events
             .iter()
+            .filter(|_| !opts.no_timeline)
             .map(|e| {
                 let (event, text) = event_text(&e.kind, opts);
                 TimelineEvent { at_ms: ms(e.at), packet: e.at.packet.0, from: tl.role_of(e.side), event, text }

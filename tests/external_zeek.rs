@@ -22,8 +22,11 @@ fn zeek_traces_match_truth() {
     for file in &truth {
         let name = file["file"].as_str().unwrap_or("");
         let path = format!("{DIR}/{name}");
-        let cfg =
-            Config { all: true, report: wsdiag::report::ReportOptions { show_secrets: true }, ..Config::default() };
+        let cfg = Config {
+            all: true,
+            report: wsdiag::report::ReportOptions { show_secrets: true, ..Default::default() },
+            ..Config::default()
+        };
         let (conns, _, inputs) = analyze_files(&[&path], cfg);
         if !inputs[0].warnings.is_empty() {
             errors.push(format!("{name}: warnings {:?}", inputs[0].warnings));

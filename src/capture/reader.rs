@@ -239,7 +239,15 @@ impl<R: Read> CaptureReader<R> {
         Ok(self.end - self.pos >= n)
     }
 
+    /// [`Self::ensure`], with a warning when the input ends or fails first. Inline for the
+    /// common case, a record already in the buffer.
+    #[inline]
     fn ensure_or_warn(&mut self, n: usize, what: &str) -> bool {
+        self.end - self.pos >= n || self.refill_or_warn(n, what)
+    }
+
+    #[cold]
+    fn refill_or_warn(&mut self, n: usize, what: &str) -> bool {
         match self.ensure(n) {
             Ok(true) => true,
             Ok(false) => {

@@ -8,6 +8,9 @@ use super::frame::{self, FrameHeader, OpCode, parse_header};
 use crate::tcp::Meta;
 use crate::units::Role;
 
+/// Payload bytes unmasked at a time.
+const SCRATCH: usize = 4096;
+
 /// Bytes of a text message kept as its preview.
 pub const PREVIEW: usize = 64;
 /// The most a control-frame payload may hold (RFC 6455 §5.5).
@@ -267,6 +270,8 @@ pub struct FrameParser {
     /// While lost: a segment start whose frames run past its captured end, kept to check
     /// against the size of the gap that follows (a snaplen cut).
     candidate: Option<(Vec<u8>, u64, Meta)>,
+    /// Unmasked payload bytes, a chunk at a time (reused: payloads are never stored).
+    scratch: Vec<u8>,
     pub counts: FrameCounts,
 }
 
@@ -294,6 +299,7 @@ impl FrameParser {
             closed: false,
             lost_at: 0,
             candidate: None,
+            scratch: Vec::new(),
             counts: FrameCounts::default(),
         }
     }
@@ -572,12 +578,16 @@ impl FrameParser {
         if !(wants_text || m.inflate_ok) {
             return;
         }
-        // Unmask into a small stack buffer, chunk by chunk: payloads are never stored.
-        let mut scratch = [0u8; 4096];
+        if hdr.mask.is_none() && !m.compressed {
+            see_text(&mut m.utf8, &mut m.preview, data);
+            return;
+        }
+        // Unmask into a small reused buffer, chunk by chunk: payloads are never stored.
         let mut off = offset;
-        for chunk in data.chunks(scratch.len()) {
-            let buf = &mut scratch[..chunk.len()];
-            buf.copy_from_slice(chunk);
+        for chunk in data.chunks(SCRATCH) {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(chunk);
+            let buf = &mut self.scratch[..];
             if let Some(mask) = hdr.mask {
                 frame::unmask(buf, mask, off);
             }
