@@ -52,6 +52,17 @@ struct HttpSide {
     collecting_body: bool,
     /// Gave up on HTTP for this side (body of unknown length, error).
     done: bool,
+    /// Frames sent before the 101 were given up on (memory): the frame parser starts lost.
+    early_lost: bool,
+}
+
+/// Empties a buffer, giving its memory back when it grew past a typical head.
+fn release(buf: &mut Vec<u8>) {
+    if buf.capacity() > 4096 {
+        *buf = Vec::new();
+    } else {
+        buf.clear();
+    }
 }
 
 struct AppLayer {
@@ -89,8 +100,37 @@ impl Conn {
 
     /// Memory the connection holds beyond its fixed size, roughly.
     pub fn buffered(&self) -> usize {
-        self.asm.0.iter().map(Assembler::pending_bytes).sum::<usize>()
-            + self.app.http.0.iter().map(|h| h.buf.len()).sum::<usize>()
+        self.asm.0.iter().map(Assembler::pending_bytes).sum::<usize>() + self.head_bytes()
+    }
+
+    /// Memory held by the HTTP buffers.
+    fn head_bytes(&self) -> usize {
+        self.app.http.0.iter().map(|h| h.buf.capacity()).sum()
+    }
+
+    /// All flows together hold too much in HTTP buffers: give up on this one's. A partial head
+    /// keeps what its whole lines say (as when a snaplen cuts it); frames sent before the 101
+    /// are dropped, and the frame parser finds frames again after the 101.
+    fn shed_heads(&mut self, at: At, budget: &mut Budget) {
+        for side in Side::BOTH {
+            let h = &self.app.http[side];
+            if h.buf.capacity() == 0 {
+                continue;
+            }
+            budget.heads_dropped += h.buf.len() as u64;
+            let early =
+                self.tl.client == Some(side) && self.app.waiting.back().is_some_and(|(r, _)| r.wants_websocket());
+            if early || h.buf.is_empty() {
+                let h = &mut self.app.http[side];
+                h.buf = Vec::new();
+                h.early_lost |= early;
+            } else {
+                let mut sink = AppSink { side, tl: &mut self.tl, app: &mut self.app };
+                sink.truncated_head(at);
+                self.app.http[side].buf = Vec::new();
+            }
+            self.tl.head_shed = true;
+        }
     }
 
     /// A new SYN on this 4-tuple after the connection ended means port reuse.
@@ -100,6 +140,17 @@ impl Conn {
 
     /// Feeds one segment sent by `side`.
     pub fn segment(&mut self, side: Side, seg: &TcpSegment<'_>, at: At, budget: &mut Budget) {
+        let heads_before = self.head_bytes();
+        self.segment_inner(side, seg, at, budget);
+        let heads_after = self.head_bytes();
+        budget.heads = (budget.heads + heads_after).saturating_sub(heads_before);
+        if heads_after > 0 && budget.heads > budget.heads_limit {
+            self.shed_heads(at, budget);
+            budget.heads = budget.heads.saturating_sub(heads_after.saturating_sub(self.head_bytes()));
+        }
+    }
+
+    fn segment_inner(&mut self, side: Side, seg: &TcpSegment<'_>, at: At, budget: &mut Budget) {
         let tl = &mut self.tl;
         tl.packets += 1;
         tl.last = at;
@@ -161,6 +212,7 @@ impl Conn {
 
     /// The capture ended (or the connection is evicted): deliver what is buffered.
     pub fn finish(mut self, budget: &mut Budget) -> Timeline {
+        let heads_before = self.head_bytes();
         for s in Side::BOTH {
             let mut sink = AppSink { side: s, tl: &mut self.tl, app: &mut self.app };
             self.asm[s].flush(budget, &mut sink);
@@ -176,6 +228,8 @@ impl Conn {
             self.tl.client = Some(Side::A);
             self.tl.client_by = ClientBy::Guess;
         }
+        // Whatever the flush added, the connection's buffers go with it.
+        budget.heads = budget.heads.saturating_sub(heads_before);
         self.tl
     }
 }
@@ -228,7 +282,7 @@ impl Sink for AppSink<'_> {
                     self.truncated_head(at);
                 } else {
                     h.done = true;
-                    h.buf.clear();
+                    release(&mut h.buf);
                 }
             }
             Phase::Start | Phase::Opaque => {}
@@ -292,7 +346,7 @@ impl AppSink<'_> {
                         p.set_lost();
                     }
                 }
-                self.app.http[side.other()].buf.clear();
+                release(&mut self.app.http[side.other()].buf);
             } else if status == 426 || req.is_some_and(|(r, _)| r.upgrade.is_some()) {
                 self.tl.app = App::WebSocket;
             }
@@ -438,7 +492,7 @@ impl AppSink<'_> {
                 }
                 Ok(Some(head_len)) => {
                     let used = head_len.saturating_sub(start_len);
-                    self.app.http[side].buf.clear();
+                    release(&mut self.app.http[side].buf);
                     bytes = &bytes[used.min(bytes.len())..];
                     if matches!(self.app.phase, Phase::WebSocket) {
                         return bytes;
@@ -447,7 +501,7 @@ impl AppSink<'_> {
                 Err(e) => {
                     let h = &mut self.app.http[side];
                     h.done = true;
-                    h.buf.clear();
+                    release(&mut h.buf);
                     if self.tl.http_error.is_none() {
                         self.tl.http_error = Some((side, e.to_string(), at));
                         self.tl.push(at, side, EventKind::HttpError(e.to_string()));
@@ -530,6 +584,11 @@ impl AppSink<'_> {
             // Client bytes that arrived after the request head belong to the frames.
             let other = side.other();
             let leftover = std::mem::take(&mut self.app.http[other].buf);
+            if self.app.http[other].early_lost {
+                if let Some(p) = self.app.ws[other].as_mut() {
+                    p.set_lost();
+                }
+            }
             if !leftover.is_empty() {
                 let mut s = AppSink { side: other, tl: self.tl, app: self.app };
                 s.ws_data(&leftover, Meta { packet: at.packet, ts: at.ts });
@@ -698,5 +757,93 @@ mod size_tests {
     #[test]
     fn a_connection_stays_small() {
         assert!(std::mem::size_of::<super::Conn>() <= 1536, "{}", std::mem::size_of::<super::Conn>());
+    }
+}
+
+#[cfg(test)]
+mod head_budget_tests {
+    use super::*;
+    use crate::units::{PacketNo, Timestamp};
+    use crate::wire::TcpFlags;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap_or_else(|_| unreachable!())
+    }
+    fn at(n: u64) -> At {
+        At { ts: Timestamp(n as i64), packet: PacketNo(n) }
+    }
+    fn seg<'a>(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: u8, payload: &'a [u8]) -> TcpSegment<'a> {
+        TcpSegment { src, dst, seq, ack, flags: TcpFlags(flags), window: 0, payload, missing: 0 }
+    }
+
+    /// A connection after its handshake, with `head` sent by the client (no end of head yet).
+    fn partial(port: u16, head: &[u8], budget: &mut Budget) -> Conn {
+        let (c, s) = (addr(&format!("10.0.0.1:{port}")), addr("10.0.0.2:80"));
+        let mut conn = Conn::new(u64::from(port), c, s, at(1), ConnConfig::default());
+        conn.segment(Side::A, &seg(c, s, 100, 0, 0x02, &[]), at(1), budget);
+        conn.segment(Side::B, &seg(s, c, 500, 101, 0x12, &[]), at(2), budget);
+        conn.segment(Side::A, &seg(c, s, 101, 501, 0x18, head), at(3), budget);
+        conn
+    }
+
+    const HEAD: &[u8] = b"GET /ws/orders HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Pad: ";
+
+    #[test]
+    fn partial_heads_of_all_flows_share_one_limit() {
+        let mut budget = Budget::new(1 << 20).with_heads_limit(2048);
+        let a = partial(40000, HEAD, &mut budget);
+        let held = budget.heads;
+        assert!(held >= HEAD.len() && held <= budget.heads_limit, "{held}");
+        let b = partial(40001, HEAD, &mut budget);
+        assert!(!b.tl.head_shed, "two small heads fit");
+        // The third one goes over: its head is given up on, keeping what its lines say.
+        let mut big = HEAD.to_vec();
+        big.extend(std::iter::repeat_n(b'x', 2000));
+        let c = partial(40002, &big, &mut budget);
+        assert!(c.tl.head_shed);
+        assert!(budget.heads <= budget.heads_limit, "{} over {}", budget.heads, budget.heads_limit);
+        assert_eq!(budget.heads_dropped, big.len() as u64);
+        assert!(c.tl.head_truncated, "the request line was kept from the partial head");
+        assert_eq!(c.tl.request().map(|(r, _)| r.uri.as_str()), Some("/ws/orders"));
+        assert!(!a.tl.head_shed && !b.tl.head_shed);
+        for conn in [a, b, c] {
+            let _ = conn.finish(&mut budget);
+        }
+        assert_eq!(budget.heads, 0, "finished connections give their head bytes back");
+    }
+
+    #[test]
+    fn completed_heads_give_their_memory_back() {
+        let mut budget = Budget::new(1 << 20);
+        let mut head = HEAD.to_vec();
+        head.extend(std::iter::repeat_n(b'x', 6000));
+        let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+        let mut conn = partial(40000, &head, &mut budget);
+        assert!(budget.heads >= head.len());
+        let rest = b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        conn.segment(Side::A, &seg(c, s, 101 + head.len() as u32, 501, 0x18, rest), at(4), &mut budget);
+        assert_eq!(conn.tl.request().map(|(r, _)| r.uri.as_str()), Some("/ws/orders"));
+        assert_eq!(budget.heads, 0, "a 6 kB head buffer is freed once the head is parsed");
+    }
+
+    #[test]
+    fn early_frames_given_up_on_leave_the_client_parser_lost() {
+        let req = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let mut budget = Budget::new(1 << 20).with_heads_limit(1024);
+        let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+        let mut conn = partial(40000, req, &mut budget);
+        // 2000 bytes of masked frames before the answer: over the limit.
+        let early: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+        let rq = 101 + req.len() as u32;
+        conn.segment(Side::A, &seg(c, s, rq, 501, 0x18, &early), at(4), &mut budget);
+        assert!(conn.tl.head_shed);
+        assert_eq!(budget.heads, 0);
+        let resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        conn.segment(Side::B, &seg(s, c, 501, rq, 0x18, resp), at(5), &mut budget);
+        assert!(
+            conn.app.ws[Side::A].as_ref().is_some_and(|p| p.lost()),
+            "client frames are found again, not read mid-frame"
+        );
+        assert!(conn.app.ws[Side::B].as_ref().is_some_and(|p| !p.lost()));
     }
 }

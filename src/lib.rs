@@ -37,6 +37,8 @@ pub struct Config {
     pub max_flows: usize,
     /// Out-of-order bytes buffered across all flows.
     pub reorder_budget: usize,
+    /// Bytes of partial HTTP heads (and of frames sent before the 101) held across all flows.
+    pub head_budget: usize,
     /// Report every TCP connection, not only WebSocket attempts and empty ones.
     pub all: bool,
     /// Seconds of capture time after a connection's teardown before it is reported (late
@@ -51,6 +53,7 @@ impl Default for Config {
             report: ReportOptions::default(),
             max_flows: 65_536,
             reorder_budget: 32 << 20,
+            head_budget: 16 << 20,
             all: false,
             linger_s: 5,
         }
@@ -84,7 +87,7 @@ impl Analyzer {
         Analyzer {
             cfg,
             flows: FlowTable::default(),
-            budget: Budget::new(cfg.reorder_budget),
+            budget: Budget::new(cfg.reorder_budget).with_heads_limit(cfg.head_budget),
             next_id: 1,
             stats: Stats::default(),
             finished: Vec::new(),
@@ -269,6 +272,7 @@ impl Analyzer {
             }
         }
         self.stats.reorder_bytes_dropped = self.budget.dropped;
+        self.stats.head_bytes_dropped = self.budget.heads_dropped;
         self.stats
     }
 }

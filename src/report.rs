@@ -51,6 +51,8 @@ pub struct Stats {
     pub tcp_connections: u64,
     pub flows_evicted: u64,
     pub reorder_bytes_dropped: u64,
+    /// Bytes of partial HTTP heads given up on because all flows together held too many.
+    pub head_bytes_dropped: u64,
     pub deflate_bytes_in: u64,
     pub deflate_bytes_out: u64,
     pub connections_hidden: u64,
@@ -440,7 +442,7 @@ impl Connection {
             request_packet: tl.request().map(|(_, a)| a.packet.0),
             response_packet: tl.response().map(|(_, a)| a.packet.0),
             proxy_header: tl.proxy_header.clone(),
-            truncated: tl.head_truncated,
+            truncated: tl.head_truncated || tl.head_shed,
         };
         let websocket = WebSocket {
             messages: ByRole {

@@ -155,6 +155,8 @@ pub struct Timeline {
     pub proxy_header: Option<String>,
     /// A head was cut short (snaplen or gap): only its whole lines are known.
     pub head_truncated: bool,
+    /// A partial head (or frames sent before the 101) was given up on for memory.
+    pub head_shed: bool,
     /// What is wrong with a 101 (RFC 6455 §4.1).
     pub handshake_problems: Vec<String>,
     pub upgraded_at: Option<At>,
@@ -195,6 +197,7 @@ impl Timeline {
             http_exchanges: 0,
             http_error: None,
             head_truncated: false,
+            head_shed: false,
             proxy_header: None,
             handshake_problems: Vec::new(),
             upgraded_at: None,

@@ -1035,3 +1035,52 @@ fn deflate_bomb_finishes_fast() {
     assert_eq!(j["connections"][0]["websocket"]["messages"]["server"]["binary"].as_u64(), Some(1), "{}", r.stdout);
     check_rss("permessage-deflate bomb", &r, 100);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Many flows holding partial heads
+
+/// Flows that each send most of a 16 kB request head and never finish it: without a shared
+/// limit every flow would hold its head buffer (68 MB peak RSS here before the limit, 37 MB with
+/// it, release build; up to 1 GB with the flow
+/// table full). The heads of all flows share one 16 MiB budget; past it a flow's partial head is
+/// read for what its whole lines say and dropped, and `stats.head_bytes_dropped` says how much.
+#[test]
+fn many_flows_with_partial_heads() {
+    const FLOWS: u32 = 3000;
+    let f = tmp("partial-heads.pcap");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())));
+    w.write_all(&pcap_header(RAW)).ok();
+    let mut rec = Vec::new();
+    let pad = vec![b'a'; 1400];
+    let mut ts = 1_700_000_000_000_000u64;
+    for i in 0..FLOWS {
+        let mut fl = Flow::new();
+        fl.client = ([10, 1, (i >> 8) as u8, i as u8], 20000 + (i % 30000) as u16);
+        fl.send(true, SYN, &[]);
+        fl.send(false, SYN | ACK, &[]);
+        fl.send(true, PSH_ACK, b"GET /ws/partial HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nX-Pad: ");
+        for _ in 0..11 {
+            fl.send(true, PSH_ACK, &pad);
+        }
+        for (_, p) in &fl.packets {
+            ts += 10;
+            rec.clear();
+            pcap_record(&mut rec, ts, p, p.len() as u32);
+            w.write_all(&rec).ok();
+        }
+    }
+    w.flush().ok();
+    drop(w);
+    let r = wsdiag(&f, &["--json", "--all"], Duration::from_secs(300));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json(&r);
+    assert_eq!(v["summary"]["connections"], FLOWS);
+    let dropped = v["stats"]["head_bytes_dropped"].as_u64().unwrap_or(0);
+    assert!(dropped > 10_000_000, "head bytes dropped: {dropped}");
+    let conns = v["connections"].as_array().map_or(&[][..], |a| a.as_slice());
+    let shed: Vec<_> = conns.iter().filter(|c| c["handshake"]["truncated"] == true).collect();
+    assert!(shed.len() > 1000, "{} heads given up on", shed.len());
+    // What the given-up heads' whole lines said is kept.
+    assert!(shed.iter().all(|c| c["handshake"]["request"]["uri"] == "/ws/partial"));
+    check_rss(&format!("{FLOWS} flows with partial 16 kB heads"), &r, 48);
+}

@@ -79,7 +79,9 @@ impl fmt::Display for Warning {
 
 /// Opens a capture for reading: a path, or `-` for standard input. A gzip stream (by its magic,
 /// not its name) is decompressed on the fly, on a second thread, so that inflating and
-/// analysing use two cores.
+/// analysing use two cores. A plain file is read on a second thread too when this process may
+/// run on more than one core (the kernel's page-cache copy is then off the analysing core);
+/// pinned to one core it is read inline.
 pub fn open(path: &str) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> =
         if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
@@ -87,26 +89,33 @@ pub fn open(path: &str) -> io::Result<Box<dyn Read + Send>> {
     let head = buffered.fill_buf()?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
         Ok(Box::new(Pipe::spawn(flate2::read::MultiGzDecoder::new(buffered))))
+    } else if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+        Ok(Box::new(Pipe::spawn(buffered)))
     } else {
         Ok(Box::new(buffered))
     }
 }
 
 /// The output of a reader produced on another thread, in chunks, at most a few MiB ahead.
+/// Chunks go back to the producer once read, so that steady reading allocates nothing.
 struct Pipe {
     rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    back: std::sync::mpsc::Sender<Vec<u8>>,
     cur: Vec<u8>,
     at: usize,
 }
 
 impl Pipe {
     const CHUNK: usize = 1 << 20;
+    const AHEAD: usize = 4;
 
     fn spawn(mut src: impl Read + Send + 'static) -> Pipe {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(Self::AHEAD);
+        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || {
             loop {
-                let mut buf = vec![0u8; Self::CHUNK];
+                let mut buf = spare.try_recv().unwrap_or_default();
+                buf.resize(Self::CHUNK, 0);
                 let mut n = 0;
                 let res = loop {
                     match src.read(&mut buf[n..]) {
@@ -135,7 +144,7 @@ impl Pipe {
                 }
             }
         });
-        Pipe { rx, cur: Vec::new(), at: 0 }
+        Pipe { rx, back, cur: Vec::new(), at: 0 }
     }
 }
 
@@ -144,7 +153,11 @@ impl Read for Pipe {
         while self.at == self.cur.len() {
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
-                    self.cur = chunk;
+                    let used = std::mem::replace(&mut self.cur, chunk);
+                    if used.capacity() >= Self::CHUNK {
+                        // The producer may be gone (end of input): then the chunk is dropped.
+                        let _ = self.back.send(used);
+                    }
                     self.at = 0;
                 }
                 Ok(Err(e)) => return Err(e),

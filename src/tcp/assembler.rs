@@ -23,18 +23,30 @@ pub trait Sink {
 }
 
 /// A byte budget shared by all assemblers of one analysis, so that the out-of-order buffers of
-/// many flows together stay bounded.
+/// many flows together stay bounded. It also counts the bytes the connections' HTTP layers hold
+/// (partial heads, frames sent before the 101), which have a limit of their own.
 #[derive(Debug)]
 pub struct Budget {
     pub used: usize,
     pub limit: usize,
     /// Bytes given up on because the budget was full.
     pub dropped: u64,
+    /// Bytes held in HTTP buffers across all connections, and their limit.
+    pub heads: usize,
+    pub heads_limit: usize,
+    /// HTTP buffer bytes given up on because `heads_limit` was reached.
+    pub heads_dropped: u64,
 }
 
 impl Budget {
     pub fn new(limit: usize) -> Self {
-        Budget { used: 0, limit, dropped: 0 }
+        Budget { used: 0, limit, dropped: 0, heads: 0, heads_limit: usize::MAX, heads_dropped: 0 }
+    }
+
+    /// With a limit on the bytes held by HTTP buffers.
+    pub fn with_heads_limit(mut self, limit: usize) -> Self {
+        self.heads_limit = limit;
+        self
     }
 }
 
