@@ -23,7 +23,10 @@
 # If CAPTURE.fates.jsonl exists (written by make-large-capture.sh), wsdiag's verdicts are
 # checked connection by connection against what the client library saw.
 #
-# Environment: WSDIAG (default: target/release/wsdiag of this repo), CPU=1, RUNS=3,
+# Rows marked "two cores" run with `taskset -c $CPUS2` (0,1): wsdiag then reads (or inflates)
+# the file on a second thread. "--no-inflate" shows what permessage-deflate inflation costs.
+#
+# Environment: WSDIAG (default: target/release/wsdiag of this repo), CPU=1, CPUS2=0,1, RUNS=3,
 # TSHARK_RUNS=1, GZIP=1 (0: skip the gzip row), TSHARK=1 (0: skip tshark).
 set -euo pipefail
 
@@ -32,6 +35,7 @@ PORT=${2:-8080}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WSDIAG=${WSDIAG:-$HERE/../target/release/wsdiag}
 CPU=${CPU:-1}
+CPUS2=${CPUS2:-0,1}
 RUNS=${RUNS:-3}
 TSHARK_RUNS=${TSHARK_RUNS:-1}
 GZIP=${GZIP:-1}
@@ -69,8 +73,9 @@ fi
 # job NAME BYTES PACKETS RUNS CMD...: queue a command. The jobs run in rounds (every job once per
 # round, in order), so that whatever else the machine is doing weighs on all of them alike.
 NJOBS=0
+JOB_ON=$CPU
 job() {
-  JOB_NAME[NJOBS]=$1 JOB_BYTES[NJOBS]=$2 JOB_PKTS[NJOBS]=$3 JOB_RUNS[NJOBS]=$4; shift 4
+  JOB_NAME[NJOBS]=$1 JOB_BYTES[NJOBS]=$2 JOB_PKTS[NJOBS]=$3 JOB_RUNS[NJOBS]=$4 JOB_CPUS[NJOBS]=$JOB_ON; shift 4
   JOB_CMD[NJOBS]=$(printf '%q ' "$@")
   NJOBS=$((NJOBS + 1))
 }
@@ -79,7 +84,7 @@ job() {
 run_once() {
   local i=$1 t0 t1 wall cpu rss
   t0=$(date +%s%N)
-  if ! eval "/usr/bin/time -f '%U %S %M' -o \"\$TMP/time\" taskset -c \"\$CPU\" ${JOB_CMD[i]}" \
+  if ! eval "/usr/bin/time -f '%U %S %M' -o \"\$TMP/time\" taskset -c \"\${JOB_CPUS[i]}\" ${JOB_CMD[i]}" \
       >/dev/null 2>"$TMP/err"; then
     echo "e2e.sh: '${JOB_CMD[i]}' failed:" >&2; tail -5 "$TMP/err" >&2; exit 1
   fi
@@ -96,10 +101,19 @@ CMD_WSDIAG=$(basename "$WSDIAG")
 job "wsdiag (table)" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
 job "wsdiag --json" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
 job "wsdiag --ndjson" "$size" "$packets" "$RUNS" "$WSDIAG" --ndjson "$CAP"
+job "wsdiag --no-inflate (table)" "$size" "$packets" "$RUNS" "$WSDIAG" --no-inflate "$CAP"
+# Both cores: the file is read on a second thread (gzip inflated there), analysis on the first.
+JOB_ON=$CPUS2
+job "wsdiag (table), two cores" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
+job "wsdiag --json, two cores" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
+JOB_ON=$CPU
 job "wsdiag (table), capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" "$CAP" "$CAP"
 job "wsdiag --ndjson, capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" --ndjson "$CAP" "$CAP"
 if [ "$GZIP" = 1 ]; then
   job "wsdiag (table), gzip -1 input" "$size" "$packets" "$RUNS" "$WSDIAG" "$GZ"
+  JOB_ON=$CPUS2
+  job "wsdiag (table), gzip -1 input, two cores" "$size" "$packets" "$RUNS" "$WSDIAG" "$GZ"
+  JOB_ON=$CPU
   job "gzip -dc (decompression alone)" "$size" "$packets" "$RUNS" gzip -dc "$GZ"
 fi
 job "tcpdump -r (bare libpcap read)" "$size" "$packets" "$RUNS" tcpdump -r "$CAP" -w /dev/null
@@ -120,13 +134,13 @@ done
 for ((i = 0; i < NJOBS; i++)); do
   best=$(awk -F'|' -v i="$i" '$1 == i' "$TMP/runs" | sort -t'|' -k2,2g | head -1)
   IFS='|' read -r _ wall cpu rss <<<"$best"
-  echo "${JOB_NAME[i]}|$wall|$rss|${JOB_BYTES[i]}|${JOB_PKTS[i]}|${JOB_CMD[i]% }|$cpu" >>"$TMP/rows"
+  echo "${JOB_NAME[i]}|$wall|$rss|${JOB_BYTES[i]}|${JOB_PKTS[i]}|${JOB_CMD[i]% }|$cpu|${JOB_CPUS[i]}" >>"$TMP/rows"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # --- the table -----------------------------------------------------------------------------
 echo
-echo "Capture: \`$(basename "$CAP")\`, $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1e9}') GB), $packets packets$([ "$GZIP" = 1 ] && echo ", gzip -1: $gzsize bytes"). One core (\`taskset -c $CPU\`), file in the page cache, output to /dev/null; best wall time of $RUNS runs (tshark: of $TSHARK_RUNS), the runs interleaved; CPU = user + sys of that run; GB/s and packets/s from the wall time, GB per CPU-s from the CPU time (steadier when the machine is busy); the ratios compare wall times."
+echo "Capture: \`$(basename "$CAP")\`, $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1e9}') GB), $packets packets$([ "$GZIP" = 1 ] && echo ", gzip -1: $gzsize bytes"). One core (\`taskset -c $CPU\`) unless the row says two cores (\`taskset -c $CPUS2\`), file in the page cache, output to /dev/null; best wall time of $RUNS runs (tshark: of $TSHARK_RUNS), the runs interleaved; CPU = user + sys of that run; GB/s and packets/s from the wall time, GB per CPU-s from the CPU time (steadier when the machine is busy); the ratios compare wall times."
 echo
 awk -F'|' -v ts=1 '
   { name[NR] = $1; wall[NR] = $2; rss[NR] = $3; bytes[NR] = $4; pk[NR] = $5; cmd[NR] = $6; cpu[NR] = $7
@@ -149,7 +163,7 @@ awk -F'|' -v ts=1 '
 echo
 echo "Commands (\`$CMD_WSDIAG\` = $WSDIAG):"
 echo
-awk -F'|' '{ printf "- %s: `taskset -c '"$CPU"' %s > /dev/null`\n", $1, $6 }' "$TMP/rows" | sed "s|$WSDIAG|wsdiag|g; s|\\\\,|,|g"
+awk -F'|' '{ printf "- %s: `taskset -c %s %s > /dev/null`\n", $1, $8, $6 }' "$TMP/rows" | sed "s|$WSDIAG|wsdiag|g; s|\\\\,|,|g"
 echo
 rss() { awk -F'|' -v n="$1" '$1 == n {printf "%.1f", $3 / 1024}' "$TMP/rows"; }
 echo "Memory, 1× → 2× the capture (\`wsdiag CAP CAP\`, $((2 * packets)) packets): table $(rss "wsdiag (table)") → $(rss "wsdiag (table), capture twice") MiB; --ndjson $(rss "wsdiag --ndjson") → $(rss "wsdiag --ndjson, capture twice") MiB peak RSS."

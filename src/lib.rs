@@ -28,6 +28,65 @@ use tcp::Budget;
 use timeline::{App, At, Timeline};
 use wire::{Decoded, TcpSegment};
 
+/// A live flow. Most flows of a SYN flood (or of a scan) never get past their first SYN: until
+/// a second packet arrives, a flow is only that SYN, about a tenth of a [`Conn`]; the SYN is
+/// replayed into a `Conn` when one is needed, so the analysis is the same either way.
+enum Flow {
+    Syn(SynOnly),
+    Conn(Box<Conn>),
+}
+
+struct SynOnly {
+    id: u64,
+    seg: TcpSegment<'static>,
+    at: At,
+}
+
+impl Flow {
+    fn conn(&mut self, cfg: ConnConfig, budget: &mut Budget) -> &mut Conn {
+        if let Flow::Syn(s) = self {
+            let mut conn = Conn::new(s.id, s.seg.src, s.seg.dst, s.at, cfg);
+            conn.segment(units::Side::A, &s.seg, s.at, budget);
+            *self = Flow::Conn(Box::new(conn));
+        }
+        match self {
+            Flow::Conn(c) => c,
+            // Made a Conn just above.
+            Flow::Syn(_) => unreachable!(),
+        }
+    }
+
+    fn into_conn(mut self, cfg: ConnConfig, budget: &mut Budget) -> Conn {
+        self.conn(cfg, budget);
+        match self {
+            Flow::Conn(c) => *c,
+            Flow::Syn(_) => unreachable!(),
+        }
+    }
+
+    fn is_reuse(&self, seg: &TcpSegment<'_>) -> bool {
+        match self {
+            Flow::Syn(_) => false,
+            Flow::Conn(c) => c.is_reuse(seg),
+        }
+    }
+
+    fn last_ts(&self) -> i64 {
+        match self {
+            Flow::Syn(s) => s.at.ts.0,
+            Flow::Conn(c) => c.tl.last.ts.0,
+        }
+    }
+
+    /// Torn down, with its last packet before `horizon`.
+    fn ended_before(&self, horizon: i64) -> bool {
+        match self {
+            Flow::Syn(_) => false,
+            Flow::Conn(c) => c.tl.tcp_ended() && c.tl.last.ts.0 < horizon,
+        }
+    }
+}
+
 /// Analysis settings.
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
@@ -73,7 +132,7 @@ const SWEEP_EVERY: u64 = 4096;
 /// Feeds packets, gathers connections, produces reports.
 pub struct Analyzer {
     cfg: Config,
-    flows: FlowTable<Conn>,
+    flows: FlowTable<Flow>,
     budget: Budget,
     next_id: u64,
     stats: Stats,
@@ -162,10 +221,10 @@ impl Analyzer {
         let key = FlowKey::new(seg.src, seg.dst);
         let slot = match self.flows.get(&key) {
             Some(slot) => {
-                let reuse = self.flows.slot_mut(slot).is_some_and(|c| c.is_reuse(seg));
+                let reuse = self.flows.slot_mut(slot).is_some_and(|f| f.is_reuse(seg));
                 if reuse {
                     self.finish_slot(slot);
-                    self.new_conn(key, seg, at)
+                    self.new_flow(key, seg, at)
                 } else {
                     slot
                 }
@@ -174,20 +233,33 @@ impl Analyzer {
                 if self.flows.len() >= self.cfg.max_flows {
                     self.evict();
                 }
-                self.new_conn(key, seg, at)
+                match self.new_flow(key, seg, at) {
+                    // The first packet was a bare SYN: that is all the flow holds for now.
+                    slot if matches!(self.flows.slot_mut(slot), Some(Flow::Syn(_))) => return,
+                    slot => slot,
+                }
             }
         };
-        if let Some(conn) = self.flows.slot_mut(slot) {
+        let (conn_cfg, budget) = (self.cfg.conn, &mut self.budget);
+        if let Some(flow) = self.flows.slot_mut(slot) {
+            let conn = flow.conn(conn_cfg, budget);
             let side = side_of(conn.tl.endpoints.0[0], seg.src);
-            conn.segment(side, seg, at, &mut self.budget);
+            conn.segment(side, seg, at, budget);
         }
     }
 
-    fn new_conn(&mut self, key: FlowKey, seg: &TcpSegment<'_>, at: At) -> usize {
+    fn new_flow(&mut self, key: FlowKey, seg: &TcpSegment<'_>, at: At) -> usize {
         let id = self.next_id;
         self.next_id += 1;
         self.stats.tcp_connections += 1;
-        self.flows.insert(key, Conn::new(id, seg.src, seg.dst, at, self.cfg.conn))
+        let f = seg.flags;
+        let bare_syn = f.syn() && !f.ack() && !f.fin() && !f.rst() && seg.wire_len() == 0;
+        let flow = if bare_syn {
+            Flow::Syn(SynOnly { id, seg: TcpSegment { payload: &[], ..*seg }, at })
+        } else {
+            Flow::Conn(Box::new(Conn::new(id, seg.src, seg.dst, at, self.cfg.conn)))
+        };
+        self.flows.insert(key, flow)
     }
 
     /// Live capture: time passes without packets; finish what ended long enough ago.
@@ -199,31 +271,36 @@ impl Analyzer {
     /// Finishes connections whose teardown is older than the linger time.
     fn sweep(&mut self, all: bool) {
         let horizon = self.last_ts.saturating_sub(self.cfg.linger_s * 1_000_000_000);
-        let done = self.flows.select(|c| all || (c.tl.tcp_ended() && c.tl.last.ts.0 < horizon));
+        let done = self.flows.select(|f| all || f.ended_before(horizon));
         for slot in done {
             self.finish_slot(slot);
         }
     }
 
-    /// The flow table is full: finish the least recently active eighth.
+    /// The flow table is full: finish the least recently active sixty-fourth (small batches:
+    /// the reports of the flows finished at once are held until the caller takes them).
     fn evict(&mut self) {
         let mut slots: Vec<(i64, usize)> = Vec::new();
         for slot in self.flows.slots() {
-            if let Some(c) = self.flows.slot_mut(slot) {
-                slots.push((c.tl.last.ts.0, slot));
+            if let Some(f) = self.flows.slot_mut(slot) {
+                slots.push((f.last_ts(), slot));
             }
         }
+        let n = (slots.len() / 64).max(1);
+        if n < slots.len() {
+            slots.select_nth_unstable(n);
+        }
+        slots.truncate(n);
         slots.sort_unstable();
-        let n = (slots.len() / 8).max(1);
-        for (_, slot) in slots.into_iter().take(n) {
+        for (_, slot) in slots {
             self.stats.flows_evicted += 1;
             self.finish_slot(slot);
         }
     }
 
     fn finish_slot(&mut self, slot: usize) {
-        let Some(conn) = self.flows.remove(slot) else { return };
-        let tl = conn.finish(&mut self.budget);
+        let Some(flow) = self.flows.remove(slot) else { return };
+        let tl = flow.into_conn(self.cfg.conn, &mut self.budget).finish(&mut self.budget);
         self.report(tl);
     }
 
