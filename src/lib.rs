@@ -367,10 +367,27 @@ fn reportable(tl: &Timeline, kind: Kind) -> bool {
     }
 }
 
-/// A connection as an upgrade attempt, for the reconnect-loop detector.
+/// A connection as an upgrade attempt, for the detectors across connections.
 pub fn attempt(c: &Connection) -> Option<diagnose::across::Attempt> {
     let path = c.path()?.to_string();
     let host = c.client.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
+    let at_ns = |ms: f64| c.start_ns.saturating_add((ms * 1e6) as i64);
+    let close = c.websocket.close_frames.first().map(|f| diagnose::across::LegEnd {
+        what: f.code.map_or_else(|| "Close (no status code)".to_string(), |code| format!("Close {code}")),
+        by: f.from,
+        at_ns: at_ns(f.at_ms),
+        packet: f.packet,
+    });
+    let teardown = c.tcp.first_teardown.as_ref().map(|t| diagnose::across::LegEnd {
+        what: t.kind.to_ascii_uppercase(),
+        by: t.by,
+        at_ns: at_ns(t.at_ms),
+        packet: t.packet,
+    });
+    let end = match (close, teardown) {
+        (Some(c), Some(t)) => Some(if t.packet < c.packet { t } else { c }),
+        (c, t) => c.or(t),
+    };
     Some(diagnose::across::Attempt {
         id: c.id,
         client_host: host,
@@ -383,6 +400,10 @@ pub fn attempt(c: &Connection) -> Option<diagnose::across::Attempt> {
             .response
             .as_ref()
             .map_or_else(|| c.verdict.kind.as_str().to_string(), |r| r.status.to_string()),
+        upgraded: c.handshake.response.as_ref().is_some_and(|r| r.status == 101),
+        first_packet: c.first_packet,
+        request_packet: c.handshake.request_packet,
+        end,
     })
 }
 
@@ -399,6 +420,7 @@ pub fn build_report(inputs: Vec<report::Input>, connections: Vec<Connection>, st
         schema: report::SCHEMA,
         inputs,
         reconnect_loops: diagnose::across::reconnect_loops(&attempts),
+        proxied: diagnose::across::proxy_pairs(&attempts),
         connections,
         summary,
         stats,

@@ -1,7 +1,8 @@
 //! The owned, serializable report: the `--json` contract of SPEC.md, schema 1. Key names here are
 //! the contract; keys beyond it are additions.
 
-use crate::diagnose::{Kind, Verdict, across::ReconnectLoop, round_ms};
+use crate::diagnose::across::{ProxyPair, ReconnectLoop};
+use crate::diagnose::{Kind, Verdict, round_ms};
 use crate::http;
 use crate::timeline::{At, Beats, ClientBy, EventKind, Heartbeat, Timeline};
 use crate::units::{Role, Side};
@@ -20,6 +21,8 @@ pub struct Report {
     pub summary: Summary,
     /// Patterns across connections.
     pub reconnect_loops: Vec<ReconnectLoop>,
+    /// The two legs of proxied WebSockets (a capture on the proxy host).
+    pub proxied: Vec<ProxyPair>,
     pub stats: Stats,
 }
 

@@ -240,3 +240,27 @@ fn streamed_output_equals_the_library_rendering() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&json), "{name}: json");
     }
 }
+
+/// A capture on the nginx host holds both legs of each WebSocket: they are paired, and the leg
+/// that ended first is named (nginx's own 3 s proxy_read_timeout ended both legs in
+/// nginx-idle-timeout.pcap; the client's Close went first in nginx-proxy-any.pcap).
+#[test]
+fn proxied_legs_are_paired() {
+    let v = json(&["captures/nginx-idle-timeout.pcap"]);
+    let p = &v["proxied"];
+    assert_eq!(p.as_array().map(Vec::len), Some(1), "{p}");
+    assert_eq!((p[0]["front"].as_u64(), p[0]["back"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(p[0]["proxy"], "127.0.0.1:8080");
+    assert_eq!(p[0]["upstream"], "127.0.0.1:8765");
+    assert_eq!(p[0]["ended_first"], "back");
+    let s = p[0]["summary"].as_str().unwrap_or("");
+    assert!(s.contains("FIN from the proxy, packet 21") && s.contains("The proxy itself ended both legs"), "{s}");
+
+    let v = json(&["captures/nginx-proxy-any.pcap"]);
+    assert_eq!(v["proxied"][0]["ended_first"], "front");
+    let s = v["proxied"][0]["summary"].as_str().unwrap_or("");
+    assert!(s.contains("Close 1000 from the client, packet 31"), "{s}");
+
+    // Direct connections, no proxy: nothing to pair.
+    assert_eq!(json(&["captures/python-clean.pcap"])["proxied"].as_array().map(Vec::len), Some(0));
+}

@@ -1,9 +1,23 @@
 //! Patterns across connections: reconnect loops (the same client host asking the same server
-//! for the same path again and again, and what each attempt got).
+//! for the same path again and again, and what each attempt got), and the two legs of one
+//! proxied WebSocket (browser -> proxy, proxy -> backend) when a capture on the proxy host holds
+//! both, with the leg that ended first.
 
-use super::{Kind, round_ms};
+use super::{Kind, human_ms, round_ms};
+use crate::units::Role;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// How a connection's WebSocket ended first: its first Close frame or its first FIN or RST,
+/// whichever came first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LegEnd {
+    /// "Close 1000", "Close (no status code)", "FIN", "RST".
+    pub what: String,
+    pub by: Role,
+    pub at_ns: i64,
+    pub packet: u64,
+}
 
 /// One upgrade attempt, as the loop detector needs it.
 #[derive(Clone, Debug)]
@@ -16,6 +30,11 @@ pub struct Attempt {
     pub kind: Kind,
     /// The HTTP status, or the verdict kind when there was none.
     pub outcome: String,
+    /// Whether a 101 came back.
+    pub upgraded: bool,
+    pub first_packet: u64,
+    pub request_packet: Option<u64>,
+    pub end: Option<LegEnd>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -72,6 +91,140 @@ pub fn reconnect_loops(attempts: &[Attempt]) -> Vec<ReconnectLoop> {
     out
 }
 
+/// Two connections that are one WebSocket through a proxy: the front leg (client -> proxy) and
+/// the back leg (the proxy host -> the backend), for the same path, the back one opened within
+/// [`PAIR_WINDOW_NS`] after the front one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProxyPair {
+    pub front: u64,
+    pub back: u64,
+    /// The proxy's listening address (the front leg's server).
+    pub proxy: String,
+    /// The backend (the back leg's server).
+    pub upstream: String,
+    pub path: String,
+    /// Which leg ended first: "front", "back", or null when neither ended in the capture.
+    pub ended_first: Option<&'static str>,
+    /// One sentence: which leg ended first, how, and what followed on the other.
+    pub summary: String,
+}
+
+/// A back leg starts at most this long after its front leg (nginx and HAProxy connect to the
+/// backend as soon as the request head is in).
+pub const PAIR_WINDOW_NS: i64 = 5_000_000_000;
+
+fn host(addr: &str) -> &str {
+    addr.rsplit_once(':').map_or(addr, |(h, _)| h)
+}
+
+/// Finds proxied pairs: each front leg is paired with the earliest unpaired back leg.
+pub fn proxy_pairs(attempts: &[Attempt]) -> Vec<ProxyPair> {
+    let mut by_start: Vec<&Attempt> = attempts.iter().collect();
+    by_start.sort_by_key(|a| (a.start_ns, a.id));
+    let mut taken = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, front) in by_start.iter().enumerate() {
+        if taken.contains(&front.id) {
+            continue;
+        }
+        let proxy_host = host(&front.server);
+        let back = by_start[i + 1..]
+            .iter()
+            .take_while(|b| b.start_ns.saturating_sub(front.start_ns) <= PAIR_WINDOW_NS)
+            .find(|b| {
+                !taken.contains(&b.id)
+                    && b.client_host == proxy_host
+                    && b.server != front.server
+                    && b.path == front.path
+                    && b.upgraded == front.upgraded
+                    // A proxy connects to the backend once it has the request.
+                    && front.request_packet.is_some_and(|r| b.first_packet > r)
+            });
+        let Some(back) = back else { continue };
+        taken.insert(front.id);
+        taken.insert(back.id);
+        let (ended_first, summary) = pair_summary(front, back);
+        out.push(ProxyPair {
+            front: front.id,
+            back: back.id,
+            proxy: front.server.clone(),
+            upstream: back.server.clone(),
+            path: front.path.clone(),
+            ended_first,
+            summary,
+        });
+    }
+    out.sort_by_key(|p| p.front);
+    out
+}
+
+/// A gap between the legs' ends: these are often microseconds apart.
+fn gap_text(ms: f64) -> String {
+    if ms < 1.0 { format!("{} µs", (ms * 1000.0).round()) } else { human_ms(ms) }
+}
+
+fn pair_summary(front: &Attempt, back: &Attempt) -> (Option<&'static str>, String) {
+    let name = |leg: &Attempt, front_leg: bool| {
+        if front_leg {
+            format!("#{} (client -> proxy)", leg.id)
+        } else {
+            format!("#{} (proxy -> {})", leg.id, leg.server)
+        }
+    };
+    let who = |e: &LegEnd, front_leg: bool| match (e.by, front_leg) {
+        (Role::Client, true) => "the client",
+        (Role::Server, true) => "the proxy",
+        (Role::Client, false) => "the proxy",
+        (Role::Server, false) => "the backend",
+    };
+    let lead = format!(
+        "{} and {} are one WebSocket through the proxy at {}",
+        name(front, true),
+        name(back, false),
+        front.server
+    );
+    let (first, first_is_front, second) = match (&front.end, &back.end) {
+        (None, None) => return (None, format!("{lead}; neither leg ended in the capture.")),
+        (Some(f), Some(b)) if f.at_ns <= b.at_ns => ((front, f), true, Some((back, b))),
+        (Some(f), None) => ((front, f), true, None),
+        (_, Some(b)) => ((back, b), false, front.end.as_ref().map(|f| (front, f))),
+    };
+    let (leg, e) = first;
+    let mut text = format!(
+        "{lead}: {} ended first ({} from {}, packet {})",
+        name(leg, first_is_front),
+        e.what,
+        who(e, first_is_front),
+        e.packet
+    );
+    match second {
+        Some((other, o)) => text.push_str(&format!(
+            ", then {} {} later ({} from {}, packet {}).",
+            name(other, !first_is_front),
+            gap_text(o.at_ns.saturating_sub(e.at_ns) as f64 / 1e6),
+            o.what,
+            who(o, !first_is_front),
+            o.packet
+        )),
+        None => {
+            let other = if first_is_front { back } else { front };
+            text.push_str(&format!("; {} was still open at the end of the capture.", name(other, !first_is_front)));
+        }
+    }
+    let first_who = who(e, first_is_front);
+    let second_who = second.map(|(_, o)| who(o, !first_is_front));
+    let meaning = match (first_who, second_who) {
+        ("the proxy", Some("the proxy")) => {
+            " The proxy itself ended both legs: look at its timeouts (nginx proxy_read_timeout, HAProxy timeout tunnel), a reload or a limit on it."
+        }
+        ("the backend", Some(_)) => " The backend ended it; the proxy passed that on to the client.",
+        ("the client", Some(_)) => " The client ended it; the proxy passed that on to the backend.",
+        _ => "",
+    };
+    text.push_str(meaning);
+    (Some(if first_is_front { "front" } else { "back" }), text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,7 +238,88 @@ mod tests {
             start_ns: ms * 1_000_000,
             kind,
             outcome: outcome.into(),
+            upgraded: true,
+            first_packet: 0,
+            request_packet: None,
+            end: None,
         }
+    }
+
+    fn leg(id: u64, client: &str, server: &str, ms: i64, end: Option<(&str, Role, i64, u64)>) -> Attempt {
+        Attempt {
+            id,
+            client_host: client.into(),
+            server: server.into(),
+            path: "/chat".into(),
+            start_ns: ms * 1_000_000,
+            kind: Kind::ServerAbort,
+            outcome: "101".into(),
+            upgraded: true,
+            first_packet: id * 10,
+            request_packet: Some(id * 10 + 3),
+            end: end.map(|(what, by, at_ms, packet)| LegEnd {
+                what: what.into(),
+                by,
+                at_ns: at_ms * 1_000_000,
+                packet,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_backend_leg_ended_first() {
+        let v = vec![
+            leg(1, "10.0.0.5", "10.0.0.1:443", 0, Some(("FIN", Role::Server, 5003, 40))),
+            leg(2, "10.0.0.1", "10.0.0.9:8000", 2, Some(("RST", Role::Server, 5000, 38))),
+            // Another client's connection, unrelated.
+            leg(3, "10.0.0.6", "10.0.0.1:443", 1, None),
+        ];
+        let p = proxy_pairs(&v);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].front, p[0].back, p[0].ended_first), (1, 2, Some("back")));
+        assert_eq!(p[0].upstream, "10.0.0.9:8000");
+        assert!(
+            p[0].summary.contains("#2 (proxy -> 10.0.0.9:8000) ended first (RST from the backend, packet 38)"),
+            "{}",
+            p[0].summary
+        );
+        assert!(
+            p[0].summary.contains("then #1 (client -> proxy) 3 ms later (FIN from the proxy, packet 40)"),
+            "{}",
+            p[0].summary
+        );
+    }
+
+    #[test]
+    fn the_client_leg_ended_first_and_the_back_leg_stayed_open() {
+        let v = vec![
+            leg(1, "10.0.0.5", "10.0.0.1:443", 0, Some(("Close 1001", Role::Client, 900, 12))),
+            leg(2, "10.0.0.1", "10.0.0.9:8000", 1, None),
+        ];
+        let p = proxy_pairs(&v);
+        assert_eq!(p[0].ended_first, Some("front"));
+        assert!(p[0].summary.contains("Close 1001 from the client"), "{}", p[0].summary);
+        assert!(
+            p[0].summary.ends_with("#2 (proxy -> 10.0.0.9:8000) was still open at the end of the capture."),
+            "{}",
+            p[0].summary
+        );
+    }
+
+    #[test]
+    fn no_pair_without_the_proxy_host_or_outside_the_window() {
+        let v = vec![
+            leg(1, "10.0.0.5", "10.0.0.1:443", 0, None),
+            // From another host: not the proxy.
+            leg(2, "10.0.0.7", "10.0.0.9:8000", 1, None),
+            // From the proxy host, but 6 s later.
+            leg(3, "10.0.0.1", "10.0.0.9:8000", 6000, None),
+        ];
+        assert!(proxy_pairs(&v).is_empty());
+        // From the proxy host in time, but opened before the front leg's request was sent.
+        let mut early = leg(4, "10.0.0.1", "10.0.0.9:8000", 1, None);
+        early.first_packet = 12;
+        assert!(proxy_pairs(&[leg(1, "10.0.0.5", "10.0.0.1:443", 0, None), early]).is_empty());
     }
 
     #[test]

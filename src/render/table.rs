@@ -1,7 +1,7 @@
 //! The default view: one row per connection, then the explanation of each abnormal one.
 
 use super::{Style, clean, code_cell, wrap};
-use crate::diagnose::across::ReconnectLoop;
+use crate::diagnose::across::{ProxyPair, ReconnectLoop};
 use crate::diagnose::{Kind, human_ms};
 use crate::report::{Connection, Report, Stats, Summary};
 use anstyle::{AnsiColor, Style as S};
@@ -147,8 +147,14 @@ pub fn write_tls_note(stats: &Stats, w: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// The count per verdict and the reconnect loops.
-pub fn write_summary(summary: &Summary, loops: &[ReconnectLoop], style: Style, w: &mut impl Write) -> io::Result<()> {
+/// The count per verdict, the reconnect loops and the proxied pairs.
+pub fn write_summary(
+    summary: &Summary,
+    loops: &[ReconnectLoop],
+    pairs: &[ProxyPair],
+    style: Style,
+    w: &mut impl Write,
+) -> io::Result<()> {
     writeln!(w)?;
     let by: Vec<String> = summary.by_verdict.iter().map(|(k, n)| format!("{k} {n}")).collect();
     writeln!(w, "{} connection(s): {}", summary.connections, by.join(", "))?;
@@ -168,6 +174,9 @@ pub fn write_summary(summary: &Summary, loops: &[ReconnectLoop], style: Style, w
         );
         writeln!(w, "{}", wrap(&text, style.width, "  "))?;
     }
+    for p in pairs {
+        writeln!(w, "{}", wrap(&format!("Proxied: {}", clean(&p.summary)), style.width, "  "))?;
+    }
     Ok(())
 }
 
@@ -186,7 +195,7 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
     for (r, c) in rows.iter().zip(&report.connections) {
         write_row(&widths, r, c.verdict.kind, style, w)?;
     }
-    write_summary(&report.summary, &report.reconnect_loops, style, w)?;
+    write_summary(&report.summary, &report.reconnect_loops, &report.proxied, style, w)?;
     write_tls_note(&report.stats, w)?;
     for c in report.connections.iter().filter(|c| needs_explaining(c)) {
         writeln!(w)?;
