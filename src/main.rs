@@ -214,19 +214,59 @@ impl Filters {
 }
 
 /// Finished connections for the table or `--json`: an index in memory, the records in a
-/// [`spill::Spill`], so memory stays flat however many connections there are.
+/// [`spill::Spill`], so memory stays flat however many connections there are. JSON records are
+/// written on a second thread when there is a second core (writing a connection's JSON is a
+/// fifth of the cost of analysing this benchmark's capture), inline otherwise.
 struct Collector {
     conn_id: Option<u64>,
+    summary: wsdiag::report::Summary,
+    attempts: Vec<wsdiag::diagnose::across::Attempt>,
+    conn: Option<Connection>,
+    failed: bool,
+    records: Writer,
+}
+
+enum Writer {
+    Inline(Records),
+    Thread { tx: std::sync::mpsc::SyncSender<Connection>, handle: std::thread::JoinHandle<io::Result<Records>> },
+}
+
+/// The spilled records and what the table needs of them.
+struct Records {
     json: bool,
     style: render::Style,
     spill: spill::Spill,
     index: Vec<(u64, spill::Slot)>,
-    summary: wsdiag::report::Summary,
-    attempts: Vec<wsdiag::diagnose::across::Attempt>,
     widths: render::Widths,
-    conn: Option<Connection>,
-    failed: bool,
+    /// One buffer for every record (a fresh 16 kB one per connection showed up in profiles).
     record: Vec<u8>,
+}
+
+impl Records {
+    fn add(&mut self, c: &Connection) -> io::Result<()> {
+        let mut record = std::mem::take(&mut self.record);
+        record.clear();
+        if self.json {
+            render::json_nested(c, 2, &mut record)?;
+        } else {
+            let cells = render::row(c);
+            self.widths.add(&cells);
+            let mut rec = cells.join(&CELL.to_string());
+            rec.push(PART);
+            rec.push_str(c.verdict.kind.as_str());
+            rec.push(PART);
+            if render::needs_explaining(c) {
+                let mut e = Vec::new();
+                render::explain(c, self.style, &mut e)?;
+                rec.push_str(&String::from_utf8_lossy(&e));
+            }
+            record.extend_from_slice(rec.as_bytes());
+        }
+        let slot = self.spill.push(&record)?;
+        self.index.push((c.id, slot));
+        self.record = record;
+        Ok(())
+    }
 }
 
 /// Separators inside a table record (cells are cleaned of control characters).
@@ -235,19 +275,30 @@ const PART: char = '\u{1e}';
 
 impl Collector {
     fn new(conn_id: Option<u64>, json: bool, style: render::Style) -> Self {
-        Collector {
-            conn_id,
+        let records = Records {
             json,
             style,
             spill: spill::Spill::default(),
             index: Vec::new(),
-            summary: Default::default(),
-            attempts: Vec::new(),
             widths: render::Widths::default(),
-            conn: None,
-            failed: false,
             record: Vec::new(),
-        }
+        };
+        let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        // Only JSON records are worth a thread: a table row costs less than handing it over.
+        let records = if two_cores && json && conn_id.is_none() {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Connection>(256);
+            let handle = std::thread::spawn(move || {
+                let mut records = records;
+                for c in rx {
+                    records.add(&c)?;
+                }
+                Ok(records)
+            });
+            Writer::Thread { tx, handle }
+        } else {
+            Writer::Inline(records)
+        };
+        Collector { conn_id, summary: Default::default(), attempts: Vec::new(), conn: None, failed: false, records }
     }
 
     fn add_all(&mut self, conns: Vec<Connection>, filters: &Filters) -> io::Result<()> {
@@ -272,41 +323,37 @@ impl Collector {
         if let Some(a) = wsdiag::attempt(&c) {
             self.attempts.push(a);
         }
-        let record = if self.json {
-            // One buffer for every record (a fresh 16 kB one per connection showed up in profiles).
-            let mut v = std::mem::take(&mut self.record);
-            v.clear();
-            render::json_nested(&c, 2, &mut v)?;
-            v
-        } else {
-            let cells = render::row(&c);
-            self.widths.add(&cells);
-            let mut rec = cells.join(&CELL.to_string());
-            rec.push(PART);
-            rec.push_str(c.verdict.kind.as_str());
-            rec.push(PART);
-            if render::needs_explaining(&c) {
-                let mut e = Vec::new();
-                render::explain(&c, self.style, &mut e)?;
-                rec.push_str(&String::from_utf8_lossy(&e));
+        match &mut self.records {
+            Writer::Inline(r) => r.add(&c),
+            // A closed channel means the writer stopped on an error, which `finish` returns.
+            Writer::Thread { tx, .. } => {
+                let _ = tx.send(c);
+                Ok(())
             }
-            rec.into_bytes()
-        };
-        let slot = self.spill.push(&record)?;
-        self.index.push((c.id, slot));
-        self.record = record;
-        Ok(())
+        }
+    }
+
+    /// Waits for the writer: the records, in the order they were added.
+    fn finish(records: Writer) -> io::Result<Records> {
+        match records {
+            Writer::Inline(r) => Ok(r),
+            Writer::Thread { tx, handle } => {
+                drop(tx);
+                handle.join().unwrap_or_else(|_| Err(io::Error::other("the record writer panicked")))
+            }
+        }
     }
 
     fn render(
-        mut self,
+        self,
         inputs: Vec<Input>,
         stats: wsdiag::report::Stats,
         json: bool,
         style: render::Style,
         w: &mut impl Write,
     ) -> io::Result<()> {
-        self.index.sort_by_key(|(id, _)| *id);
+        let mut rec = Self::finish(self.records)?;
+        rec.index.sort_by_key(|(id, _)| *id);
         let loops = wsdiag::diagnose::across::reconnect_loops(&self.attempts);
         let pairs = wsdiag::diagnose::across::proxy_pairs(&self.attempts);
         let mut buf = Vec::new();
@@ -321,13 +368,13 @@ impl Collector {
             )?;
             writeln!(w, "  \"schema\": {},", wsdiag::report::SCHEMA)?;
             write_member(w, "inputs", &inputs, ",")?;
-            if self.index.is_empty() {
+            if rec.index.is_empty() {
                 writeln!(w, "  \"connections\": [],")?;
             } else {
                 writeln!(w, "  \"connections\": [")?;
-                let n = self.index.len();
-                for (i, (_, slot)) in self.index.iter().enumerate() {
-                    self.spill.get(*slot, &mut buf)?;
+                let n = rec.index.len();
+                for (i, (_, slot)) in rec.index.iter().enumerate() {
+                    rec.spill.get(*slot, &mut buf)?;
                     w.write_all(b"    ")?;
                     w.write_all(&buf)?;
                     w.write_all(if i + 1 < n { b",\n" } else { b"\n" })?;
@@ -341,20 +388,20 @@ impl Collector {
             writeln!(w, "}}")?;
             return Ok(());
         }
-        if self.index.is_empty() {
+        if rec.index.is_empty() {
             let n: u64 = inputs.iter().map(|i| i.packets).sum();
             return render::write_empty(n, &stats, w);
         }
-        render::write_head(&self.widths, style, w)?;
+        render::write_head(&rec.widths, style, w)?;
         let mut explained = Vec::new();
-        for (id, slot) in &self.index {
-            self.spill.get(*slot, &mut buf)?;
+        for (id, slot) in &rec.index {
+            rec.spill.get(*slot, &mut buf)?;
             let text = String::from_utf8_lossy(&buf);
             let mut parts = text.split(PART);
             let cells: Vec<String> = parts.next().unwrap_or("").split(CELL).map(String::from).collect();
             let kind = parts.next().and_then(Kind::parse).unwrap_or(Kind::Unknown);
             let Ok(cells) = <[String; render::table::N]>::try_from(cells) else { continue };
-            render::write_row(&self.widths, &cells, kind, style, w)?;
+            render::write_row(&rec.widths, &cells, kind, style, w)?;
             if parts.next().is_some_and(|e| !e.is_empty()) {
                 explained.push((*id, *slot));
             }
@@ -362,7 +409,7 @@ impl Collector {
         render::write_summary(&self.summary, &loops, &pairs, style, w)?;
         render::write_tls_note(&stats, w)?;
         for (_, slot) in explained {
-            self.spill.get(slot, &mut buf)?;
+            rec.spill.get(slot, &mut buf)?;
             let text = String::from_utf8_lossy(&buf);
             if let Some(e) = text.split(PART).nth(2) {
                 writeln!(w)?;

@@ -264,3 +264,23 @@ fn proxied_legs_are_paired() {
     // Direct connections, no proxy: nothing to pair.
     assert_eq!(json(&["captures/python-clean.pcap"])["proxied"].as_array().map(Vec::len), Some(0));
 }
+
+/// `--json` writes its records on a second thread when it has two cores and inline on one: the
+/// document is the same byte for byte.
+#[test]
+fn json_is_the_same_on_one_core_and_on_two() {
+    if std::process::Command::new("taskset").arg("-V").output().is_err() {
+        eprintln!("skipped: no taskset");
+        return;
+    }
+    for cap in ["captures/nginx-proxy-any.pcap", "captures/reconnect-loop.pcap", "captures/daphne-accept.pcapng"] {
+        let two = wsdiag().args(["--json", cap]).output().unwrap_or_else(|e| panic!("{e}"));
+        let one = std::process::Command::new("taskset")
+            .args(["-c", "0", env!("CARGO_BIN_EXE_wsdiag"), "--json", cap])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(two.status.success() && one.status.success(), "{cap}");
+        assert!(!two.stdout.is_empty());
+        assert_eq!(String::from_utf8_lossy(&one.stdout), String::from_utf8_lossy(&two.stdout), "{cap}");
+    }
+}
