@@ -24,7 +24,8 @@
 # checked connection by connection against what the client library saw.
 #
 # Rows marked "two cores" run with `taskset -c $CPUS2` (0,1): wsdiag then inflates a gzip'd
-# file on a second thread. "--no-inflate" shows what permessage-deflate inflation costs.
+# file, and writes --json records, on a second thread. "--no-inflate" shows what
+# permessage-deflate inflation costs.
 #
 # Environment: WSDIAG (default: target/release/wsdiag of this repo), CPU=1, CPUS2=0,1, RUNS=3,
 # TSHARK_RUNS=1, GZIP=1 (0: skip the gzip row), TSHARK=1 (0: skip tshark).
@@ -103,9 +104,10 @@ job "wsdiag --json" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
 job "wsdiag --ndjson" "$size" "$packets" "$RUNS" "$WSDIAG" --ndjson "$CAP"
 job "wsdiag --no-inflate (table)" "$size" "$packets" "$RUNS" "$WSDIAG" --no-inflate "$CAP"
 # Both cores allowed: a plain file is still read inline (see capture::open); a gzip'd one is
-# inflated on a second thread.
+# inflated on a second thread, and --json writes its records on one.
 JOB_ON=$CPUS2
 job "wsdiag (table), two cores" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
+job "wsdiag --json, two cores" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
 JOB_ON=$CPU
 job "wsdiag (table), capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" "$CAP" "$CAP"
 job "wsdiag --ndjson, capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" --ndjson "$CAP" "$CAP"

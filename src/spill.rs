@@ -1,11 +1,12 @@
 //! Finished connections kept outside memory until the end of the analysis, so that the table and
 //! `--json` need memory for an index only, however many connections a capture holds. Small
-//! analyses stay in memory; past a few MiB the records go to an unlinked temporary file.
+//! analyses stay in memory; past 32 MiB (half the 64 MB the whole run may use) the records go to
+//! an unlinked temporary file.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-const IN_MEMORY: usize = 8 << 20;
+const IN_MEMORY: usize = 32 << 20;
 
 #[derive(Default)]
 pub struct Spill {
