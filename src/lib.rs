@@ -42,12 +42,18 @@ struct SynOnly {
     at: At,
 }
 
+impl SynOnly {
+    fn replay(&self, cfg: ConnConfig, budget: &mut Budget) -> Conn {
+        let mut conn = Conn::new(self.id, self.seg.src, self.seg.dst, self.at, cfg);
+        conn.segment(units::Side::A, &self.seg, self.at, budget);
+        conn
+    }
+}
+
 impl Flow {
     fn conn(&mut self, cfg: ConnConfig, budget: &mut Budget) -> &mut Conn {
         if let Flow::Syn(s) = self {
-            let mut conn = Conn::new(s.id, s.seg.src, s.seg.dst, s.at, cfg);
-            conn.segment(units::Side::A, &s.seg, s.at, budget);
-            *self = Flow::Conn(Box::new(conn));
+            *self = Flow::Conn(Box::new(s.replay(cfg, budget)));
         }
         match self {
             Flow::Conn(c) => c,
@@ -56,11 +62,10 @@ impl Flow {
         }
     }
 
-    fn into_conn(mut self, cfg: ConnConfig, budget: &mut Budget) -> Conn {
-        self.conn(cfg, budget);
+    fn into_conn(self, cfg: ConnConfig, budget: &mut Budget) -> Conn {
         match self {
             Flow::Conn(c) => *c,
-            Flow::Syn(_) => unreachable!(),
+            Flow::Syn(s) => s.replay(cfg, budget),
         }
     }
 
