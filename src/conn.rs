@@ -56,13 +56,11 @@ struct HttpSide {
     early_lost: bool,
 }
 
-/// Empties a buffer, giving its memory back when it grew past a typical head.
+/// Empties a head buffer and gives its memory back: a connection past its heads (a WebSocket,
+/// for hours) must not hold, nor be charged in the shared head budget for, a buffer it no
+/// longer needs.
 fn release(buf: &mut Vec<u8>) {
-    if buf.capacity() > 4096 {
-        *buf = Vec::new();
-    } else {
-        buf.clear();
-    }
+    *buf = Vec::new();
 }
 
 struct AppLayer {
