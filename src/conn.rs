@@ -120,12 +120,12 @@ impl Conn {
                 self.tl.client == Some(side) && self.app.waiting.back().is_some_and(|(r, _)| r.wants_websocket());
             if early || h.buf.is_empty() {
                 let h = &mut self.app.http[side];
-                h.buf = Vec::new();
+                release(&mut h.buf);
                 h.early_lost |= early;
             } else {
                 let mut sink = AppSink { side, tl: &mut self.tl, app: &mut self.app };
                 sink.truncated_head(at);
-                self.app.http[side].buf = Vec::new();
+                release(&mut self.app.http[side].buf);
             }
             self.tl.head_shed = true;
         }
