@@ -6,10 +6,10 @@ use crate::http::{self, Parsed};
 use crate::tcp::{Assembler, Budget, Meta, Sink};
 use crate::timeline::{App, At, ClientBy, CloseRec, EventKind, Exchange, MAX_MESSAGE_EVENTS, Timeline};
 use crate::units::{PerSide, Role, Side};
-use crate::wire::TcpSegment;
+use crate::wire::{Endpoint, TcpSegment};
 use crate::ws::deflate::{DeflateParams, Inflater};
 use crate::ws::{FrameParser, OpCode, WsEvent};
-use std::net::SocketAddr;
+
 
 /// Settings that change what the connection layer does.
 #[derive(Clone, Copy, Debug)]
@@ -76,14 +76,18 @@ struct AppLayer {
 /// One TCP connection being analysed.
 pub struct Conn {
     pub tl: Timeline,
+    /// Side A's end, as segments carry it (finding a segment's side compares these).
+    pub a: Endpoint,
     asm: PerSide<Assembler>,
     app: AppLayer,
 }
 
 impl Conn {
-    pub fn new(id: u64, a: SocketAddr, b: SocketAddr, at: At, cfg: ConnConfig) -> Self {
+    pub fn new(id: u64, a: impl Into<Endpoint>, b: impl Into<Endpoint>, at: At, cfg: ConnConfig) -> Self {
+        let (a, b) = (a.into(), b.into());
         Conn {
-            tl: Timeline::new(id, a, b, at),
+            tl: Timeline::new(id, a.addr(), b.addr(), at),
+            a,
             asm: PerSide([Assembler::new(cfg.reorder_cap), Assembler::new(cfg.reorder_cap)]),
             app: AppLayer {
                 phase: Phase::Start,
@@ -363,6 +367,7 @@ impl AppSink<'_> {
     }
 
     /// The first bytes of the connection decide what it carries; returns the bytes left.
+    #[inline(never)]
     fn start<'b>(&mut self, bytes: &'b [u8], at: At) -> &'b [u8] {
         let side = self.side;
         let known_client = matches!(self.tl.client_by, ClientBy::Syn | ClientBy::SynAck);
@@ -444,6 +449,7 @@ impl AppSink<'_> {
     }
 
     /// HTTP phase: returns bytes left for the next phase.
+    #[inline(never)]
     fn http<'b>(&mut self, mut bytes: &'b [u8], at: At) -> &'b [u8] {
         let side = self.side;
         let is_client = self.tl.client == Some(side);
@@ -719,12 +725,12 @@ mod tests {
     fn early_frames_over_max_head_then_refused_then_more() {
         use crate::units::{PacketNo, Timestamp};
         use crate::wire::TcpFlags;
-        let addr = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|_| unreachable!());
+        let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap_or_else(|_| unreachable!());
         let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
         let at = |n: u64| At { ts: Timestamp(n as i64), packet: PacketNo(n) };
-        let seg = |src, dst, seq, ack, flags, payload| TcpSegment {
-            src,
-            dst,
+        let seg = |src: std::net::SocketAddr, dst: std::net::SocketAddr, seq, ack, flags, payload| TcpSegment {
+            src: src.into(),
+            dst: dst.into(),
             seq,
             ack,
             flags: TcpFlags(flags),
@@ -764,14 +770,14 @@ mod head_budget_tests {
     use crate::units::{PacketNo, Timestamp};
     use crate::wire::TcpFlags;
 
-    fn addr(s: &str) -> SocketAddr {
+    fn addr(s: &str) -> std::net::SocketAddr {
         s.parse().unwrap_or_else(|_| unreachable!())
     }
     fn at(n: u64) -> At {
         At { ts: Timestamp(n as i64), packet: PacketNo(n) }
     }
-    fn seg<'a>(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: u8, payload: &'a [u8]) -> TcpSegment<'a> {
-        TcpSegment { src, dst, seq, ack, flags: TcpFlags(flags), window: 0, payload, missing: 0 }
+    fn seg<'a>(src: std::net::SocketAddr, dst: std::net::SocketAddr, seq: u32, ack: u32, flags: u8, payload: &'a [u8]) -> TcpSegment<'a> {
+        TcpSegment { src: src.into(), dst: dst.into(), seq, ack, flags: TcpFlags(flags), window: 0, payload, missing: 0 }
     }
 
     /// A connection after its handshake, with `head` sent by the client (no end of head yet).

@@ -223,7 +223,7 @@ impl Analyzer {
     }
 
     fn tcp(&mut self, seg: &TcpSegment<'_>, at: At) {
-        let key = FlowKey::new(seg.src, seg.dst);
+        let (key, _) = FlowKey::of(seg.src, seg.dst);
         let slot = match self.flows.get(&key) {
             Some(slot) => {
                 let reuse = self.flows.slot_mut(slot).is_some_and(|f| f.is_reuse(seg));
@@ -248,7 +248,7 @@ impl Analyzer {
         let (conn_cfg, budget) = (self.cfg.conn, &mut self.budget);
         if let Some(flow) = self.flows.slot_mut(slot) {
             let conn = flow.conn(conn_cfg, budget);
-            let side = side_of(conn.tl.endpoints.0[0], seg.src);
+            let side = side_of(conn.a, seg.src);
             conn.segment(side, seg, at, budget);
         }
     }

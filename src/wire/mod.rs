@@ -29,10 +29,64 @@ impl TcpFlags {
 }
 
 /// A decoded TCP segment borrowing the packet's bytes.
+/// One end of a TCP connection as the decoder reads it: the address as four big-endian words
+/// (IPv4 in its IPv4-mapped IPv6 form) and the port, with `v6` set for IPv6 so that an IPv4
+/// address and its IPv4-mapped IPv6 form stay apart. Plain integers: building, comparing and
+/// hashing one is a few instructions (a `SocketAddr` goes through its enum and, for IPv6, flow
+/// info and scope id), and the flow table's keys are made of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// First: the ports of a connection's two ends almost always differ, so ordering two ends
+    /// (for the flow key) mostly stops here.
+    pub port: u16,
+    pub v6: bool,
+    pub ip: [u32; 4],
+}
+
+impl Endpoint {
+    pub fn v4(ip: u32, port: u16) -> Endpoint {
+        Endpoint { ip: [0, 0, 0xffff, ip], port, v6: false }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        let ip = if self.v6 {
+            let [a, b, c, d] = self.ip;
+            let w = (u128::from(a) << 96) | (u128::from(b) << 64) | (u128::from(c) << 32) | u128::from(d);
+            IpAddr::V6(Ipv6Addr::from(w))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(self.ip[3]))
+        };
+        SocketAddr::new(ip, self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(a: SocketAddr) -> Endpoint {
+        match a {
+            SocketAddr::V4(v4) => Endpoint::v4(u32::from(*v4.ip()), v4.port()),
+            SocketAddr::V6(v6) => {
+                let b = u128::from(*v6.ip());
+                let ip = [(b >> 96) as u32, (b >> 64) as u32, (b >> 32) as u32, b as u32];
+                Endpoint { ip, port: v6.port(), v6: true }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr().fmt(f)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct TcpSegment<'a> {
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
+    pub src: Endpoint,
+    pub dst: Endpoint,
     pub seq: u32,
     pub ack: u32,
     pub flags: TcpFlags,
@@ -99,11 +153,22 @@ const ETH_IPV4: u16 = 0x0800;
 const ETH_IPV6: u16 = 0x86dd;
 const ETH_VLAN: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 
+#[inline(always)]
 fn be16(d: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([d[at], d[at + 1]])
 }
+#[inline(always)]
 fn be32(d: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
+}
+/// The same on a fixed-size header: the bounds are known, no checks.
+#[inline(always)]
+fn h16<const N: usize>(h: &[u8; N], at: usize) -> u16 {
+    u16::from_be_bytes([h[at], h[at + 1]])
+}
+#[inline(always)]
+fn h32<const N: usize>(h: &[u8; N], at: usize) -> u32 {
+    u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]])
 }
 
 fn short(layer: Layer, offset: usize, need: usize, got: usize) -> Decoded<'static> {
@@ -178,10 +243,9 @@ pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
 }
 
 fn decode_ipv4(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
-    if d.len() < off + 20 {
+    let Some(h) = d.get(off..).and_then(|h| h.first_chunk::<20>()) else {
         return short(Layer::Ipv4, off, 20, d.len().saturating_sub(off));
-    }
-    let h = &d[off..];
+    };
     if h[0] >> 4 != 4 {
         return Decoded::Malformed { layer: Layer::Ipv4, offset: off, what: "version is not 4" };
     }
@@ -205,33 +269,29 @@ fn decode_ipv4(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
     if h.len() < ihl {
         return short(Layer::Ipv4, off, ihl, h.len());
     }
-    let src = IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15]));
-    let dst = IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19]));
-    decode_tcp(d, off + ihl, total - ihl, src, dst)
+    let src = [0, 0, 0xffff, be32(h, 12)];
+    let dst = [0, 0, 0xffff, be32(h, 16)];
+    decode_tcp(d, off + ihl, total - ihl, src, dst, false)
 }
 
 fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
-    if d.len() < off + 40 {
+    let Some(h) = d.get(off..).and_then(|h| h.first_chunk::<40>()) else {
         return short(Layer::Ipv6, off, 40, d.len().saturating_sub(off));
-    }
-    let h = &d[off..];
+    };
     if h[0] >> 4 != 6 {
         return Decoded::Malformed { layer: Layer::Ipv6, offset: off, what: "version is not 6" };
     }
-    let plen = usize::from(be16(h, 4));
+    let plen = usize::from(h16(h, 4));
     let plen = if plen == 0 { wire_net.saturating_sub(40) } else { plen };
-    let mut src = [0u8; 16];
-    src.copy_from_slice(&h[8..24]);
-    let mut dst = [0u8; 16];
-    dst.copy_from_slice(&h[24..40]);
-    let (src, dst) = (IpAddr::V6(Ipv6Addr::from(src)), IpAddr::V6(Ipv6Addr::from(dst)));
+    let src = [h32(h, 8), h32(h, 12), h32(h, 16), h32(h, 20)];
+    let dst = [h32(h, 24), h32(h, 28), h32(h, 32), h32(h, 36)];
     let mut next = h[6];
     let mut at = off + 40;
     let mut left = plen;
     // RFC 8200 §4: walk the extension headers up to TCP.
     for _ in 0..16 {
         match next {
-            6 => return decode_tcp(d, at, left, src, dst),
+            6 => return decode_tcp(d, at, left, src, dst, true),
             0 | 43 | 60 | 51 | 44 => {
                 if d.len() < at + 8 {
                     return short(Layer::Ipv6, at, 8, d.len().saturating_sub(at));
@@ -264,11 +324,10 @@ fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
     Decoded::Malformed { layer: Layer::Ipv6, offset: at, what: "more than 16 extension headers" }
 }
 
-fn decode_tcp(d: &[u8], off: usize, seg_len: usize, src: IpAddr, dst: IpAddr) -> Decoded<'_> {
-    if d.len() < off + 20 {
+fn decode_tcp(d: &[u8], off: usize, seg_len: usize, src: [u32; 4], dst: [u32; 4], v6: bool) -> Decoded<'_> {
+    let Some(h) = d.get(off..).and_then(|h| h.first_chunk::<20>()) else {
         return short(Layer::Tcp, off, 20, d.len().saturating_sub(off));
-    }
-    let h = &d[off..];
+    };
     let hlen = usize::from(h[12] >> 4) * 4;
     if hlen < 20 || hlen > seg_len {
         return Decoded::Malformed { layer: Layer::Tcp, offset: off, what: "data offset outside the segment" };
@@ -279,12 +338,12 @@ fn decode_tcp(d: &[u8], off: usize, seg_len: usize, src: IpAddr, dst: IpAddr) ->
     let end = (off + seg_len).min(d.len());
     let payload = &d[start..end.max(start)];
     Decoded::Tcp(TcpSegment {
-        src: SocketAddr::new(src, be16(h, 0)),
-        dst: SocketAddr::new(dst, be16(h, 2)),
-        seq: be32(h, 4),
-        ack: be32(h, 8),
+        src: Endpoint { ip: src, port: h16(h, 0), v6 },
+        dst: Endpoint { ip: dst, port: h16(h, 2), v6 },
+        seq: h32(h, 4),
+        ack: h32(h, 8),
         flags: TcpFlags(h[13]),
-        window: be16(h, 14),
+        window: h16(h, 14),
         missing: (wire_payload - payload.len()) as u32,
         payload,
     })
