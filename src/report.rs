@@ -319,7 +319,12 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
                 format!("{} message, {len} bytes{}", opcode.name(), if *compressed { " (compressed)" } else { "" });
             if let Some(p) = preview {
                 t.push_str(": ");
-                t.extend(p.chars().take(40).map(|c| if c.is_control() { '·' } else { c }));
+                let head = p.char_indices().nth(40).map_or(p.as_str(), |(i, _)| &p[..i]);
+                if head.chars().any(char::is_control) {
+                    t.extend(head.chars().map(|c| if c.is_control() { '·' } else { c }));
+                } else {
+                    t.push_str(head);
+                }
             }
             ("message", t)
         }

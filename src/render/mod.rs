@@ -54,12 +54,21 @@ struct Nested {
 
 impl Nested {
     fn newline<W: ?Sized + Write>(&self, w: &mut W, comma: bool) -> io::Result<()> {
-        const SPACES: &[u8] = &[b' '; 64];
-        w.write_all(if comma { b",\n" } else { b"\n" })?;
+        // ",\n" and up to 62 levels of indent in one write (deeper documents take more writes).
+        const LINE: [u8; 2 + 124] = {
+            let mut l = [b' '; 2 + 124];
+            l[0] = b',';
+            l[1] = b'\n';
+            l
+        };
+        let from = usize::from(!comma);
         let mut n = self.level * 2;
+        let k = n.min(LINE.len() - 2);
+        w.write_all(&LINE[from..2 + k])?;
+        n -= k;
         while n > 0 {
-            let k = n.min(SPACES.len());
-            w.write_all(&SPACES[..k])?;
+            let k = n.min(LINE.len() - 2);
+            w.write_all(&LINE[2..2 + k])?;
             n -= k;
         }
         Ok(())
