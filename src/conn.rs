@@ -622,7 +622,9 @@ impl AppSink<'_> {
         let Some(p) = self.app.ws[side].as_mut() else { return };
         let mut evs = std::mem::take(&mut self.app.events);
         p.data(bytes, meta, true, &mut evs);
-        self.ws_events(&mut evs);
+        if !evs.is_empty() {
+            self.ws_events(&mut evs);
+        }
         self.app.events = evs;
     }
 

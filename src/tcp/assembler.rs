@@ -200,7 +200,9 @@ impl Assembler {
         let abs = abs as u64;
         if abs == next {
             self.deliver(data, missing, meta, sink);
-            self.drain(budget, sink);
+            if !self.pending.is_empty() {
+                self.drain(budget, sink);
+            }
             return;
         }
         if abs - next > MAX_AHEAD {

@@ -176,6 +176,7 @@ fn short(layer: Layer, offset: usize, need: usize, got: usize) -> Decoded<'stati
 }
 
 /// Decodes one packet down to TCP. `orig_len` is the packet's length on the wire.
+#[inline]
 pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
     let (net_off, ethertype) = match linktype {
         Linktype::ETHERNET => {
@@ -242,6 +243,7 @@ pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
     }
 }
 
+#[inline(always)]
 fn decode_ipv4(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
     let Some(h) = d.get(off..).and_then(|h| h.first_chunk::<20>()) else {
         return short(Layer::Ipv4, off, 20, d.len().saturating_sub(off));
@@ -324,6 +326,7 @@ fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
     Decoded::Malformed { layer: Layer::Ipv6, offset: at, what: "more than 16 extension headers" }
 }
 
+#[inline(always)]
 fn decode_tcp(d: &[u8], off: usize, seg_len: usize, src: [u32; 4], dst: [u32; 4], v6: bool) -> Decoded<'_> {
     let Some(h) = d.get(off..).and_then(|h| h.first_chunk::<20>()) else {
         return short(Layer::Tcp, off, 20, d.len().saturating_sub(off));
