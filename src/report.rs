@@ -315,8 +315,13 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
         }
         EventKind::Response { status, reason } => ("response", format!("HTTP {status} {reason}")),
         EventKind::Message { opcode, len, compressed, preview } => {
-            let mut t =
-                format!("{} message, {len} bytes{}", opcode.name(), if *compressed { " (compressed)" } else { "" });
+            // Built by hand: this is most of a timeline, and `format!` was a large share of
+            // the cost of a connection's JSON.
+            let mut t = String::with_capacity(64);
+            t.push_str(opcode.name());
+            t.push_str(" message, ");
+            t.push_str(itoa::Buffer::new().format(*len));
+            t.push_str(if *compressed { " bytes (compressed)" } else { " bytes" });
             if let Some(p) = preview {
                 t.push_str(": ");
                 let head = p.char_indices().nth(40).map_or(p.as_str(), |(i, _)| &p[..i]);

@@ -717,7 +717,11 @@ impl FrameParser {
         if m.compressed {
             self.counts.compressed_messages += 1;
         }
-        let preview = (m.opcode == OpCode::Text && readable).then(|| String::from_utf8_lossy(&m.preview).into_owned());
+        // The preview's own buffer becomes the string when it is whole UTF-8 (the usual case).
+        let preview = (m.opcode == OpCode::Text && readable).then(|| {
+            String::from_utf8(std::mem::take(&mut m.preview))
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        });
         let _ = m.first_meta;
         out.push(WsEvent::Message {
             opcode: m.opcode,
