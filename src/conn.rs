@@ -10,7 +10,6 @@ use crate::wire::{Endpoint, TcpSegment};
 use crate::ws::deflate::{DeflateParams, Inflater};
 use crate::ws::{FrameParser, OpCode, WsEvent};
 
-
 /// Settings that change what the connection layer does.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnConfig {
@@ -778,8 +777,24 @@ mod head_budget_tests {
     fn at(n: u64) -> At {
         At { ts: Timestamp(n as i64), packet: PacketNo(n) }
     }
-    fn seg<'a>(src: std::net::SocketAddr, dst: std::net::SocketAddr, seq: u32, ack: u32, flags: u8, payload: &'a [u8]) -> TcpSegment<'a> {
-        TcpSegment { src: src.into(), dst: dst.into(), seq, ack, flags: TcpFlags(flags), window: 0, payload, missing: 0 }
+    fn seg<'a>(
+        src: std::net::SocketAddr,
+        dst: std::net::SocketAddr,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &'a [u8],
+    ) -> TcpSegment<'a> {
+        TcpSegment {
+            src: src.into(),
+            dst: dst.into(),
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 0,
+            payload,
+            missing: 0,
+        }
     }
 
     /// A connection after its handshake, with `head` sent by the client (no end of head yet).
