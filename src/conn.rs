@@ -725,20 +725,10 @@ mod tests {
     #[test]
     fn early_frames_over_max_head_then_refused_then_more() {
         use crate::units::{PacketNo, Timestamp};
-        use crate::wire::TcpFlags;
         let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap_or_else(|_| unreachable!());
         let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
         let at = |n: u64| At { ts: Timestamp(n as i64), packet: PacketNo(n) };
-        let seg = |src: std::net::SocketAddr, dst: std::net::SocketAddr, seq, ack, flags, payload| TcpSegment {
-            src: src.into(),
-            dst: dst.into(),
-            seq,
-            ack,
-            flags: TcpFlags(flags),
-            window: 0,
-            payload,
-            missing: 0,
-        };
+        let seg = super::head_budget_tests::seg;
         let mut conn = Conn::new(1, c, s, at(1), ConnConfig::default());
         let mut budget = Budget::new(1 << 24);
         let req = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -777,7 +767,7 @@ mod head_budget_tests {
     fn at(n: u64) -> At {
         At { ts: Timestamp(n as i64), packet: PacketNo(n) }
     }
-    fn seg<'a>(
+    pub(super) fn seg<'a>(
         src: std::net::SocketAddr,
         dst: std::net::SocketAddr,
         seq: u32,
