@@ -17,14 +17,13 @@ pub struct FlowKey {
 
 impl FlowKey {
     pub fn new(a: impl Into<Endpoint>, b: impl Into<Endpoint>) -> Self {
-        Self::of(a.into(), b.into()).0
+        Self::of(a.into(), b.into())
     }
 
-    /// The key of a segment from `src` to `dst`, and whether `src` is the key's first end
-    /// (which gives the segment's side without comparing addresses again).
+    /// The key of a segment from `src` to `dst`.
     #[inline]
-    pub fn of(src: Endpoint, dst: Endpoint) -> (Self, bool) {
-        if src <= dst { (FlowKey { lo: src, hi: dst }, true) } else { (FlowKey { lo: dst, hi: src }, false) }
+    pub fn of(src: Endpoint, dst: Endpoint) -> Self {
+        if src <= dst { FlowKey { lo: src, hi: dst } } else { FlowKey { lo: dst, hi: src } }
     }
 }
 

@@ -223,7 +223,7 @@ impl Analyzer {
     }
 
     fn tcp(&mut self, seg: &TcpSegment<'_>, at: At) {
-        let (key, _) = FlowKey::of(seg.src, seg.dst);
+        let key = FlowKey::of(seg.src, seg.dst);
         let slot = match self.flows.get(&key) {
             Some(slot) => {
                 let reuse = self.flows.slot_mut(slot).is_some_and(|f| f.is_reuse(seg));

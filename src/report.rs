@@ -302,6 +302,15 @@ pub fn wireshark_filter(tl: &Timeline) -> String {
     )
 }
 
+/// Appends captured text with control characters replaced, so that it cannot drive a terminal.
+fn push_clean(out: &mut String, s: &str) {
+    if s.chars().any(char::is_control) {
+        out.extend(s.chars().map(|c| if c.is_control() { '·' } else { c }));
+    } else {
+        out.push_str(s);
+    }
+}
+
 fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
     match kind {
         EventKind::Syn => ("syn", "SYN".into()),
@@ -325,11 +334,7 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
             if let Some(p) = preview {
                 t.push_str(": ");
                 let head = p.char_indices().nth(40).map_or(p.as_str(), |(i, _)| &p[..i]);
-                if head.chars().any(char::is_control) {
-                    t.extend(head.chars().map(|c| if c.is_control() { '·' } else { c }));
-                } else {
-                    t.push_str(head);
-                }
+                push_clean(&mut t, head);
             }
             ("message", t)
         }
@@ -338,10 +343,12 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
         EventKind::Close { code, reason } => (
             "close",
             match (code, reason) {
-                (Some(c), Some(r)) if !r.is_empty() => format!(
-                    "Close {c} \"{}\"",
-                    r.chars().map(|c| if c.is_control() { '·' } else { c }).collect::<String>()
-                ),
+                (Some(c), Some(r)) if !r.is_empty() => {
+                    let mut t = format!("Close {c} \"");
+                    push_clean(&mut t, r);
+                    t.push('"');
+                    t
+                }
                 (Some(c), _) => format!("Close {c}"),
                 (None, _) => "Close (no status code)".into(),
             },

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::SocketAddr;
 use std::path::Path;
 use wsdiag::capture::CaptureReader;
 use wsdiag::tcp::{Assembler, Budget, Meta, Sink};
@@ -52,7 +51,7 @@ fn main() {
         write(&corpus.join("capture_reader"), &name, &bytes);
         write(&corpus.join("pipeline"), &name, &bytes);
         let Ok(mut r) = CaptureReader::new(&bytes[..], &name, 1) else { continue };
-        let mut dirs: BTreeMap<(SocketAddr, SocketAddr), Dir> = BTreeMap::new();
+        let mut dirs: BTreeMap<(wire::Endpoint, wire::Endpoint), Dir> = BTreeMap::new();
         let mut budget = Budget::new(1 << 24);
         let mut n = 0;
         while let Some(p) = r.next() {
@@ -123,7 +122,7 @@ fn main() {
             let mut seed = (req.len() as u16).to_le_bytes().to_vec();
             seed.extend_from_slice(req);
             seed.extend_from_slice(resp);
-            let tag = format!("{name}-{}", src.port());
+            let tag = format!("{name}-{}", src.port);
             write(&corpus.join("http_head"), &tag, &seed);
             let deflate = String::from_utf8_lossy(resp).to_ascii_lowercase().contains("permessage-deflate");
             for (role_bit, stream) in [(0u8, &c.out.0[qe..]), (1u8, &s.out.0[se..])] {

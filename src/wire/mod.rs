@@ -28,7 +28,6 @@ impl TcpFlags {
     }
 }
 
-/// A decoded TCP segment borrowing the packet's bytes.
 /// One end of a TCP connection as the decoder reads it: the address as four big-endian words
 /// (IPv4 in its IPv4-mapped IPv6 form) and the port, with `v6` set for IPv6 so that an IPv4
 /// address and its IPv4-mapped IPv6 form stay apart. Plain integers: building, comparing and
@@ -58,10 +57,6 @@ impl Endpoint {
         };
         SocketAddr::new(ip, self.port)
     }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
 }
 
 impl From<SocketAddr> for Endpoint {
@@ -83,6 +78,7 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
+/// A decoded TCP segment borrowing the packet's bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct TcpSegment<'a> {
     pub src: Endpoint,
@@ -441,18 +437,18 @@ pub(crate) mod tests {
         let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0];
         sll2.extend_from_slice(&ip);
         let t = tcp(decode(Linktype::LINUX_SLL2, &sll2, sll2.len() as u32));
-        assert_eq!(t.dst.port(), 8765);
+        assert_eq!(t.dst.port, 8765);
         assert!(t.flags.syn());
         // SLL with ARPHRD 772 (loopback), which etherparse refuses.
         let mut sll = vec![0, 0, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
         sll.extend_from_slice(&ip);
-        assert_eq!(tcp(decode(Linktype::LINUX_SLL, &sll, sll.len() as u32)).src.port(), 4444);
+        assert_eq!(tcp(decode(Linktype::LINUX_SLL, &sll, sll.len() as u32)).src.port, 4444);
         let mut null = 2u32.to_le_bytes().to_vec();
         null.extend_from_slice(&ip);
-        assert_eq!(tcp(decode(Linktype::NULL, &null, null.len() as u32)).src.port(), 4444);
+        assert_eq!(tcp(decode(Linktype::NULL, &null, null.len() as u32)).src.port, 4444);
         let mut lo = 2u32.to_be_bytes().to_vec();
         lo.extend_from_slice(&ip);
-        assert_eq!(tcp(decode(Linktype::LOOP, &lo, lo.len() as u32)).src.port(), 4444);
+        assert_eq!(tcp(decode(Linktype::LOOP, &lo, lo.len() as u32)).src.port, 4444);
     }
 
     #[test]
