@@ -141,7 +141,9 @@ pub struct Analyzer {
     budget: Budget,
     next_id: u64,
     stats: Stats,
-    finished: Vec<Connection>,
+    /// Finished connections not yet diagnosed: whoever takes them concludes them (the binary
+    /// does it on a second thread).
+    finished: Vec<Timeline>,
     last_ts: i64,
     since_sweep: u64,
 }
@@ -320,17 +322,32 @@ impl Analyzer {
         if tl.app == App::Tls {
             self.stats.tls_connections += 1;
         }
-        let verdict = diagnose::diagnose(&tl);
-        if !self.cfg.all && !reportable(&tl, verdict.kind) {
-            self.stats.connections_hidden += 1;
-            return;
-        }
-        self.finished.push(Connection::build(&tl, verdict, self.cfg.report));
+        self.finished.push(tl);
     }
 
     /// Connections finished since the last call, in the order they ended (for streaming).
     pub fn take_finished(&mut self) -> Vec<Connection> {
+        let conclude = self.concluder();
+        let mut out = Vec::new();
+        for tl in std::mem::take(&mut self.finished) {
+            match conclude.conclude(&tl) {
+                Some(c) => out.push(c),
+                None => self.stats.connections_hidden += 1,
+            }
+        }
+        out
+    }
+
+    /// Finished connections as they stand, undiagnosed, in the order they ended: for a caller
+    /// that concludes them elsewhere (with [`Analyzer::concluder`]), and then counts the hidden
+    /// ones into `Stats::connections_hidden`.
+    pub fn take_timelines(&mut self) -> Vec<Timeline> {
         std::mem::take(&mut self.finished)
+    }
+
+    /// What turns this analysis's finished timelines into reported connections.
+    pub fn concluder(&self) -> Concluder {
+        Concluder { all: self.cfg.all, report: self.cfg.report }
     }
 
     /// Ends the analysis: every open connection is diagnosed as it stands.
@@ -343,19 +360,49 @@ impl Analyzer {
 
     /// Ends the analysis handing each connection to `f` as it is diagnosed, in no particular
     /// order, so that the connections still open need not be held all at once.
-    pub fn finish_each(mut self, mut f: impl FnMut(Connection)) -> Stats {
-        for c in self.take_finished() {
-            f(c);
+    pub fn finish_each(self, mut f: impl FnMut(Connection)) -> Stats {
+        let conclude = self.concluder();
+        let mut hidden = 0;
+        let mut stats = self.finish_timelines(|tl| match conclude.conclude(&tl) {
+            Some(c) => f(c),
+            None => hidden += 1,
+        });
+        stats.connections_hidden += hidden;
+        stats
+    }
+
+    /// [`Analyzer::finish_each`] with the timelines undiagnosed (see [`Analyzer::take_timelines`]).
+    pub fn finish_timelines(mut self, mut f: impl FnMut(Timeline)) -> Stats {
+        for tl in self.take_timelines() {
+            f(tl);
         }
         for slot in self.flows.slots() {
             self.finish_slot(slot);
-            for c in self.take_finished() {
-                f(c);
+            for tl in self.take_timelines() {
+                f(tl);
             }
         }
         self.stats.reorder_bytes_dropped = self.budget.dropped;
         self.stats.head_bytes_dropped = self.budget.heads_dropped;
         self.stats
+    }
+}
+
+/// Diagnoses finished timelines and builds their reports: `None` for a connection the report
+/// hides (SPEC: only upgrade attempts and empty connections, unless `--all`).
+#[derive(Clone, Copy, Debug)]
+pub struct Concluder {
+    all: bool,
+    report: ReportOptions,
+}
+
+impl Concluder {
+    pub fn conclude(&self, tl: &Timeline) -> Option<Connection> {
+        let verdict = diagnose::diagnose(tl);
+        if !self.all && !reportable(tl, verdict.kind) {
+            return None;
+        }
+        Some(Connection::build(tl, verdict, self.report))
     }
 }
 

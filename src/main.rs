@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use wsdiag::capture;
 use wsdiag::diagnose::Kind;
 use wsdiag::report::{Connection, Input, ReportOptions};
+use wsdiag::timeline::Timeline;
 use wsdiag::{Analyzer, Config, render};
 
 mod cli;
@@ -68,7 +69,11 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut inputs = Vec::new();
     let mut readable = 0;
     let mut next_number = 1;
-    let mut collector = Collector::new(cli.conn, cli.json, style);
+    let conclude = analyzer.concluder();
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let collector = Collector::new(cli.conn, cli.json, style);
+    let mut stage = Stage::new(collector, filters.clone(), conclude, two_cores && cli.conn.is_none() && !cli.ndjson);
+    let mut hidden = 0;
     let mut failed = false;
     for path in &cli.captures {
         let reader = match capture::open(path) {
@@ -84,7 +89,7 @@ fn run() -> anyhow::Result<ExitCode> {
             if cli.ndjson {
                 emit_ndjson(a.take_finished(), &filters, &mut out, &mut failed)
             } else {
-                collector.add_all(a.take_finished(), &filters).map_err(Into::into)
+                stage.push_all(a.take_timelines()).map_err(Into::into)
             }
         })?;
         if input.format.is_some() {
@@ -104,16 +109,21 @@ fn run() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let mut result = Ok(());
-    let stats = analyzer.finish_each(|c| {
+    let mut stats = analyzer.finish_timelines(|tl| {
         if result.is_ok() {
-            result = if cli.ndjson {
+            result = if !cli.ndjson {
+                stage.push(tl).map_err(anyhow::Error::from)
+            } else if let Some(c) = conclude.conclude(&tl) {
                 emit_ndjson(vec![c], &filters, &mut out, &mut failed)
             } else {
-                collector.add_all(vec![c], &filters).map_err(anyhow::Error::from)
+                hidden += 1;
+                Ok(())
             };
         }
     });
     result?;
+    let (collector, hidden_staged) = stage.finish()?;
+    stats.connections_hidden += hidden + hidden_staged;
     if cli.ndjson {
         out.flush()?;
         return Ok(exit(failed));
@@ -150,6 +160,7 @@ fn emit_ndjson(
 }
 
 /// `--port`, `--host`, `--path`, `--verdict`, `--fail-on`.
+#[derive(Clone)]
 pub struct Filters {
     ports: Vec<u16>,
     hosts: Vec<String>,
@@ -214,21 +225,96 @@ impl Filters {
 }
 
 /// Finished connections for the table or `--json`: an index in memory, the records in a
-/// [`spill::Spill`], so memory stays flat however many connections there are. JSON records are
-/// written on a second thread when there is a second core (writing a connection's JSON is a
-/// fifth of the cost of analysing this benchmark's capture), inline otherwise.
+/// [`spill::Spill`], so memory stays flat however many connections there are.
 struct Collector {
     conn_id: Option<u64>,
     summary: wsdiag::report::Summary,
     attempts: Vec<wsdiag::diagnose::across::Attempt>,
     conn: Option<Connection>,
     failed: bool,
-    records: Writer,
+    records: Records,
 }
 
-enum Writer {
-    Inline(Records),
-    Thread { tx: std::sync::mpsc::SyncSender<Connection>, handle: std::thread::JoinHandle<io::Result<Records>> },
+/// Where finished connections go, undiagnosed: concluded (diagnosis, report, record) and
+/// collected inline, or on a second thread when there is a second core. That work is a ninth
+/// of the instructions of this repo's benchmark capture for the table and a quarter with
+/// `--json` (callgrind), and a timeline crosses over as one move, so the packet path keeps its
+/// core.
+enum Stage {
+    Inline {
+        collector: Box<Collector>,
+        filters: Filters,
+        conclude: wsdiag::Concluder,
+        hidden: u64,
+    },
+    Thread {
+        batch: Vec<Timeline>,
+        tx: std::sync::mpsc::SyncSender<Vec<Timeline>>,
+        handle: std::thread::JoinHandle<io::Result<(Collector, u64)>>,
+    },
+}
+
+impl Stage {
+    /// Timelines handed over at once (a channel message per connection costs more than one).
+    const BATCH: usize = 32;
+
+    fn new(collector: Collector, filters: Filters, conclude: wsdiag::Concluder, thread: bool) -> Self {
+        if !thread {
+            return Stage::Inline { collector: Box::new(collector), filters, conclude, hidden: 0 };
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Timeline>>(64);
+        let handle = std::thread::spawn(move || {
+            let (mut collector, mut hidden) = (collector, 0);
+            for batch in rx {
+                hidden += collector.conclude_all(batch, &conclude, &filters)?;
+            }
+            Ok((collector, hidden))
+        });
+        Stage::Thread { batch: Vec::with_capacity(Self::BATCH), tx, handle }
+    }
+
+    fn push(&mut self, tl: Timeline) -> io::Result<()> {
+        match self {
+            Stage::Inline { collector, filters, conclude, hidden } => {
+                *hidden += collector.conclude_all(vec![tl], conclude, filters)?;
+                Ok(())
+            }
+            Stage::Thread { batch, .. } => {
+                batch.push(tl);
+                if batch.len() >= Self::BATCH { self.flush() } else { Ok(()) }
+            }
+        }
+    }
+
+    fn push_all(&mut self, tls: Vec<Timeline>) -> io::Result<()> {
+        for tl in tls {
+            self.push(tl)?;
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Stage::Thread { batch, tx, .. } = self {
+            if !batch.is_empty() {
+                let full = std::mem::replace(batch, Vec::with_capacity(Self::BATCH));
+                // A closed channel means the thread stopped on an error, which `finish` returns.
+                let _ = tx.send(full);
+            }
+        }
+        Ok(())
+    }
+
+    /// The collector, and how many finished connections the report hides.
+    fn finish(mut self) -> io::Result<(Collector, u64)> {
+        self.flush()?;
+        match self {
+            Stage::Inline { collector, hidden, .. } => Ok((*collector, hidden)),
+            Stage::Thread { tx, handle, .. } => {
+                drop(tx);
+                handle.join().unwrap_or_else(|_| Err(io::Error::other("the report thread panicked")))
+            }
+        }
+    }
 }
 
 /// The spilled records and what the table needs of them.
@@ -283,32 +369,24 @@ impl Collector {
             widths: render::Widths::default(),
             record: Vec::new(),
         };
-        let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-        // Only JSON records are worth a thread: a table row costs less than handing it over.
-        let records = if two_cores && json && conn_id.is_none() {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Connection>(256);
-            let handle = std::thread::spawn(move || {
-                let mut records = records;
-                for c in rx {
-                    records.add(&c)?;
-                }
-                Ok(records)
-            });
-            Writer::Thread { tx, handle }
-        } else {
-            Writer::Inline(records)
-        };
         Collector { conn_id, summary: Default::default(), attempts: Vec::new(), conn: None, failed: false, records }
     }
 
-    fn add_all(&mut self, conns: Vec<Connection>, filters: &Filters) -> io::Result<()> {
-        for c in conns {
-            if filters.shows(&c) {
-                self.failed |= filters.fails(&c);
-                self.add(c)?;
+    /// Concludes finished timelines and adds the connections shown; returns how many the
+    /// report hides.
+    fn conclude_all(&mut self, tls: Vec<Timeline>, conclude: &wsdiag::Concluder, filters: &Filters) -> io::Result<u64> {
+        let mut hidden = 0;
+        for tl in tls {
+            match conclude.conclude(&tl) {
+                Some(c) if filters.shows(&c) => {
+                    self.failed |= filters.fails(&c);
+                    self.add(c)?;
+                }
+                Some(_) => {}
+                None => hidden += 1,
             }
         }
-        Ok(())
+        Ok(hidden)
     }
 
     fn add(&mut self, c: Connection) -> io::Result<()> {
@@ -323,25 +401,7 @@ impl Collector {
         if let Some(a) = wsdiag::attempt(&c) {
             self.attempts.push(a);
         }
-        match &mut self.records {
-            Writer::Inline(r) => r.add(&c),
-            // A closed channel means the writer stopped on an error, which `finish` returns.
-            Writer::Thread { tx, .. } => {
-                let _ = tx.send(c);
-                Ok(())
-            }
-        }
-    }
-
-    /// Waits for the writer: the records, in the order they were added.
-    fn finish(records: Writer) -> io::Result<Records> {
-        match records {
-            Writer::Inline(r) => Ok(r),
-            Writer::Thread { tx, handle } => {
-                drop(tx);
-                handle.join().unwrap_or_else(|_| Err(io::Error::other("the record writer panicked")))
-            }
-        }
+        self.records.add(&c)
     }
 
     fn render(
@@ -352,7 +412,7 @@ impl Collector {
         style: render::Style,
         w: &mut impl Write,
     ) -> io::Result<()> {
-        let mut rec = Self::finish(self.records)?;
+        let mut rec = self.records;
         rec.index.sort_by_key(|(id, _)| *id);
         let loops = wsdiag::diagnose::across::reconnect_loops(&self.attempts);
         let pairs = wsdiag::diagnose::across::proxy_pairs(&self.attempts);

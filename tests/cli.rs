@@ -265,22 +265,92 @@ fn proxied_legs_are_paired() {
     assert_eq!(json(&["captures/python-clean.pcap"])["proxied"].as_array().map(Vec::len), Some(0));
 }
 
-/// `--json` writes its records on a second thread when it has two cores and inline on one: the
-/// document is the same byte for byte.
+/// Finished connections are diagnosed, reported and rendered on a second thread when there are
+/// two cores, inline on one: the table and the JSON document are the same byte for byte, and
+/// so is the count of hidden connections.
 #[test]
-fn json_is_the_same_on_one_core_and_on_two() {
+fn output_is_the_same_on_one_core_and_on_two() {
     if std::process::Command::new("taskset").arg("-V").output().is_err() {
         eprintln!("skipped: no taskset");
         return;
     }
     for cap in ["captures/nginx-proxy-any.pcap", "captures/reconnect-loop.pcap", "captures/daphne-accept.pcapng"] {
-        let two = wsdiag().args(["--json", cap]).output().unwrap_or_else(|e| panic!("{e}"));
-        let one = std::process::Command::new("taskset")
-            .args(["-c", "0", env!("CARGO_BIN_EXE_wsdiag"), "--json", cap])
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(two.status.success() && one.status.success(), "{cap}");
-        assert!(!two.stdout.is_empty());
-        assert_eq!(String::from_utf8_lossy(&one.stdout), String::from_utf8_lossy(&two.stdout), "{cap}");
+        for mode in [&["--json"][..], &["--color", "never"][..], &["--all", "--json"][..]] {
+            let two = wsdiag().args(mode).arg(cap).output().unwrap_or_else(|e| panic!("{e}"));
+            let one = std::process::Command::new("taskset")
+                .args(["-c", "0", env!("CARGO_BIN_EXE_wsdiag")])
+                .args(mode)
+                .arg(cap)
+                .output()
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(two.status.success() && one.status.success(), "{cap} {mode:?}");
+            assert!(!two.stdout.is_empty());
+            assert_eq!(String::from_utf8_lossy(&one.stdout), String::from_utf8_lossy(&two.stdout), "{cap} {mode:?}");
+        }
     }
+    // A plain HTTP exchange beside a WebSocket capture: hidden from the report, counted.
+    let plain = std::env::temp_dir().join(format!("wsdiag-cli-plain-{}.pcap", std::process::id()));
+    std::fs::write(&plain, plain_http_pcap()).unwrap_or_else(|e| panic!("{e}"));
+    let plain = plain.to_str().unwrap_or_default().to_string();
+    let hidden = |taskset: bool| {
+        let mut cmd = std::process::Command::new(if taskset { "taskset" } else { env!("CARGO_BIN_EXE_wsdiag") });
+        if taskset {
+            cmd.args(["-c", "0", env!("CARGO_BIN_EXE_wsdiag")]);
+        }
+        let out = cmd.args(["--json", "captures/python-clean.pcap", &plain]).output().unwrap_or_else(|e| panic!("{e}"));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (v["stats"]["connections_hidden"].as_u64(), v["summary"]["connections"].as_u64())
+    };
+    let (one, two) = (hidden(true), hidden(false));
+    std::fs::remove_file(&plain).ok();
+    assert_eq!(one, (Some(1), Some(1)));
+    assert_eq!(two, one);
+}
+
+/// One TCP connection carrying a plain HTTP/1.1 GET and its 200, as raw IPv4 (link type 101).
+fn plain_http_pcap() -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 101] {
+        if v == 0x0004_0002 {
+            out.extend_from_slice(&2u16.to_le_bytes());
+            out.extend_from_slice(&4u16.to_le_bytes());
+        } else {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    let (c, s) = (([10, 0, 0, 1], 40000u16), ([10, 0, 0, 2], 8080u16));
+    let req: &[u8] = b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n";
+    let resp: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let (syn, ack, psh, fin) = (0x02u8, 0x10u8, 0x08u8, 0x01u8);
+    let (ci, si) = (1000u32, 5000u32);
+    let rl = req.len() as u32;
+    let sl = resp.len() as u32;
+    let packets: Vec<(bool, u32, u32, u8, &[u8])> = vec![
+        (true, ci, 0, syn, b""),
+        (false, si, ci + 1, syn | ack, b""),
+        (true, ci + 1, si + 1, ack, b""),
+        (true, ci + 1, si + 1, psh | ack, req),
+        (false, si + 1, ci + 1 + rl, psh | ack, resp),
+        (true, ci + 1 + rl, si + 1 + sl, fin | ack, b""),
+        (false, si + 1 + sl, ci + 2 + rl, fin | ack, b""),
+        (true, ci + 2 + rl, si + 2 + sl, ack, b""),
+    ];
+    for (i, (from_client, seq, ackno, flags, payload)) in packets.into_iter().enumerate() {
+        let ((src, sp), (dst, dp)) = if from_client { (c, s) } else { (s, c) };
+        let total = 40 + payload.len();
+        let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sp.to_be_bytes());
+        p.extend_from_slice(&dp.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(if flags & ack != 0 { ackno } else { 0 }).to_be_bytes());
+        p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        for v in [1_700_000_000u32, i as u32 * 1000, p.len() as u32, p.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&p);
+    }
+    out
 }
