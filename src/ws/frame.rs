@@ -125,14 +125,14 @@ pub fn parse_header(b: &[u8]) -> Result<Option<FrameHeader>, HeaderError> {
 pub fn unmask(data: &mut [u8], mask: [u8; 4], offset: u64) {
     let shift = (offset % 4) as usize;
     let m = [mask[shift], mask[(shift + 1) % 4], mask[(shift + 2) % 4], mask[(shift + 3) % 4]];
-    let word = u32::from_ne_bytes(m);
-    let mut chunks = data.chunks_exact_mut(4);
+    let word = u64::from_ne_bytes([m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3]]);
+    let mut chunks = data.chunks_exact_mut(8);
     for c in &mut chunks {
-        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) ^ word;
-        c.copy_from_slice(&v.to_ne_bytes());
+        let Some(c) = c.first_chunk_mut::<8>() else { continue };
+        *c = (u64::from_ne_bytes(*c) ^ word).to_ne_bytes();
     }
     for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= m[i];
+        *b ^= m[i % 4];
     }
 }
 

@@ -212,7 +212,12 @@ impl Utf8Check {
         if data.is_empty() {
             return;
         }
-        match std::str::from_utf8(data) {
+        // The fast check first (SIMD where the CPU has it); where it fails, the exact one says
+        // whether the text is wrong or only cut inside a character.
+        if simdutf8::basic::from_utf8(data).is_ok() {
+            return;
+        }
+        match simdutf8::compat::from_utf8(data) {
             Ok(_) => {}
             Err(e) if e.error_len().is_some() => self.bad = true,
             Err(e) => self.carry.extend_from_slice(&data[e.valid_up_to()..]),
@@ -857,6 +862,37 @@ mod tests {
             assert!(v.contains(&want), "{want:?} not in {v:?}");
             let v = violations(&parse(role, &bytes, bytes.len()));
             assert!(v.contains(&want), "{want:?} not in {v:?}");
+        }
+    }
+
+    /// The incremental check agrees with std's check of the whole text, however it is cut
+    /// (every pair of cut points), for valid text, wrong bytes and text cut inside a character.
+    #[test]
+    fn utf8_check_agrees_with_std_at_every_cut() {
+        let long_ascii = "a".repeat(70) + "é" + &"b".repeat(40);
+        let cases: Vec<Vec<u8>> = vec![
+            "€uro ✓ 𝄞 plain".into(),
+            long_ascii.into_bytes(),
+            b"ok \xc3\xa9 then \xc3".to_vec(), // cut inside a character at the end
+            b"bad \xc3\x28 continuation".to_vec(),
+            b"overlong \xc0\xaf".to_vec(),
+            b"surrogate \xed\xa0\x80".to_vec(),
+            b"too big \xf4\x90\x80\x80".to_vec(),
+            b"\xf0\x9d\x84".to_vec(),
+            b"\x80".to_vec(),
+            Vec::new(),
+        ];
+        for b in &cases {
+            let want = std::str::from_utf8(b).is_ok();
+            for i in 0..=b.len() {
+                for j in i..=b.len() {
+                    let mut u = Utf8Check::default();
+                    u.feed(&b[..i]);
+                    u.feed(&b[i..j]);
+                    u.feed(&b[j..]);
+                    assert_eq!(u.finish(), want, "{b:?} cut at {i}, {j}");
+                }
+            }
         }
     }
 
