@@ -300,12 +300,14 @@ impl<R: Read> CaptureReader<R> {
             if !self.ensure_or_warn(hl, "a record header") {
                 return None;
             }
-            let h = &self.buf[self.pos..self.pos + hl];
-            let be = st.big_endian;
-            let ts_s = u32_at(h, 0, be);
-            let frac = u32_at(h, 4, be);
-            let caplen = u32_at(h, 8, be) as usize;
-            let orig = u32_at(h, 12, be);
+            // The four words every record header starts with (a fixed-size read: no bounds
+            // checks per byte).
+            let h = self.buf[self.pos..self.end].first_chunk::<16>()?;
+            let word = |at: usize| {
+                let v = [h[at], h[at + 1], h[at + 2], h[at + 3]];
+                if st.big_endian { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) }
+            };
+            let (ts_s, frac, caplen, orig) = (word(0), word(4), word(8) as usize, word(12));
             if caplen > MAX_PCAP_RECORD {
                 let at = self.offset;
                 let n = self.next_number;
