@@ -487,7 +487,13 @@ pub fn analyze_files(paths: &[&str], cfg: Config) -> (Vec<Connection>, Stats, Ve
     let mut next = 1;
     for path in paths {
         let input = match capture::open(path) {
-            Ok(r) => analyzer.read(r, path, &mut next),
+            Ok(src) => {
+                let never = |_: &mut Analyzer| Ok::<(), std::convert::Infallible>(());
+                match analyzer.read_source(src, path, &mut next, never) {
+                    Ok(input) => input,
+                    Err(e) => match e {},
+                }
+            }
             Err(e) => report::Input {
                 path: path.to_string(),
                 packets: 0,
@@ -519,11 +525,33 @@ impl Analyzer {
         reader: impl std::io::Read,
         name: &str,
         next: &mut u64,
+        tick: impl FnMut(&mut Analyzer) -> Result<(), E>,
+    ) -> Result<report::Input, E> {
+        self.read_capture(capture::CaptureReader::new(reader, name, *next), name, next, tick)
+    }
+
+    /// [`Analyzer::read_with`] for a capture from [`capture::open`] (its buffers, when read on
+    /// a second thread, are parsed where they are).
+    pub fn read_source<E>(
+        &mut self,
+        src: capture::Source,
+        name: &str,
+        next: &mut u64,
+        tick: impl FnMut(&mut Analyzer) -> Result<(), E>,
+    ) -> Result<report::Input, E> {
+        self.read_capture(capture::CaptureReader::from_source(src, name, *next), name, next, tick)
+    }
+
+    fn read_capture<R: std::io::Read, E>(
+        &mut self,
+        opened: Result<capture::CaptureReader<R>, capture::CaptureError>,
+        name: &str,
+        next: &mut u64,
         mut tick: impl FnMut(&mut Analyzer) -> Result<(), E>,
     ) -> Result<report::Input, E> {
         const MAX_NAMED: usize = 10;
         let mut input = report::Input { path: name.to_string(), packets: 0, warnings: Vec::new(), format: None };
-        let mut r = match capture::CaptureReader::new(reader, name, *next) {
+        let mut r = match opened {
             Ok(r) => {
                 input.format = Some(match r.format() {
                     capture::Format::Pcap => "pcap",

@@ -85,7 +85,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let input = analyzer.read_with(reader, path, &mut next_number, |a| {
+        let input = analyzer.read_source(reader, path, &mut next_number, |a| {
             if cli.ndjson {
                 emit_ndjson(a.take_finished(), &filters, &mut out, &mut failed)
             } else {

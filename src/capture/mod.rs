@@ -79,9 +79,9 @@ impl fmt::Display for Warning {
 
 /// Opens a capture for reading: a path, or `-` for standard input. A gzip stream (by its magic,
 /// not its name) is decompressed on the fly. When there is a second core, the input is read
-/// (and inflated) there, so that the kernel's copy of the file and the analysis overlap; with
-/// one core it is read inline.
-pub fn open(path: &str) -> io::Result<Box<dyn Read + Send>> {
+/// (and inflated) there and its buffers handed over whole, so that the kernel's copy of the
+/// file and the analysis overlap; with one core it is read inline.
+pub fn open(path: &str) -> io::Result<Source> {
     let raw: Box<dyn Read + Send> =
         if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
@@ -89,42 +89,68 @@ pub fn open(path: &str) -> io::Result<Box<dyn Read + Send>> {
     let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     Ok(match (gzip, two_cores) {
-        (true, true) => Box::new(Pipe::spawn(flate2::read::MultiGzDecoder::new(buffered))),
-        (true, false) => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-        (false, true) => Box::new(Pipe::spawn(buffered)),
-        (false, false) => Box::new(buffered),
+        (true, true) => Source::Pipe(Pipe::spawn(flate2::read::MultiGzDecoder::new(buffered))),
+        (true, false) => Source::Inline(Box::new(flate2::read::MultiGzDecoder::new(buffered))),
+        (false, true) => Source::Pipe(Pipe::spawn(buffered)),
+        (false, false) => Source::Inline(Box::new(buffered)),
     })
 }
 
-/// The output of a reader produced on another thread, through a fixed pool of buffers that go
-/// back and forth: steady reading allocates nothing and the producer is at most the pool ahead.
-struct Pipe {
+/// An opened capture: read inline, or arriving in buffers from a reading thread.
+pub enum Source {
+    Inline(Box<dyn Read + Send>),
+    Pipe(Pipe),
+}
+
+impl Read for Source {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Inline(r) => r.read(out),
+            Source::Pipe(p) => p.read(out),
+        }
+    }
+}
+
+/// The output of a reader on another thread, in buffers from a fixed pool that go back and
+/// forth: steady reading allocates nothing, the producer is at most the pool ahead, and the
+/// capture reader parses the buffers where they are ([`Pipe::fill`]).
+pub struct Pipe {
     full: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     free: std::sync::mpsc::Sender<Vec<u8>>,
+    /// For [`Read`]: the buffer being read out and the position in it.
     cur: Vec<u8>,
     at: usize,
+    /// Whether the capture reader's buffer is one of the pool's (it goes back when replaced).
+    lent: bool,
 }
 
 impl Pipe {
-    /// The size of one read. Measured on the benchmark capture (1.3 GB, page cache, 2 cores):
-    /// reads of up to 120 KiB kept the reading thread's kernel time at the inline reader's
-    /// (0.3 s), reads of 128 KiB and more tripled it (0.8–1.1 s, whatever the pool size), which
-    /// made an earlier reader thread with 1 MiB reads slower than none.
+    /// The size of one read.
     const CHUNK: usize = 1 << 16;
-    /// Buffers in flight: 1 MiB in all.
+    /// Room before the data of each buffer, where the start of a record cut by the end of the
+    /// previous buffer is copied so that the record is whole (longer ones are gathered apart).
+    ///
+    /// A buffer (room and data) stays below 128 KiB. Measured on the benchmark capture (1.3 GB
+    /// from the page cache, two cores): with buffers of 128 KiB or more (128 KiB reads, or
+    /// 64 KiB reads after 64 KiB of room) the reading thread's kernel time tripled (0.3 s to
+    /// 0.8–1.1 s, whatever the pool size), which is what made an earlier reader thread with
+    /// 1 MiB reads slower than none. 128 KiB is glibc's threshold for serving an allocation
+    /// with its own mapping, which is the likely difference; not confirmed further.
+    const HEAD: usize = 1 << 15;
+    /// Buffers in flight: 1.5 MiB in all.
     const POOL: usize = 16;
 
     fn spawn(mut src: impl Read + Send + 'static) -> Pipe {
         let (full_tx, full) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(Self::POOL);
         let (free, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         for _ in 0..Self::POOL {
-            let _ = free.send(vec![0; Self::CHUNK]);
+            let _ = free.send(vec![0; Self::HEAD + Self::CHUNK]);
         }
         std::thread::spawn(move || {
             // Ends when the reader side is gone (no buffer comes back) or the input ends.
             while let Ok(mut buf) = free_rx.recv() {
-                buf.resize(Self::CHUNK, 0);
-                let mut n = 0;
+                buf.resize(Self::HEAD + Self::CHUNK, 0);
+                let mut n = Self::HEAD;
                 let res = loop {
                     match src.read(&mut buf[n..]) {
                         Ok(0) => break Ok(true),
@@ -139,7 +165,7 @@ impl Pipe {
                     }
                 };
                 buf.truncate(n);
-                if n > 0 && full_tx.send(Ok(buf)).is_err() {
+                if n > Self::HEAD && full_tx.send(Ok(buf)).is_err() {
                     return;
                 }
                 match res {
@@ -152,26 +178,77 @@ impl Pipe {
                 }
             }
         });
-        Pipe { full, free, cur: Vec::new(), at: 0 }
+        Pipe { full, free, cur: Vec::new(), at: 0, lent: false }
+    }
+
+    /// The next filled buffer (data from [`Self::HEAD`] on); `None` at the end of the input.
+    fn next_full(&mut self) -> io::Result<Option<Vec<u8>>> {
+        match self.full.recv() {
+            Ok(Ok(buf)) => Ok(Some(buf)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Hands a buffer back to the producer (which may be gone at the end of the input).
+    fn give_back(&self, buf: Vec<u8>) {
+        let _ = self.free.send(buf);
+    }
+
+    /// For the capture reader: makes `n` bytes available at `buf[*pos..*end]` unless the input
+    /// ends first, by taking the pool's buffers as they are. The bytes not yet parsed (the
+    /// start of a record) are copied into the room before the next buffer's data; a record
+    /// longer than that room is gathered in a buffer of the reader's own. Returns the input
+    /// bytes added and whether the input ended.
+    pub(crate) fn fill(
+        &mut self,
+        buf: &mut Vec<u8>,
+        pos: &mut usize,
+        end: &mut usize,
+        n: usize,
+    ) -> io::Result<(u64, bool)> {
+        let mut added = 0;
+        while *end - *pos < n {
+            let Some(mut next) = self.next_full()? else { return Ok((added, true)) };
+            added += (next.len() - Self::HEAD) as u64;
+            let tail = *end - *pos;
+            if tail <= Self::HEAD {
+                next[Self::HEAD - tail..Self::HEAD].copy_from_slice(&buf[*pos..*end]);
+                let old = std::mem::replace(buf, next);
+                if std::mem::replace(&mut self.lent, true) {
+                    self.give_back(old);
+                }
+                *pos = Self::HEAD - tail;
+            } else {
+                let mut own = if self.lent { Vec::with_capacity(n.max(2 * tail)) } else { std::mem::take(buf) };
+                if self.lent {
+                    own.extend_from_slice(&buf[*pos..*end]);
+                    self.give_back(std::mem::take(buf));
+                    self.lent = false;
+                } else {
+                    own.truncate(*end);
+                    own.drain(..*pos);
+                }
+                own.extend_from_slice(&next[Self::HEAD..]);
+                self.give_back(next);
+                *buf = own;
+                *pos = 0;
+            }
+            *end = buf.len();
+        }
+        Ok((added, false))
     }
 }
 
 impl Read for Pipe {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.cur.len() {
-            match self.full.recv() {
-                Ok(Ok(chunk)) => {
-                    let used = std::mem::replace(&mut self.cur, chunk);
-                    if used.capacity() > 0 {
-                        // The producer may be gone (end of input): then the buffer is dropped.
-                        let _ = self.free.send(used);
-                    }
-                    self.at = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                // The producer is done.
-                Err(_) => return Ok(0),
+        while self.at >= self.cur.len() {
+            let Some(next) = self.next_full()? else { return Ok(0) };
+            let used = std::mem::replace(&mut self.cur, next);
+            if used.capacity() > 0 {
+                self.give_back(used);
             }
+            self.at = Self::HEAD;
         }
         let n = out.len().min(self.cur.len() - self.at);
         out[..n].copy_from_slice(&self.cur[self.at..self.at + n]);

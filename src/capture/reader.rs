@@ -71,6 +71,8 @@ enum State {
 /// A streaming capture reader over any `Read`.
 pub struct CaptureReader<R: Read> {
     src: R,
+    /// Set when the input arrives in buffers from a reading thread: then `src` is unused.
+    pipe: Option<super::Pipe>,
     path: String,
     buf: Vec<u8>,
     pos: usize,
@@ -111,12 +113,28 @@ fn ts_from_ticks(ticks: u64, iface: &Iface) -> Timestamp {
     Timestamp(ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
 }
 
+impl CaptureReader<Box<dyn Read + Send>> {
+    /// A reader of an opened capture ([`super::open`]): buffers from a reading thread are parsed
+    /// where they are.
+    pub fn from_source(src: super::Source, path: &str, first_number: u64) -> Result<Self, CaptureError> {
+        match src {
+            super::Source::Inline(r) => Self::new(r, path, first_number),
+            super::Source::Pipe(p) => Self::with_pipe(Box::new(io::empty()), Some(p), path, first_number),
+        }
+    }
+}
+
 impl<R: Read> CaptureReader<R> {
     /// Detects the format and reads the file header. `first_number` is the number the first
     /// packet gets (1 for the first file of a run).
     pub fn new(src: R, path: &str, first_number: u64) -> Result<Self, CaptureError> {
+        Self::with_pipe(src, None, path, first_number)
+    }
+
+    fn with_pipe(src: R, pipe: Option<super::Pipe>, path: &str, first_number: u64) -> Result<Self, CaptureError> {
         let mut r = CaptureReader {
             src,
+            pipe,
             path: path.to_string(),
             buf: vec![0; INITIAL_BUF],
             pos: 0,
@@ -217,6 +235,14 @@ impl<R: Read> CaptureReader<R> {
     fn ensure(&mut self, n: usize) -> io::Result<bool> {
         if self.end - self.pos >= n {
             return Ok(true);
+        }
+        if let Some(pipe) = self.pipe.as_mut() {
+            if !self.eof {
+                let (added, eof) = pipe.fill(&mut self.buf, &mut self.pos, &mut self.end, n)?;
+                self.bytes_read += added;
+                self.eof = eof;
+            }
+            return Ok(self.end - self.pos >= n);
         }
         if self.pos > 0 {
             self.buf.copy_within(self.pos..self.end, 0);
@@ -578,6 +604,78 @@ pub(crate) mod tests {
             out.push((p.number.0, p.ts.0, p.data.to_vec(), p.linktype.0));
         }
         (out, r.take_warnings())
+    }
+
+    fn read_all_piped(bytes: &[u8], trickle: bool) -> (Vec<Read>, Vec<Warning>) {
+        struct Trickle(std::io::Cursor<Vec<u8>>, usize);
+        impl std::io::Read for Trickle {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                self.1 += 1;
+                let n = out.len().min(1 + (self.1 * 7919) % 90_000);
+                self.0.read(&mut out[..n])
+            }
+        }
+        let src: Box<dyn std::io::Read + Send> = if trickle {
+            Box::new(Trickle(std::io::Cursor::new(bytes.to_vec()), 0))
+        } else {
+            Box::new(std::io::Cursor::new(bytes.to_vec()))
+        };
+        let source = super::super::Source::Pipe(super::super::Pipe::spawn(src));
+        let mut r = CaptureReader::from_source(source, "t", 1).expect("capture");
+        let mut out = Vec::new();
+        while let Some(p) = r.next() {
+            out.push((p.number.0, p.ts.0, p.data.to_vec(), p.linktype.0));
+        }
+        (out, r.take_warnings())
+    }
+
+    /// Buffers handed over by a reading thread are parsed in place, records cut by a buffer's
+    /// end joined in the room before the next one or gathered apart when longer: the packets
+    /// and warnings are those of the inline reader, for records of every size around the
+    /// buffer and room sizes, short reads, truncation and a corrupt record.
+    #[test]
+    fn piped_buffers_read_as_inline() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (head, chunk) = (super::super::Pipe::HEAD as u64, super::super::Pipe::CHUNK as u64);
+        for round in 0..24 {
+            let records: Vec<(u64, Vec<u8>)> = (0..1 + next(60))
+                .map(|i| {
+                    let len = match next(6) {
+                        0 => next(100),
+                        1 => head - 50 + next(100),
+                        2 => chunk - 50 + next(100),
+                        3 => head + chunk - 50 + next(100),
+                        4 => next(3 * chunk),
+                        _ => 1400 + next(200),
+                    };
+                    (i * 1000, (0..len).map(|b| (b * 13 + i) as u8).collect())
+                })
+                .collect();
+            let refs: Vec<(u64, &[u8])> = records.iter().map(|(t, d)| (*t, &d[..])).collect();
+            let mut f = pcap_bytes(1, &refs);
+            match round % 3 {
+                1 => f.truncate(f.len() - 1 - next(f.len() as u64 / 2) as usize),
+                2 if refs.len() > 2 => {
+                    // A corrupt caplen in the second record.
+                    let at = 24 + 16 + refs[0].1.len() + 8;
+                    f[at..at + 4].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+                }
+                _ => {}
+            }
+            let inline = read_all(&f);
+            for trickle in [false, true] {
+                let piped = read_all_piped(&f, trickle);
+                assert_eq!(piped.0.len(), inline.0.len(), "round {round} trickle {trickle}");
+                assert!(piped.0 == inline.0, "round {round} trickle {trickle}: packets differ");
+                assert_eq!(piped.1, inline.1, "round {round} trickle {trickle}");
+            }
+        }
     }
 
     #[test]
