@@ -23,9 +23,10 @@
 # If CAPTURE.fates.jsonl exists (written by make-large-capture.sh), wsdiag's verdicts are
 # checked connection by connection against what the client library saw.
 #
-# Rows marked "two cores" run with `taskset -c $CPUS2` (0,1): wsdiag then inflates a gzip'd
-# file, and writes --json records, on a second thread. "--no-inflate" shows what
-# permessage-deflate inflation costs.
+# Rows marked "two cores" run with `taskset -c $CPUS2` (0,1): wsdiag then reads the file (and
+# inflates a gzip'd one) on a second thread, and diagnoses and renders finished connections on
+# a third; the other rows have one core, where it does everything on one thread.
+# "--no-inflate" shows what permessage-deflate inflation costs.
 #
 # Environment: WSDIAG (default: target/release/wsdiag of this repo), CPU=1, CPUS2=0,1, RUNS=3,
 # TSHARK_RUNS=1, GZIP=1 (0: skip the gzip row), TSHARK=1 (0: skip tshark).
@@ -108,11 +109,12 @@ job "wsdiag (table)" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
 job "wsdiag --json" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
 job "wsdiag --ndjson" "$size" "$packets" "$RUNS" "$WSDIAG" --ndjson "$CAP"
 job "wsdiag --no-inflate (table)" "$size" "$packets" "$RUNS" "$WSDIAG" --no-inflate "$CAP"
-# Both cores allowed: a plain file is still read inline (see capture::open); a gzip'd one is
-# inflated on a second thread, and --json writes its records on one.
+# Both cores allowed: the file is read (a gzip'd one inflated) on a second thread
+# (capture::open), and finished connections are diagnosed and rendered on another (main.rs).
 JOB_ON=$CPUS2
 job "wsdiag (table), two cores" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
 job "wsdiag --json, two cores" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
+job "wsdiag --ndjson, two cores" "$size" "$packets" "$RUNS" "$WSDIAG" --ndjson "$CAP"
 JOB_ON=$CPU
 job "wsdiag (table), capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" "$CAP" "$CAP"
 job "wsdiag --ndjson, capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" --ndjson "$CAP" "$CAP"
