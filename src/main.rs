@@ -329,11 +329,11 @@ struct Records {
 }
 
 impl Records {
-    fn add(&mut self, c: &Connection) -> io::Result<()> {
+    fn add(&mut self, c: &mut Connection) -> io::Result<()> {
         let mut record = std::mem::take(&mut self.record);
         record.clear();
         if self.json {
-            render::json_nested(c, 2, &mut record)?;
+            render::json_connection(c, 2, &mut record)?;
         } else {
             let cells = render::row(c);
             self.widths.add(&cells);
@@ -389,7 +389,7 @@ impl Collector {
         Ok(hidden)
     }
 
-    fn add(&mut self, c: Connection) -> io::Result<()> {
+    fn add(&mut self, mut c: Connection) -> io::Result<()> {
         if let Some(n) = self.conn_id {
             if c.id == n {
                 self.conn = Some(c);
@@ -401,7 +401,7 @@ impl Collector {
         if let Some(a) = wsdiag::attempt(&c) {
             self.attempts.push(a);
         }
-        self.records.add(&c)
+        self.records.add(&mut c)
     }
 
     fn render(

@@ -46,6 +46,81 @@ pub fn json_nested(value: &impl serde::Serialize, depth: usize, w: &mut impl Wri
     value.serialize(&mut ser).map_err(io::Error::other)
 }
 
+/// [`json_nested`] for a connection, with its timeline written here rather than by serde: the
+/// events are most of a connection's JSON, and serde_json spends about 400 instructions on
+/// each field. Byte for byte the same document (`tests/cli.rs` compares it with serde's
+/// rendering of the whole report); the numbers and strings still go through serde_json.
+pub fn json_connection(c: &mut Connection, depth: usize, w: &mut Vec<u8>) -> io::Result<()> {
+    let events = std::mem::take(&mut c.timeline);
+    let start = w.len();
+    let written = json_nested(&*c, depth, w);
+    c.timeline = events;
+    written?;
+    if c.timeline.is_empty() {
+        return Ok(());
+    }
+    // The connection's own `"timeline": []`, at its fields' indentation: a string cannot hold
+    // a raw newline, so this is the member, and it is near the end.
+    let field = (depth + 1) * 2;
+    let mut key = Vec::with_capacity(field + 16);
+    key.push(b'\n');
+    key.resize(1 + field, b' ');
+    key.extend_from_slice(b"\"timeline\": []");
+    let Some(at) = w[start..].windows(key.len()).rposition(|x| x == key.as_slice()) else {
+        return Err(io::Error::other("no timeline member in a connection's JSON"));
+    };
+    let brackets = start + at + key.len() - 2;
+    let tail = w.split_off(brackets + 2);
+    w.truncate(brackets);
+    write_timeline(&c.timeline, depth + 1, w)?;
+    w.extend_from_slice(&tail);
+    Ok(())
+}
+
+/// The timeline array as serde_json's pretty printer writes it with its key at `level`.
+fn write_timeline(events: &[crate::report::TimelineEvent], level: usize, w: &mut Vec<u8>) -> io::Result<()> {
+    let indent = |w: &mut Vec<u8>, level: usize| {
+        w.push(b'\n');
+        w.resize(w.len() + level * 2, b' ');
+    };
+    fn json(w: &mut Vec<u8>, v: &impl serde::Serialize) -> io::Result<()> {
+        serde_json::to_writer(w, v).map_err(io::Error::other)
+    }
+    w.push(b'[');
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            w.push(b',');
+        }
+        indent(w, level + 1);
+        w.push(b'{');
+        indent(w, level + 2);
+        w.extend_from_slice(b"\"at_ms\": ");
+        json(w, &e.at_ms)?;
+        w.push(b',');
+        indent(w, level + 2);
+        w.extend_from_slice(b"\"packet\": ");
+        let mut n = itoa::Buffer::new();
+        w.extend_from_slice(n.format(e.packet).as_bytes());
+        w.push(b',');
+        indent(w, level + 2);
+        w.extend_from_slice(b"\"from\": ");
+        json(w, &e.from)?;
+        w.push(b',');
+        indent(w, level + 2);
+        w.extend_from_slice(b"\"event\": ");
+        json(w, &e.event)?;
+        w.push(b',');
+        indent(w, level + 2);
+        w.extend_from_slice(b"\"text\": ");
+        json(w, &e.text)?;
+        indent(w, level + 1);
+        w.push(b'}');
+    }
+    indent(w, level);
+    w.push(b']');
+    Ok(())
+}
+
 /// serde_json's `PrettyFormatter` (two spaces) starting at a given level.
 struct Nested {
     level: usize,
@@ -170,4 +245,35 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> String {
 /// What an endpoint reports, as a cell.
 pub fn code_cell(c: Option<u16>) -> String {
     c.map_or_else(|| "-".to_string(), |c| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written timeline is serde's, byte for byte, at any depth, with texts that need
+    /// escaping, with no events and with fractional and large times.
+    #[test]
+    fn json_connection_is_json_nested() {
+        let (conns, _, _) = crate::analyze_files(&["captures/python-clean.pcap"], crate::Config::default());
+        let Some(mut c) = conns.into_iter().next() else { panic!("no connection in python-clean.pcap") };
+        assert!(c.timeline.len() > 5);
+        c.timeline[0].text = "quote \" backslash \\ tab \t nl \n nul \u{0} del \u{7f} é 𝄞".into();
+        c.timeline[1].at_ms = 1e21;
+        c.timeline[2].at_ms = 0.1 + 0.2;
+        c.timeline[3].text = String::new();
+        for depth in [0, 1, 2, 5] {
+            let mut want = Vec::new();
+            json_nested(&c, depth, &mut want).unwrap_or_else(|e| panic!("{e}"));
+            let mut got = b"prefix".to_vec();
+            json_connection(&mut c, depth, &mut got).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(String::from_utf8_lossy(&got[6..]), String::from_utf8_lossy(&want), "depth {depth}");
+            assert!(!c.timeline.is_empty(), "the events are put back");
+        }
+        c.timeline.clear();
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        json_nested(&c, 2, &mut want).unwrap_or_else(|e| panic!("{e}"));
+        json_connection(&mut c, 2, &mut got).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, want);
+    }
 }
