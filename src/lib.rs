@@ -590,6 +590,17 @@ impl Analyzer {
     }
 }
 
+/// For tests: a fixed-seed xorshift giving numbers below `n`.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n.max(1)
+    }
+}
+
 /// The whole pipeline on the bytes of one capture (for fuzzing and tests).
 pub fn analyze_bytes(bytes: &[u8], cfg: Config) -> (Vec<Connection>, Stats, report::Input) {
     let mut analyzer = Analyzer::new(cfg);

@@ -337,16 +337,8 @@ fn plain_http_pcap() -> Vec<u8> {
     ];
     for (i, (from_client, seq, ackno, flags, payload)) in packets.into_iter().enumerate() {
         let ((src, sp), (dst, dp)) = if from_client { (c, s) } else { (s, c) };
-        let total = 40 + payload.len();
-        let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0];
-        p.extend_from_slice(&src);
-        p.extend_from_slice(&dst);
-        p.extend_from_slice(&sp.to_be_bytes());
-        p.extend_from_slice(&dp.to_be_bytes());
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&(if flags & ack != 0 { ackno } else { 0 }).to_be_bytes());
-        p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        p.extend_from_slice(payload);
+        let ackno = if flags & ack != 0 { ackno } else { 0 };
+        let p = common::ipv4_tcp(src, sp, dst, dp, seq, ackno, flags, payload);
         for v in [1_700_000_000u32, i as u32 * 1000, p.len() as u32, p.len() as u32] {
             out.extend_from_slice(&v.to_le_bytes());
         }

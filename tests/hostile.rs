@@ -7,6 +7,9 @@
 //! Deterministic: pseudo-random offsets come from a fixed-seed xorshift. Sizes are scaled down in
 //! debug builds (`cargo test`) and run in full with `cargo test --release`.
 
+mod common;
+
+use common::ipv4_tcp;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -37,31 +40,6 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-}
-
-/// An IPv4/TCP packet, no link header (LINKTYPE_RAW); checksums are not checked by wsdiag.
-#[allow(clippy::too_many_arguments)]
-fn ipv4_tcp(
-    src: [u8; 4],
-    sport: u16,
-    dst: [u8; 4],
-    dport: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    payload: &[u8],
-) -> Vec<u8> {
-    let total = 40 + payload.len();
-    let mut v = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0];
-    v.extend_from_slice(&src);
-    v.extend_from_slice(&dst);
-    v.extend_from_slice(&sport.to_be_bytes());
-    v.extend_from_slice(&dport.to_be_bytes());
-    v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&ack.to_be_bytes());
-    v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    v.extend_from_slice(payload);
-    v
 }
 
 fn pcap_header(linktype: u32) -> Vec<u8> {

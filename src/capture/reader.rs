@@ -635,13 +635,7 @@ pub(crate) mod tests {
     /// buffer and room sizes, short reads, truncation and a corrupt record.
     #[test]
     fn piped_buffers_read_as_inline() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let (head, chunk) = (super::super::Pipe::HEAD as u64, super::super::Pipe::CHUNK as u64);
         for round in 0..24 {
             let records: Vec<(u64, Vec<u8>)> = (0..1 + next(60))

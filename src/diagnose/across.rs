@@ -403,13 +403,7 @@ mod tests {
             out.sort();
             out
         }
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
         let hosts = ["10.0.0.1", "10.0.0.2", "10.0.0.5", "[::1]"];
         let mut pairs_seen = 0;
         for _ in 0..300 {

@@ -93,25 +93,24 @@ fn write_timeline(events: &[crate::report::TimelineEvent], level: usize, w: &mut
         }
         indent(w, level + 1);
         w.push(b'{');
-        indent(w, level + 2);
-        w.extend_from_slice(b"\"at_ms\": ");
+        let key = |w: &mut Vec<u8>, name: &[u8]| {
+            if name != b"at_ms" {
+                w.push(b',');
+            }
+            indent(w, level + 2);
+            w.push(b'"');
+            w.extend_from_slice(name);
+            w.extend_from_slice(b"\": ");
+        };
+        key(w, b"at_ms");
         json(w, &e.at_ms)?;
-        w.push(b',');
-        indent(w, level + 2);
-        w.extend_from_slice(b"\"packet\": ");
-        let mut n = itoa::Buffer::new();
-        w.extend_from_slice(n.format(e.packet).as_bytes());
-        w.push(b',');
-        indent(w, level + 2);
-        w.extend_from_slice(b"\"from\": ");
+        key(w, b"packet");
+        w.extend_from_slice(itoa::Buffer::new().format(e.packet).as_bytes());
+        key(w, b"from");
         json(w, &e.from)?;
-        w.push(b',');
-        indent(w, level + 2);
-        w.extend_from_slice(b"\"event\": ");
+        key(w, b"event");
         json(w, &e.event)?;
-        w.push(b',');
-        indent(w, level + 2);
-        w.extend_from_slice(b"\"text\": ");
+        key(w, b"text");
         json(w, &e.text)?;
         indent(w, level + 1);
         w.push(b'}');
