@@ -265,8 +265,8 @@ impl Stage {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Timeline>>(64);
         let handle = std::thread::spawn(move || {
             let (mut collector, mut hidden) = (collector, 0);
-            for batch in rx {
-                hidden += collector.conclude_all(batch, &conclude, &filters)?;
+            for tl in rx.iter().flatten() {
+                hidden += u64::from(collector.conclude(&tl, &conclude, &filters)?);
             }
             Ok((collector, hidden))
         });
@@ -276,37 +276,40 @@ impl Stage {
     fn push(&mut self, tl: Timeline) -> io::Result<()> {
         match self {
             Stage::Inline { collector, filters, conclude, hidden } => {
-                *hidden += collector.conclude_all(vec![tl], conclude, filters)?;
-                Ok(())
+                *hidden += u64::from(collector.conclude(&tl, conclude, filters)?);
             }
             Stage::Thread { batch, .. } => {
                 batch.push(tl);
-                if batch.len() >= Self::BATCH { self.flush() } else { Ok(()) }
+                if batch.len() >= Self::BATCH {
+                    self.flush();
+                }
             }
         }
+        Ok(())
     }
 
     fn push_all(&mut self, tls: Vec<Timeline>) -> io::Result<()> {
         for tl in tls {
             self.push(tl)?;
         }
-        self.flush()
+        self.flush();
+        Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    /// Hands the batch over. A closed channel means the thread stopped on an error, which
+    /// [`Stage::finish`] returns.
+    fn flush(&mut self) {
         if let Stage::Thread { batch, tx, .. } = self {
             if !batch.is_empty() {
                 let full = std::mem::replace(batch, Vec::with_capacity(Self::BATCH));
-                // A closed channel means the thread stopped on an error, which `finish` returns.
                 let _ = tx.send(full);
             }
         }
-        Ok(())
     }
 
     /// The collector, and how many finished connections the report hides.
     fn finish(mut self) -> io::Result<(Collector, u64)> {
-        self.flush()?;
+        self.flush();
         match self {
             Stage::Inline { collector, hidden, .. } => Ok((*collector, hidden)),
             Stage::Thread { tx, handle, .. } => {
@@ -372,21 +375,15 @@ impl Collector {
         Collector { conn_id, summary: Default::default(), attempts: Vec::new(), conn: None, failed: false, records }
     }
 
-    /// Concludes finished timelines and adds the connections shown; returns how many the
-    /// report hides.
-    fn conclude_all(&mut self, tls: Vec<Timeline>, conclude: &wsdiag::Concluder, filters: &Filters) -> io::Result<u64> {
-        let mut hidden = 0;
-        for tl in tls {
-            match conclude.conclude(&tl) {
-                Some(c) if filters.shows(&c) => {
-                    self.failed |= filters.fails(&c);
-                    self.add(c)?;
-                }
-                Some(_) => {}
-                None => hidden += 1,
-            }
+    /// Concludes a finished timeline and adds its connection if shown; true if the report
+    /// hides it.
+    fn conclude(&mut self, tl: &Timeline, conclude: &wsdiag::Concluder, filters: &Filters) -> io::Result<bool> {
+        let Some(c) = conclude.conclude(tl) else { return Ok(true) };
+        if filters.shows(&c) {
+            self.failed |= filters.fails(&c);
+            self.add(c)?;
         }
-        Ok(hidden)
+        Ok(false)
     }
 
     fn add(&mut self, mut c: Connection) -> io::Result<()> {
