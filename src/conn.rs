@@ -17,11 +17,14 @@ pub struct ConnConfig {
     pub reorder_cap: usize,
     /// Inflate permessage-deflate messages (for previews and UTF-8 checks).
     pub inflate: bool,
+    /// Keep the timeline's events. Only the JSON and the ladder show them, and no diagnosis
+    /// reads them; the [`crate::Analyzer`] sets this from `ReportOptions::no_timeline`.
+    pub events: bool,
 }
 
 impl Default for ConnConfig {
     fn default() -> Self {
-        ConnConfig { reorder_cap: 256 * 1024, inflate: true }
+        ConnConfig { reorder_cap: 256 * 1024, inflate: true, events: true }
     }
 }
 
@@ -84,8 +87,10 @@ pub struct Conn {
 impl Conn {
     pub fn new(id: u64, a: impl Into<Endpoint>, b: impl Into<Endpoint>, at: At, cfg: ConnConfig) -> Self {
         let (a, b) = (a.into(), b.into());
+        let mut tl = Timeline::new(id, a.addr(), b.addr(), at);
+        tl.keep_events = cfg.events;
         Conn {
-            tl: Timeline::new(id, a.addr(), b.addr(), at),
+            tl,
             a,
             asm: PerSide([Assembler::new(cfg.reorder_cap), Assembler::new(cfg.reorder_cap)]),
             app: AppLayer {
@@ -692,14 +697,15 @@ fn at_of(m: Meta) -> At {
 
 /// Is this short text an application heartbeat? `Some(true)` ping, `Some(false)` pong.
 pub fn heartbeat_kind(preview: &str) -> Option<bool> {
-    if preview.len() > 48 {
-        return None;
-    }
-    let p = preview.to_ascii_lowercase();
-    let has = |w: &str| p.contains(w);
-    if has("pong") || has("heartbeat_ack") || has("\"ack\"") {
+    // Lowercased on the stack: this runs for every short text message.
+    let mut lower = [0u8; 48];
+    let p = lower.get_mut(..preview.len())?;
+    p.copy_from_slice(preview.as_bytes());
+    p.make_ascii_lowercase();
+    let has = |w: &[u8]| p.windows(w.len()).any(|x| x == w);
+    if has(b"pong") || has(b"heartbeat_ack") || has(b"\"ack\"") {
         Some(false)
-    } else if has("ping") || has("heartbeat") || has("keepalive") || has("keep-alive") {
+    } else if has(b"ping") || has(b"heartbeat") || has(b"keepalive") || has(b"keep-alive") {
         Some(true)
     } else {
         None
@@ -717,6 +723,11 @@ mod tests {
         assert_eq!(heartbeat_kind("ping"), Some(true));
         assert_eq!(heartbeat_kind("{\"op\":1,\"d\":\"heartbeat\"}"), Some(true));
         assert_eq!(heartbeat_kind("{\"orders\":[1,2,3]}"), None);
+        assert_eq!(heartbeat_kind("KeepAlive"), Some(true));
+        let pad = |n: usize| format!("{{\"type\":\"PONG\",\"pad\":\"{}\"}}", "x".repeat(n));
+        assert_eq!(pad(24).len(), 48);
+        assert_eq!(heartbeat_kind(&pad(24)), Some(false));
+        assert_eq!(heartbeat_kind(&pad(25)), None, "longer than 48 bytes is a message, not a beat");
     }
 
     /// Hostile input: an upgrade request, then more than `MAX_HEAD` bytes of early frames

@@ -149,7 +149,8 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    pub fn new(cfg: Config) -> Self {
+    pub fn new(mut cfg: Config) -> Self {
+        cfg.conn.events = !cfg.report.no_timeline;
         Analyzer {
             cfg,
             flows: FlowTable::default(),

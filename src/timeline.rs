@@ -169,6 +169,8 @@ pub struct Timeline {
     pub beats: Option<Box<Beats>>,
     pub desyncs: PerSide<u32>,
     pub events: Vec<Event>,
+    /// Whether `push` keeps events (not when nothing will show them).
+    pub keep_events: bool,
     pub events_dropped: u64,
     pub message_events: PerSide<u32>,
     /// The last packet of the capture, when this connection was still open at its end.
@@ -209,6 +211,7 @@ impl Timeline {
             beats: None,
             desyncs: PerSide::default(),
             events: Vec::new(),
+            keep_events: true,
             events_dropped: 0,
             message_events: PerSide::default(),
             capture_end: None,
@@ -220,6 +223,9 @@ impl Timeline {
     }
 
     pub fn push(&mut self, at: At, side: Side, kind: EventKind) {
+        if !self.keep_events {
+            return;
+        }
         if self.events.len() < MAX_EVENTS {
             self.events.push(Event { at, side, kind });
         } else {
