@@ -489,11 +489,8 @@ pub fn analyze_files(paths: &[&str], cfg: Config) -> (Vec<Connection>, Stats, Ve
     for path in paths {
         let input = match capture::open(path) {
             Ok(src) => {
-                let never = |_: &mut Analyzer| Ok::<(), std::convert::Infallible>(());
-                match analyzer.read_source(src, path, &mut next, never) {
-                    Ok(input) => input,
-                    Err(e) => match e {},
-                }
+                let Ok(input) = analyzer.read_source(src, path, &mut next, no_tick);
+                input
             }
             Err(e) => report::Input {
                 path: path.to_string(),
@@ -512,11 +509,8 @@ impl Analyzer {
     /// Reads one capture stream to its end; `next` is the number of its first packet and is
     /// advanced past its last. Problems are warnings in the returned `Input`.
     pub fn read(&mut self, reader: impl std::io::Read, name: &str, next: &mut u64) -> report::Input {
-        let never = |_: &mut Analyzer| Ok::<(), std::convert::Infallible>(());
-        match self.read_with(reader, name, next, never) {
-            Ok(input) => input,
-            Err(e) => match e {},
-        }
+        let Ok(input) = self.read_with(reader, name, next, no_tick);
+        input
     }
 
     /// [`Analyzer::read`], calling `tick` every few thousand packets (to stream finished
@@ -600,6 +594,11 @@ pub(crate) fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
         seed ^= seed << 17;
         seed % n.max(1)
     }
+}
+
+/// The `tick` of a reading that streams nothing.
+fn no_tick(_: &mut Analyzer) -> Result<(), std::convert::Infallible> {
+    Ok(())
 }
 
 /// The whole pipeline on the bytes of one capture (for fuzzing and tests).

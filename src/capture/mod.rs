@@ -102,24 +102,12 @@ pub enum Source {
     Pipe(Pipe),
 }
 
-impl Read for Source {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Source::Inline(r) => r.read(out),
-            Source::Pipe(p) => p.read(out),
-        }
-    }
-}
-
 /// The output of a reader on another thread, in buffers from a fixed pool that go back and
 /// forth: steady reading allocates nothing, the producer is at most the pool ahead, and the
 /// capture reader parses the buffers where they are ([`Pipe::fill`]).
 pub struct Pipe {
     full: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     free: std::sync::mpsc::Sender<Vec<u8>>,
-    /// For [`Read`]: the buffer being read out and the position in it.
-    cur: Vec<u8>,
-    at: usize,
     /// Whether the capture reader's buffer is one of the pool's (it goes back when replaced).
     lent: bool,
 }
@@ -178,7 +166,7 @@ impl Pipe {
                 }
             }
         });
-        Pipe { full, free, cur: Vec::new(), at: 0, lent: false }
+        Pipe { full, free, lent: false }
     }
 
     /// The next filled buffer (data from [`Self::HEAD`] on); `None` at the end of the input.
@@ -240,27 +228,32 @@ impl Pipe {
     }
 }
 
-impl Read for Pipe {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.at >= self.cur.len() {
-            let Some(next) = self.next_full()? else { return Ok(0) };
-            let used = std::mem::replace(&mut self.cur, next);
-            if used.capacity() > 0 {
-                self.give_back(used);
-            }
-            self.at = Self::HEAD;
-        }
-        let n = out.len().min(self.cur.len() - self.at);
-        out[..n].copy_from_slice(&self.cur[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// Everything a pipe delivers, taken as the capture reader takes it ([`Pipe::fill`]): a
+    /// few bytes at a time first (a record header), then a buffer at a time; and the error
+    /// that ended it, if one did.
+    fn drain(mut p: Pipe) -> (Vec<u8>, Option<io::Error>) {
+        let (mut buf, mut pos, mut end, mut out) = (Vec::new(), 0, 0, Vec::new());
+        for step in 0.. {
+            let want = if step < 3 { 16 } else { 1 };
+            match p.fill(&mut buf, &mut pos, &mut end, want) {
+                Ok((_, eof)) => {
+                    let take = if step < 3 { (end - pos).min(want) } else { end - pos };
+                    out.extend_from_slice(&buf[pos..pos + take]);
+                    pos += take;
+                    if eof && pos == end {
+                        return (out, None);
+                    }
+                }
+                Err(e) => return (out, Some(e)),
+            }
+        }
+        (out, None)
+    }
 
     /// Every length around the read size and the pool comes through whole and in order, even
     /// when the source returns short reads.
@@ -283,15 +276,7 @@ mod tests {
                 } else {
                     Box::new(io::Cursor::new(data.clone()))
                 };
-                let mut p = Pipe::spawn(src);
-                let mut back = Vec::new();
-                let mut small = [0u8; 1000];
-                // Small reads first (a record header at a time), then the rest at once.
-                for _ in 0..3 {
-                    let n = p.read(&mut small).unwrap_or(0);
-                    back.extend_from_slice(&small[..n]);
-                }
-                p.read_to_end(&mut back).ok();
+                let (back, _) = drain(Pipe::spawn(src));
                 assert_eq!(back.len(), data.len(), "len {len} trickle {trickle}");
                 assert!(back == data, "len {len} trickle {trickle}");
             }
@@ -313,9 +298,8 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut p = Pipe::spawn(Fails(100_000));
-        let mut back = Vec::new();
-        let err = p.read_to_end(&mut back).err().map(|e| e.to_string());
+        let (back, err) = drain(Pipe::spawn(Fails(100_000)));
+        let err = err.map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("disk on fire"));
         assert_eq!(back.len(), 100_000);
     }
@@ -328,9 +312,14 @@ mod tests {
         let packed = gz.finish().unwrap_or_default();
         let dir = std::env::temp_dir().join(format!("wsdiag-pipe-{}", std::process::id()));
         std::fs::write(&dir, &packed).ok();
-        let mut r = open(dir.to_str().unwrap_or("")).expect("open");
-        let mut back = Vec::new();
-        r.read_to_end(&mut back).ok();
+        let back = match open(dir.to_str().unwrap_or("")).expect("open") {
+            Source::Pipe(p) => drain(p).0,
+            Source::Inline(mut r) => {
+                let mut back = Vec::new();
+                r.read_to_end(&mut back).ok();
+                back
+            }
+        };
         assert_eq!(back.len(), data.len());
         assert!(back == data);
         std::fs::remove_file(dir).ok();
