@@ -63,7 +63,7 @@ fn run() -> anyhow::Result<ExitCode> {
         100
     };
     let style = render::Style { color, width };
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
 
     let mut analyzer = Analyzer::new(cfg);
     let mut inputs = Vec::new();
@@ -151,9 +151,12 @@ fn emit_ndjson(
     out: &mut impl Write,
     failed: &mut bool,
 ) -> anyhow::Result<()> {
+    let mut line = Vec::new();
     for c in conns.iter().filter(|c| filters.shows(c)) {
         *failed |= filters.fails(c);
-        render::ndjson(c, out).context("writing NDJSON")?;
+        line.clear();
+        render::ndjson_line(c, &mut line)?;
+        out.write_all(&line).context("writing NDJSON")?;
     }
     out.flush()?;
     Ok(())
@@ -431,9 +434,8 @@ impl Collector {
                 writeln!(w, "  \"connections\": [")?;
                 let n = rec.index.len();
                 for (i, (_, slot)) in rec.index.iter().enumerate() {
-                    rec.spill.get(*slot, &mut buf)?;
                     w.write_all(b"    ")?;
-                    w.write_all(&buf)?;
+                    rec.spill.write(*slot, &mut buf, w)?;
                     w.write_all(if i + 1 < n { b",\n" } else { b"\n" })?;
                 }
                 writeln!(w, "  ],")?;

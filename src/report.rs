@@ -281,34 +281,83 @@ fn hb(h: &Heartbeat) -> Option<HeartbeatOut> {
 }
 
 fn addr(a: std::net::SocketAddr) -> String {
-    a.to_string()
+    if a.is_ipv6() {
+        return a.to_string();
+    }
+    let mut s = String::with_capacity(24);
+    push_addr(&mut s, a.ip());
+    s.push(':');
+    s.push_str(itoa::Buffer::new().format(a.port()));
+    s
+}
+
+/// An address as `Display` writes it (by hand for IPv4: `format!` was most of the cost of
+/// these strings).
+fn push_addr(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(itoa::Buffer::new().format(o));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 /// `ip.addr==a && tcp.port==p && ...` for Wireshark.
 pub fn wireshark_filter(tl: &Timeline) -> String {
     let c = tl.addr(Role::Client);
     let s = tl.addr(Role::Server);
-    let ip = |a: std::net::SocketAddr| if a.is_ipv6() { "ipv6.addr" } else { "ip.addr" };
-    format!(
-        "{}=={} && tcp.port=={} && {}=={} && tcp.port=={} && frame.number>={} && frame.number<={}",
-        ip(c),
-        c.ip(),
-        c.port(),
-        ip(s),
-        s.ip(),
-        s.port(),
-        tl.first.packet,
-        tl.last.packet
-    )
+    let mut f = String::with_capacity(128);
+    for (i, a) in [c, s].into_iter().enumerate() {
+        if i > 0 {
+            f.push_str(" && ");
+        }
+        f.push_str(if a.is_ipv6() { "ipv6.addr==" } else { "ip.addr==" });
+        push_addr(&mut f, a.ip());
+        f.push_str(" && tcp.port==");
+        f.push_str(itoa::Buffer::new().format(a.port()));
+    }
+    f.push_str(" && frame.number>=");
+    f.push_str(itoa::Buffer::new().format(tl.first.packet.0));
+    f.push_str(" && frame.number<=");
+    f.push_str(itoa::Buffer::new().format(tl.last.packet.0));
+    f
 }
 
 /// Appends captured text with control characters replaced, so that it cannot drive a terminal.
 fn push_clean(out: &mut String, s: &str) {
-    if s.chars().any(char::is_control) {
-        out.extend(s.chars().map(|c| if c.is_control() { '·' } else { c }));
-    } else {
+    // On bytes (this runs for every message preview): the control characters are the bytes
+    // below 0x20, 0x7f, and U+0080–U+009F, which UTF-8 writes as 0xc2 0x80–0x9f.
+    let b = s.as_bytes();
+    // A fold the compiler vectorises first; the exact test only where it finds a candidate.
+    let suspect = b.iter().fold(false, |any, &c| any | (c < 0x20) | (c == 0x7f) | (c == 0xc2));
+    let control = |i: usize, c: u8| c < 0x20 || c == 0x7f || (c == 0xc2 && b.get(i + 1).is_some_and(|n| *n <= 0x9f));
+    if !suspect || !b.iter().enumerate().any(|(i, &c)| control(i, c)) {
         out.push_str(s);
+    } else {
+        out.extend(s.chars().map(|c| if c.is_control() { '·' } else { c }));
     }
+}
+
+/// The first `n` characters of `s`.
+fn head_chars(s: &str, n: usize) -> &str {
+    let mut seen = 0;
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        if c & 0xc0 != 0x80 {
+            if seen == n {
+                return s.get(..i).unwrap_or(s);
+            }
+            seen += 1;
+        }
+    }
+    s
 }
 
 fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
@@ -326,15 +375,14 @@ fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
         EventKind::Message { opcode, len, compressed, preview } => {
             // Built by hand: this is most of a timeline, and `format!` was a large share of
             // the cost of a connection's JSON.
-            let mut t = String::with_capacity(64);
+            let mut t = String::with_capacity(128);
             t.push_str(opcode.name());
             t.push_str(" message, ");
             t.push_str(itoa::Buffer::new().format(*len));
             t.push_str(if *compressed { " bytes (compressed)" } else { " bytes" });
             if let Some(p) = preview {
                 t.push_str(": ");
-                let head = p.char_indices().nth(40).map_or(p.as_str(), |(i, _)| &p[..i]);
-                push_clean(&mut t, head);
+                push_clean(&mut t, head_chars(p, 40));
             }
             ("message", t)
         }
@@ -574,5 +622,30 @@ fn control_counts(tl: &Timeline, s: Side) -> ControlCounts {
         binary: f.binary,
         continuation: f.continuation,
         reserved: f.reserved,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-wise cleaning and cutting are the char-wise ones, on random text with control
+    /// characters of every kind, multi-byte characters and cuts inside them.
+    #[test]
+    fn clean_and_head_are_the_char_wise_ones() {
+        let alphabet =
+            ['a', ' ', '\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}', '\u{a0}', 'é', '✓', '𝄞', '\u{c2}', '\u{2028}'];
+        let mut rand = crate::xorshift(77);
+        for _ in 0..5000 {
+            let s: String = (0..rand(60)).map(|_| alphabet[rand(alphabet.len() as u64) as usize]).collect();
+            let mut got = String::new();
+            push_clean(&mut got, &s);
+            let want: String = s.chars().map(|c| if c.is_control() { '·' } else { c }).collect();
+            assert_eq!(got, want, "{s:?}");
+            for n in [0, 1, 7, 40] {
+                let want = s.char_indices().nth(n).map_or(s.as_str(), |(i, _)| &s[..i]);
+                assert_eq!(head_chars(&s, n), want, "{s:?} {n}");
+            }
+        }
     }
 }

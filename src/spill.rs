@@ -39,6 +39,19 @@ impl Spill {
         Ok(slot)
     }
 
+    /// Writes a record to `w`: from memory as it is, from the file through `buf`.
+    pub fn write(&mut self, slot: Slot, buf: &mut Vec<u8>, w: &mut impl Write) -> io::Result<()> {
+        if self.file.is_none() {
+            let start = slot.offset as usize;
+            return match self.mem.get(start..start + slot.len as usize) {
+                Some(r) => w.write_all(r),
+                None => Err(io::Error::other("a spilled record is missing")),
+            };
+        }
+        self.get(slot, buf)?;
+        w.write_all(buf)
+    }
+
     pub fn get(&mut self, slot: Slot, buf: &mut Vec<u8>) -> io::Result<()> {
         buf.clear();
         match self.file.as_mut() {
@@ -82,6 +95,15 @@ mod tests {
         for (slot, want) in [(c, &b"third"[..]), (a, &b"first"[..]), (b, &big[..])] {
             s.get(slot, &mut buf).ok();
             assert_eq!(buf, want);
+            let mut out = Vec::new();
+            s.write(slot, &mut buf, &mut out).ok();
+            assert_eq!(out, want);
         }
+        let mut small = Spill::default();
+        let slot = small.push(b"in memory").unwrap_or(Slot { offset: 9, len: 9 });
+        let mut out = Vec::new();
+        small.write(slot, &mut buf, &mut out).ok();
+        assert_eq!(out, b"in memory");
+        assert!(small.write(Slot { offset: 5, len: 9 }, &mut buf, &mut out).is_err());
     }
 }

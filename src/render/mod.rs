@@ -1,6 +1,7 @@
 //! Renderers: pure functions of the report writing to any `Write` (hyperfine's `export` style).
 //! Only these write to stdout; colour is a flag decided at the edge.
 
+pub mod json;
 mod ladder;
 pub mod table;
 
@@ -46,78 +47,10 @@ pub fn json_nested(value: &impl serde::Serialize, depth: usize, w: &mut impl Wri
     value.serialize(&mut ser).map_err(io::Error::other)
 }
 
-/// [`json_nested`] for a connection, with its timeline written here rather than by serde: the
-/// events are most of a connection's JSON, and serde_json spends about 400 instructions on
-/// each field. Byte for byte the same document (`tests/cli.rs` compares it with serde's
-/// rendering of the whole report); the numbers and strings still go through serde_json.
-pub fn json_connection(c: &mut Connection, depth: usize, w: &mut Vec<u8>) -> io::Result<()> {
-    let events = std::mem::take(&mut c.timeline);
-    let start = w.len();
-    let written = json_nested(&*c, depth, w);
-    c.timeline = events;
-    written?;
-    if c.timeline.is_empty() {
-        return Ok(());
-    }
-    // The connection's own `"timeline": []`, at its fields' indentation: a string cannot hold
-    // a raw newline, so this is the member, and it is near the end.
-    let field = (depth + 1) * 2;
-    let mut key = Vec::with_capacity(field + 16);
-    key.push(b'\n');
-    key.resize(1 + field, b' ');
-    key.extend_from_slice(b"\"timeline\": []");
-    let Some(at) = w[start..].windows(key.len()).rposition(|x| x == key.as_slice()) else {
-        return Err(io::Error::other("no timeline member in a connection's JSON"));
-    };
-    let brackets = start + at + key.len() - 2;
-    let tail = w.split_off(brackets + 2);
-    w.truncate(brackets);
-    write_timeline(&c.timeline, depth + 1, w)?;
-    w.extend_from_slice(&tail);
-    Ok(())
-}
-
-/// The timeline array as serde_json's pretty printer writes it with its key at `level`.
-fn write_timeline(events: &[crate::report::TimelineEvent], level: usize, w: &mut Vec<u8>) -> io::Result<()> {
-    let indent = |w: &mut Vec<u8>, level: usize| {
-        w.push(b'\n');
-        w.resize(w.len() + level * 2, b' ');
-    };
-    fn json(w: &mut Vec<u8>, v: &impl serde::Serialize) -> io::Result<()> {
-        serde_json::to_writer(w, v).map_err(io::Error::other)
-    }
-    w.push(b'[');
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            w.push(b',');
-        }
-        indent(w, level + 1);
-        w.push(b'{');
-        let key = |w: &mut Vec<u8>, name: &[u8]| {
-            if name != b"at_ms" {
-                w.push(b',');
-            }
-            indent(w, level + 2);
-            w.push(b'"');
-            w.extend_from_slice(name);
-            w.extend_from_slice(b"\": ");
-        };
-        key(w, b"at_ms");
-        json(w, &e.at_ms)?;
-        key(w, b"packet");
-        w.extend_from_slice(itoa::Buffer::new().format(e.packet).as_bytes());
-        key(w, b"from");
-        json(w, &e.from)?;
-        key(w, b"event");
-        json(w, &e.event)?;
-        key(w, b"text");
-        json(w, &e.text)?;
-        indent(w, level + 1);
-        w.push(b'}');
-    }
-    indent(w, level);
-    w.push(b']');
-    Ok(())
+/// [`json_nested`] for a connection, into a buffer: the same bytes, written by [`json`]'s
+/// serializer rather than serde_json's (`tests` compare the two on every capture).
+pub fn json_connection(c: &Connection, depth: usize, w: &mut Vec<u8>) -> io::Result<()> {
+    json::pretty(c, depth, w).map_err(io::Error::from)
 }
 
 /// serde_json's `PrettyFormatter` (two spaces) starting at a given level.
@@ -195,8 +128,16 @@ impl serde_json::ser::Formatter for Nested {
 
 /// One connection as one line of JSON.
 pub fn ndjson(conn: &Connection, w: &mut impl Write) -> io::Result<()> {
-    serde_json::to_writer(&mut *w, conn).map_err(io::Error::other)?;
-    writeln!(w)
+    let mut line = Vec::with_capacity(8 << 10);
+    ndjson_line(conn, &mut line)?;
+    w.write_all(&line)
+}
+
+/// [`ndjson`] into a buffer: `serde_json::to_writer`'s bytes and a newline.
+pub fn ndjson_line(conn: &Connection, line: &mut Vec<u8>) -> io::Result<()> {
+    json::compact(conn, line)?;
+    line.push(b'\n');
+    Ok(())
 }
 
 /// One line per connection, for live capture: what ended, how, and what the browser sees.
@@ -250,29 +191,50 @@ pub fn code_cell(c: Option<u16>) -> String {
 mod tests {
     use super::*;
 
-    /// The hand-written timeline is serde's, byte for byte, at any depth, with texts that need
-    /// escaping, with no events and with fractional and large times.
+    /// Every connection of every shipped capture, and one with texts that need escaping and odd
+    /// times, is serde_json's rendering byte for byte: pretty at several depths and compact.
     #[test]
-    fn json_connection_is_json_nested() {
-        let (conns, _, _) = crate::analyze_files(&["captures/python-clean.pcap"], crate::Config::default());
-        let Some(mut c) = conns.into_iter().next() else { panic!("no connection in python-clean.pcap") };
-        assert!(c.timeline.len() > 5);
-        c.timeline[0].text = "quote \" backslash \\ tab \t nl \n nul \u{0} del \u{7f} é 𝄞".into();
-        c.timeline[1].at_ms = 1e21;
-        c.timeline[2].at_ms = 0.1 + 0.2;
-        c.timeline[3].text = String::new();
-        for depth in [0, 1, 2, 5] {
-            let mut want = Vec::new();
-            json_nested(&c, depth, &mut want).unwrap_or_else(|e| panic!("{e}"));
-            let mut got = b"prefix".to_vec();
-            json_connection(&mut c, depth, &mut got).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(String::from_utf8_lossy(&got[6..]), String::from_utf8_lossy(&want), "depth {depth}");
-            assert!(!c.timeline.is_empty(), "the events are put back");
+    fn json_connection_is_serde_jsons() {
+        let mut files: Vec<String> = std::fs::read_dir("captures")
+            .map(|d| d.flatten().map(|e| e.path().display().to_string()).collect())
+            .unwrap_or_default();
+        files.retain(|f| f.ends_with(".pcap") || f.ends_with(".pcapng") || f.ends_with(".gz"));
+        files.sort();
+        assert!(files.len() > 20, "captures: {files:?}");
+        let mut conns = Vec::new();
+        for f in &files {
+            let (c, _, _) = crate::analyze_files(&[f.as_str()], crate::Config::default());
+            conns.extend(c);
         }
-        c.timeline.clear();
-        let (mut want, mut got) = (Vec::new(), Vec::new());
-        json_nested(&c, 2, &mut want).unwrap_or_else(|e| panic!("{e}"));
-        json_connection(&mut c, 2, &mut got).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(got, want);
+        assert!(conns.len() > 30, "{}", conns.len());
+        let Some(mut odd) = conns.iter().find(|c| c.timeline.len() > 5).cloned() else { panic!("no timeline") };
+        odd.timeline[0].text = "quote \" backslash \\ tab \t nl \n nul \u{0} del \u{7f} é 𝄞".into();
+        odd.timeline[1].at_ms = 1e21;
+        odd.timeline[2].at_ms = 0.1 + 0.2;
+        odd.timeline[3].text = String::new();
+        odd.verdict.summary = "\u{1b}[31m".into();
+        conns.push(odd);
+        let mut empty = conns[0].clone();
+        empty.timeline.clear();
+        conns.push(empty);
+        for c in &conns {
+            for depth in [0, 2, 5] {
+                let mut want = Vec::new();
+                json_nested(c, depth, &mut want).unwrap_or_else(|e| panic!("{e}"));
+                let mut got = b"prefix".to_vec();
+                json_connection(c, depth, &mut got).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(
+                    String::from_utf8_lossy(&got[6..]),
+                    String::from_utf8_lossy(&want),
+                    "#{} depth {depth}",
+                    c.id
+                );
+            }
+            let mut want = serde_json::to_vec(c).unwrap_or_default();
+            want.push(b'\n');
+            let mut got = Vec::new();
+            ndjson(c, &mut got).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "#{}", c.id);
+        }
     }
 }
