@@ -405,6 +405,21 @@ impl Concluder {
         }
         Some(Connection::build(tl, verdict, self.report))
     }
+
+    /// [`Concluder::conclude`] with `timeline` left empty, for a writer that takes the events
+    /// from `tl` itself ([`render::json_connection_from`] with [`Concluder::options`]).
+    pub fn conclude_without_timeline(&self, tl: &Timeline) -> Option<Connection> {
+        let verdict = diagnose::diagnose(tl);
+        if !self.all && !reportable(tl, verdict.kind) {
+            return None;
+        }
+        Some(Connection::build(tl, verdict, ReportOptions { no_timeline: true, ..self.report }))
+    }
+
+    /// What the reports show.
+    pub fn options(&self) -> ReportOptions {
+        self.report
+    }
 }
 
 /// SPEC: every connection that attempted a WebSocket upgrade, plus every connection that never

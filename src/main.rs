@@ -335,11 +335,16 @@ struct Records {
 }
 
 impl Records {
-    fn add(&mut self, c: &mut Connection) -> io::Result<()> {
+    /// Adds a connection's record; `events` is the timeline it was built from, if it was built
+    /// without its events (`--json` writes them from there).
+    fn add(&mut self, c: &Connection, events: Option<(&Timeline, ReportOptions)>) -> io::Result<()> {
         let mut record = std::mem::take(&mut self.record);
         record.clear();
         if self.json {
-            render::json_connection(c, 2, &mut record)?;
+            match events {
+                Some((tl, opts)) => render::json_connection_from(c, tl, opts, 2, &mut record)?,
+                None => render::json_connection(c, 2, &mut record)?,
+            }
         } else {
             let cells = render::row(c);
             self.widths.add(&cells);
@@ -381,15 +386,19 @@ impl Collector {
     /// Concludes a finished timeline and adds its connection if shown; true if the report
     /// hides it.
     fn conclude(&mut self, tl: &Timeline, conclude: &wsdiag::Concluder, filters: &Filters) -> io::Result<bool> {
-        let Some(c) = conclude.conclude(tl) else { return Ok(true) };
+        // A JSON record takes the events from the timeline itself (no `String` per event);
+        // `--conn` keeps the whole connection.
+        let lazy = self.records.json && self.conn_id.is_none();
+        let c = if lazy { conclude.conclude_without_timeline(tl) } else { conclude.conclude(tl) };
+        let Some(c) = c else { return Ok(true) };
         if filters.shows(&c) {
             self.failed |= filters.fails(&c);
-            self.add(c)?;
+            self.add(c, lazy.then(|| (tl, conclude.options())))?;
         }
         Ok(false)
     }
 
-    fn add(&mut self, mut c: Connection) -> io::Result<()> {
+    fn add(&mut self, c: Connection, events: Option<(&Timeline, ReportOptions)>) -> io::Result<()> {
         if let Some(n) = self.conn_id {
             if c.id == n {
                 self.conn = Some(c);
@@ -401,7 +410,7 @@ impl Collector {
         if let Some(a) = wsdiag::attempt(&c) {
             self.attempts.push(a);
         }
-        self.records.add(&mut c)
+        self.records.add(&c, events)
     }
 
     fn render(

@@ -360,53 +360,115 @@ fn head_chars(s: &str, n: usize) -> &str {
     s
 }
 
-fn event_text(kind: &EventKind, opts: ReportOptions) -> (&'static str, String) {
+/// One timeline event as the report shows it; `text` lives until the next event.
+pub struct EventView<'a> {
+    pub at_ms: f64,
+    pub packet: u64,
+    pub from: Role,
+    pub event: &'static str,
+    pub text: &'a str,
+}
+
+/// The report's timeline events of `tl`, one at a time, their texts written in one buffer:
+/// what [`Connection::build`] collects into `timeline`, for writers that need no copy of it.
+/// Nothing with [`ReportOptions::no_timeline`].
+pub fn for_each_event(tl: &Timeline, opts: ReportOptions, mut f: impl FnMut(&EventView<'_>)) {
+    if opts.no_timeline {
+        return;
+    }
+    let mut text = String::with_capacity(128);
+    for e in &tl.events {
+        text.clear();
+        let event = event_text(&e.kind, opts, &mut text);
+        f(&EventView {
+            at_ms: round_ms(e.at.ts.ms_since(tl.first.ts)),
+            packet: e.at.packet.0,
+            from: tl.role_of(e.side),
+            event,
+            text: &text,
+        });
+    }
+}
+
+/// Appends an event's text to `t`; returns its kind.
+fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static str {
+    use std::fmt::Write;
+    // `write!` into a `String` cannot fail.
     match kind {
-        EventKind::Syn => ("syn", "SYN".into()),
-        EventKind::SynAck => ("syn_ack", "SYN-ACK".into()),
-        EventKind::Fin => ("fin", "FIN".into()),
-        EventKind::Rst => ("rst", "RST".into()),
-        EventKind::Gap { bytes } => ("gap", format!("{bytes} bytes missing from the capture")),
-        EventKind::Request { method, uri, upgrade } => {
-            let uri = if opts.show_secrets { uri.clone() } else { http::mask_uri(uri) };
-            ("request", format!("{method} {uri}{}", if *upgrade { " (Upgrade: websocket)" } else { "" }))
+        EventKind::Syn => t.push_str("SYN"),
+        EventKind::SynAck => t.push_str("SYN-ACK"),
+        EventKind::Fin => t.push_str("FIN"),
+        EventKind::Rst => t.push_str("RST"),
+        EventKind::Gap { bytes } => {
+            let _ = write!(t, "{bytes} bytes missing from the capture");
         }
-        EventKind::Response { status, reason } => ("response", format!("HTTP {status} {reason}")),
+        EventKind::Request { method, uri, upgrade } => {
+            t.push_str(method);
+            t.push(' ');
+            if opts.show_secrets {
+                t.push_str(uri);
+            } else {
+                t.push_str(&http::mask_uri(uri));
+            }
+            if *upgrade {
+                t.push_str(" (Upgrade: websocket)");
+            }
+        }
+        EventKind::Response { status, reason } => {
+            let _ = write!(t, "HTTP {status} {reason}");
+        }
         EventKind::Message { opcode, len, compressed, preview } => {
-            // Built by hand: this is most of a timeline, and `format!` was a large share of
-            // the cost of a connection's JSON.
-            let mut t = String::with_capacity(128);
+            // By hand: this is most of a timeline, and `format!` was a large share of the
+            // cost of a connection's JSON.
             t.push_str(opcode.name());
             t.push_str(" message, ");
             t.push_str(itoa::Buffer::new().format(*len));
             t.push_str(if *compressed { " bytes (compressed)" } else { " bytes" });
             if let Some(p) = preview {
                 t.push_str(": ");
-                push_clean(&mut t, head_chars(p, 40));
+                push_clean(t, head_chars(p, 40));
             }
-            ("message", t)
         }
-        EventKind::Ping { len } => ("ping", format!("Ping ({len} bytes)")),
-        EventKind::Pong { len } => ("pong", format!("Pong ({len} bytes)")),
-        EventKind::Close { code, reason } => (
-            "close",
-            match (code, reason) {
-                (Some(c), Some(r)) if !r.is_empty() => {
-                    let mut t = format!("Close {c} \"");
-                    push_clean(&mut t, r);
-                    t.push('"');
-                    t
-                }
-                (Some(c), _) => format!("Close {c}"),
-                (None, _) => "Close (no status code)".into(),
-            },
-        ),
-        EventKind::Violation(v) => ("violation", v.describe()),
-        EventKind::Desync => ("desync", "framing lost after a capture gap".into()),
+        EventKind::Ping { len } => {
+            let _ = write!(t, "Ping ({len} bytes)");
+        }
+        EventKind::Pong { len } => {
+            let _ = write!(t, "Pong ({len} bytes)");
+        }
+        EventKind::Close { code, reason } => match (code, reason) {
+            (Some(c), Some(r)) if !r.is_empty() => {
+                let _ = write!(t, "Close {c} \"");
+                push_clean(t, r);
+                t.push('"');
+            }
+            (Some(c), _) => {
+                let _ = write!(t, "Close {c}");
+            }
+            (None, _) => t.push_str("Close (no status code)"),
+        },
+        EventKind::Violation(v) => t.push_str(&v.describe()),
+        EventKind::Desync => t.push_str("framing lost after a capture gap"),
         EventKind::Resync { skipped } => {
-            ("resync", format!("frames found at a segment start ({skipped} bytes before could not be read as frames)"))
+            let _ = write!(t, "frames found at a segment start ({skipped} bytes before could not be read as frames)");
         }
-        EventKind::HttpError(e) => ("http_error", e.clone()),
+        EventKind::HttpError(e) => t.push_str(e),
+    }
+    match kind {
+        EventKind::Syn => "syn",
+        EventKind::SynAck => "syn_ack",
+        EventKind::Fin => "fin",
+        EventKind::Rst => "rst",
+        EventKind::Gap { .. } => "gap",
+        EventKind::Request { .. } => "request",
+        EventKind::Response { .. } => "response",
+        EventKind::Message { .. } => "message",
+        EventKind::Ping { .. } => "ping",
+        EventKind::Pong { .. } => "pong",
+        EventKind::Close { .. } => "close",
+        EventKind::Violation(_) => "violation",
+        EventKind::Desync => "desync",
+        EventKind::Resync { .. } => "resync",
+        EventKind::HttpError(_) => "http_error",
     }
 }
 
@@ -569,15 +631,16 @@ impl Connection {
                 }
             },
         };
-        let timeline = tl
-            .events
-            .iter()
-            .filter(|_| !opts.no_timeline)
-            .map(|e| {
-                let (event, text) = event_text(&e.kind, opts);
-                TimelineEvent { at_ms: ms(e.at), packet: e.at.packet.0, from: tl.role_of(e.side), event, text }
+        let mut timeline = Vec::new();
+        for_each_event(tl, opts, |e| {
+            timeline.push(TimelineEvent {
+                at_ms: e.at_ms,
+                packet: e.packet,
+                from: e.from,
+                event: e.event,
+                text: e.text.to_string(),
             })
-            .collect();
+        });
         Connection {
             id: tl.id,
             client: addr(tl.endpoints[client]),

@@ -45,13 +45,40 @@ pub fn compact(value: &impl Serialize, out: &mut Vec<u8>) -> Result {
 }
 
 fn write(value: &impl Serialize, level: usize, pretty: bool, out: &mut Vec<u8>) -> Result {
+    write_marked(value, level, pretty, None, out).map(|_| ())
+}
+
+/// [`pretty`], and where the value of the top-level struct field `field` ends in `out`.
+pub fn pretty_marked(
+    value: &impl Serialize,
+    depth: usize,
+    field: &'static str,
+    out: &mut Vec<u8>,
+) -> Result<Option<usize>> {
+    write_marked(value, depth, true, Some((field, depth + 1)), out)
+}
+
+fn write_marked(
+    value: &impl Serialize,
+    level: usize,
+    pretty: bool,
+    mark: Option<(&'static str, usize)>,
+    out: &mut Vec<u8>,
+) -> Result<Option<usize>> {
     thread_local! {
         static KEYS: std::cell::RefCell<Keys> = std::cell::RefCell::new(Keys::default());
     }
-    KEYS.with(|keys| match keys.try_borrow_mut() {
-        Ok(mut keys) => value.serialize(&mut Writer { out, level, pretty, keys: &mut keys }),
+    KEYS.with(|keys| {
+        let mut mine = None;
+        let mut borrowed = keys.try_borrow_mut();
         // A `Serialize` that writes JSON of its own while being written: a cache of its own.
-        Err(_) => value.serialize(&mut Writer { out, level, pretty, keys: &mut Keys::default() }),
+        let keys = match borrowed.as_deref_mut() {
+            Ok(k) => k,
+            Err(_) => mine.insert(Keys::default()),
+        };
+        let mut w = Writer { out, level, pretty, keys, mark, marked: None };
+        value.serialize(&mut w)?;
+        Ok(w.marked)
     })
 }
 
@@ -60,6 +87,9 @@ pub struct Writer<'a> {
     level: usize,
     pretty: bool,
     keys: &'a mut Keys,
+    /// A field name and the level of its struct, whose value's end goes in `marked`.
+    mark: Option<(&'static str, usize)>,
+    marked: Option<usize>,
 }
 
 /// What goes before a struct field's value — the comma, the line and its indent, the quoted
@@ -231,7 +261,7 @@ fn escape(out: &mut Vec<u8>, c: u8) {
     out.extend_from_slice(&[b'\\', short]);
 }
 
-fn write_f64(out: &mut Vec<u8>, v: f64) {
+pub fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
         out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else {
@@ -270,7 +300,13 @@ impl<'w, 'a> Compound<'w, 'a> {
     fn field(&mut self, key: &'static str, value: &(impl Serialize + ?Sized)) -> Result {
         self.w.field(self.first, key);
         self.first = false;
-        value.serialize(&mut *self.w)
+        value.serialize(&mut *self.w)?;
+        if let Some((name, level)) = self.w.mark {
+            if level == self.w.level && name == key {
+                self.w.marked = Some(self.w.out.len());
+            }
+        }
+        Ok(())
     }
 
     fn end(self, c: u8) -> Result {

@@ -10,7 +10,8 @@ pub use table::{
     Widths, explain, needs_explaining, row, table, write_empty, write_head, write_row, write_summary, write_tls_note,
 };
 
-use crate::report::{Connection, Report};
+use crate::report::{Connection, Report, ReportOptions};
+use crate::timeline::Timeline;
 use std::io::{self, Write};
 
 /// How text output looks.
@@ -51,6 +52,73 @@ pub fn json_nested(value: &impl serde::Serialize, depth: usize, w: &mut impl Wri
 /// serializer rather than serde_json's (`tests` compare the two on every capture).
 pub fn json_connection(c: &Connection, depth: usize, w: &mut Vec<u8>) -> io::Result<()> {
     json::pretty(c, depth, w).map_err(io::Error::from)
+}
+
+/// [`json_connection`] for a connection built without its timeline
+/// ([`ReportOptions::no_timeline`]), its events written here from the timeline it was built
+/// from: the same bytes as the connection built with them, without a `String` per event.
+pub fn json_connection_from(
+    c: &Connection,
+    tl: &Timeline,
+    opts: ReportOptions,
+    depth: usize,
+    w: &mut Vec<u8>,
+) -> io::Result<()> {
+    let start = w.len();
+    let marked = json::pretty_marked(c, depth, "timeline", w)?;
+    if opts.no_timeline || tl.events.is_empty() {
+        return Ok(());
+    }
+    // The member was written as `[]` (the connection holds no events): the events go there.
+    let Some(end) = marked.filter(|&e| e >= start + 2 && w.get(e - 2..e) == Some(b"[]")) else {
+        return Err(io::Error::other("no empty timeline member in a connection's JSON"));
+    };
+    let tail = w.split_off(end);
+    w.truncate(end - 2);
+    write_events(tl, opts, depth + 1, w);
+    w.extend_from_slice(&tail);
+    Ok(())
+}
+
+/// The timeline array as serde_json's pretty printer writes it with its key at `level`.
+fn write_events(tl: &Timeline, opts: ReportOptions, level: usize, w: &mut Vec<u8>) {
+    let indent = |w: &mut Vec<u8>, level: usize| {
+        w.push(b'\n');
+        w.resize(w.len() + level * 2, b' ');
+    };
+    let key = |w: &mut Vec<u8>, name: &[u8], first: bool| {
+        if !first {
+            w.push(b',');
+        }
+        indent(w, level + 2);
+        w.push(b'"');
+        w.extend_from_slice(name);
+        w.extend_from_slice(b"\": ");
+    };
+    w.push(b'[');
+    let mut first = true;
+    crate::report::for_each_event(tl, opts, |e| {
+        if !first {
+            w.push(b',');
+        }
+        first = false;
+        indent(w, level + 1);
+        w.push(b'{');
+        key(w, b"at_ms", true);
+        json::write_f64(w, e.at_ms);
+        key(w, b"packet", false);
+        w.extend_from_slice(itoa::Buffer::new().format(e.packet).as_bytes());
+        key(w, b"from", false);
+        json::write_str(w, e.from.as_str());
+        key(w, b"event", false);
+        json::write_str(w, e.event);
+        key(w, b"text", false);
+        json::write_str(w, e.text);
+        indent(w, level + 1);
+        w.push(b'}');
+    });
+    indent(w, level);
+    w.push(b']');
 }
 
 /// serde_json's `PrettyFormatter` (two spaces) starting at a given level.
@@ -190,6 +258,55 @@ pub fn code_cell(c: Option<u16>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection built without its events and written with them from its timeline is the
+    /// connection built with them, byte for byte: every timeline of every shipped capture, with
+    /// and without `--all`, `--show-secrets` and `no_timeline`, at several depths.
+    #[test]
+    fn json_connection_from_the_timeline_is_json_connection() {
+        let mut files: Vec<String> = std::fs::read_dir("captures")
+            .map(|d| d.flatten().map(|e| e.path().display().to_string()).collect())
+            .unwrap_or_default();
+        files.retain(|f| f.ends_with(".pcap") || f.ends_with(".pcapng") || f.ends_with(".gz"));
+        let mut compared = 0;
+        for (all, show_secrets, no_timeline) in [(true, false, false), (false, true, false), (true, false, true)] {
+            for f in &files {
+                let cfg =
+                    crate::Config { all, report: ReportOptions { show_secrets, no_timeline }, ..Default::default() };
+                let mut a = crate::Analyzer::new(cfg);
+                let Ok(file) = std::fs::File::open(f) else { panic!("{f}") };
+                let reader: Box<dyn std::io::Read> =
+                    if f.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
+                a.read(reader, f, &mut 1);
+                let conclude = a.concluder();
+                let mut tls = Vec::new();
+                a.finish_timelines(|tl| tls.push(tl));
+                for tl in &tls {
+                    let (Some(full), Some(bare)) = (conclude.conclude(tl), conclude.conclude_without_timeline(tl))
+                    else {
+                        continue;
+                    };
+                    assert!(bare.timeline.is_empty());
+                    assert_eq!(full.timeline.is_empty(), no_timeline || tl.events.is_empty());
+                    for depth in [0, 2, 3] {
+                        let mut want = Vec::new();
+                        json_connection(&full, depth, &mut want).unwrap_or_else(|e| panic!("{e}"));
+                        let mut got = b"x".to_vec();
+                        json_connection_from(&bare, tl, conclude.options(), depth, &mut got)
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        assert_eq!(
+                            String::from_utf8_lossy(&got[1..]),
+                            String::from_utf8_lossy(&want),
+                            "{f} #{}",
+                            full.id
+                        );
+                    }
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 90, "{compared}");
+    }
 
     /// Every connection of every shipped capture, and one with texts that need escaping and odd
     /// times, is serde_json's rendering byte for byte: pretty at several depths and compact.
