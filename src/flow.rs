@@ -149,6 +149,29 @@ mod tests {
         assert_eq!(t.slot_mut(sa2).copied(), Some('c'));
     }
 
+    /// Both directions make one key and different pairs different keys, also when ports and
+    /// last address words tie (an IPv4 address and its IPv4-mapped IPv6 form, same port).
+    #[test]
+    fn keys_are_canonical_and_distinct() {
+        let mut rand = crate::xorshift(9);
+        let mut ends = Vec::new();
+        for _ in 0..40 {
+            let (port, last) = (rand(3) as u16, rand(3) as u32);
+            ends.push(Endpoint { port, v6: rand(2) == 1, ip: [rand(2) as u32, 0, 0xffff, last] });
+        }
+        for a in &ends {
+            for b in &ends {
+                assert_eq!(FlowKey::of(*a, *b), FlowKey::of(*b, *a));
+                for c in &ends {
+                    for d in &ends {
+                        let same = (a == c && b == d) || (a == d && b == c);
+                        assert_eq!(FlowKey::of(*a, *b) == FlowKey::of(*c, *d), same, "{a:?} {b:?} {c:?} {d:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn keys_are_small() {
         assert!(std::mem::size_of::<FlowKey>() <= 40, "{}", std::mem::size_of::<FlowKey>());
