@@ -259,15 +259,23 @@ pub fn code_cell(c: Option<u16>) -> String {
 mod tests {
     use super::*;
 
+    /// The captures in `captures/`, sorted.
+    fn shipped_captures() -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir("captures")
+            .map(|d| d.flatten().map(|e| e.path().display().to_string()).collect())
+            .unwrap_or_default();
+        files.retain(|f| f.ends_with(".pcap") || f.ends_with(".pcapng") || f.ends_with(".gz"));
+        files.sort();
+        assert!(files.len() > 20, "captures: {files:?}");
+        files
+    }
+
     /// A connection built without its events and written with them from its timeline is the
     /// connection built with them, byte for byte: every timeline of every shipped capture, with
     /// and without `--all`, `--show-secrets` and `no_timeline`, at several depths.
     #[test]
     fn json_connection_from_the_timeline_is_json_connection() {
-        let mut files: Vec<String> = std::fs::read_dir("captures")
-            .map(|d| d.flatten().map(|e| e.path().display().to_string()).collect())
-            .unwrap_or_default();
-        files.retain(|f| f.ends_with(".pcap") || f.ends_with(".pcapng") || f.ends_with(".gz"));
+        let files = shipped_captures();
         let mut compared = 0;
         for (all, show_secrets, no_timeline) in [(true, false, false), (false, true, false), (true, false, true)] {
             for f in &files {
@@ -312,12 +320,7 @@ mod tests {
     /// times, is serde_json's rendering byte for byte: pretty at several depths and compact.
     #[test]
     fn json_connection_is_serde_jsons() {
-        let mut files: Vec<String> = std::fs::read_dir("captures")
-            .map(|d| d.flatten().map(|e| e.path().display().to_string()).collect())
-            .unwrap_or_default();
-        files.retain(|f| f.ends_with(".pcap") || f.ends_with(".pcapng") || f.ends_with(".gz"));
-        files.sort();
-        assert!(files.len() > 20, "captures: {files:?}");
+        let files = shipped_captures();
         let mut conns = Vec::new();
         for f in &files {
             let (c, _, _) = crate::analyze_files(&[f.as_str()], crate::Config::default());
