@@ -295,12 +295,44 @@ impl Assembler {
             budget.used += data.len();
             Chunk::Data(data.to_vec())
         };
-        if let Some((Chunk::Data(d), _)) = self.pending.insert(abs, (chunk, meta)) {
-            self.pending_bytes -= d.len();
-            budget.used -= d.len();
+        let len = data.len() as u64;
+        match self.pending.insert(abs, (chunk, meta)) {
+            Some((Chunk::Data(d), _)) => {
+                self.pending_bytes -= d.len();
+                budget.used -= d.len();
+            }
+            // A hole (bytes given up on) longer than what replaces it: the rest stays known.
+            Some((Chunk::Hole(n), m)) if n > len => self.hole(abs + len, n - len, m),
+            _ => {}
         }
         if missing > 0 {
-            self.pending.entry(abs + data.len() as u64).or_insert((Chunk::Hole(missing), meta));
+            self.hole(abs + len, missing, meta);
+        }
+    }
+
+    /// Records that the stream reaches `at + len` with no bytes for `[at, at + len)`, past
+    /// whatever is buffered from `at` on (a hole must not be lost under a shorter chunk, or the
+    /// gap at the end of the stream would come out short).
+    fn hole(&mut self, mut at: u64, mut len: u64, meta: Meta) {
+        loop {
+            match self.pending.get_mut(&at) {
+                None => {
+                    self.pending.insert(at, (Chunk::Hole(len), meta));
+                    return;
+                }
+                Some((Chunk::Hole(h), _)) => {
+                    *h = (*h).max(len);
+                    return;
+                }
+                Some((Chunk::Data(d), _)) => {
+                    let n = d.len() as u64;
+                    if n >= len || n == 0 {
+                        return;
+                    }
+                    at += n;
+                    len -= n;
+                }
+            }
         }
     }
 
