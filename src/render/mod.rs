@@ -44,12 +44,13 @@ pub fn json(report: &Report, w: &mut impl Write) -> io::Result<()> {
 /// levels deep in a larger document: every line after the first is indented by `depth` more
 /// levels. The binary streams the report's connections this way, one at a time.
 pub fn json_nested(value: &impl serde::Serialize, depth: usize, w: &mut impl Write) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *w, Nested { level: depth, has_value: false });
-    value.serialize(&mut ser).map_err(io::Error::other)
+    let mut buf = Vec::new();
+    json::pretty(value, depth, &mut buf)?;
+    w.write_all(&buf)
 }
 
-/// [`json_nested`] for a connection, into a buffer: the same bytes, written by [`json`]'s
-/// serializer rather than serde_json's (`tests` compare the two on every capture).
+/// [`json_nested`] for a connection, into a buffer (`tests` compare it with serde_json's pretty
+/// printer on every capture).
 pub fn json_connection(c: &Connection, depth: usize, w: &mut Vec<u8>) -> io::Result<()> {
     json::pretty(c, depth, w).map_err(io::Error::from)
 }
@@ -119,79 +120,6 @@ fn write_events(tl: &Timeline, opts: ReportOptions, level: usize, w: &mut Vec<u8
     });
     indent(w, level);
     w.push(b']');
-}
-
-/// serde_json's `PrettyFormatter` (two spaces) starting at a given level.
-struct Nested {
-    level: usize,
-    has_value: bool,
-}
-
-impl Nested {
-    fn newline<W: ?Sized + Write>(&self, w: &mut W, comma: bool) -> io::Result<()> {
-        // ",\n" and up to 62 levels of indent in one write (deeper documents take more writes).
-        const LINE: [u8; 2 + 124] = {
-            let mut l = [b' '; 2 + 124];
-            l[0] = b',';
-            l[1] = b'\n';
-            l
-        };
-        let from = usize::from(!comma);
-        let mut n = self.level * 2;
-        let k = n.min(LINE.len() - 2);
-        w.write_all(&LINE[from..2 + k])?;
-        n -= k;
-        while n > 0 {
-            let k = n.min(LINE.len() - 2);
-            w.write_all(&LINE[2..2 + k])?;
-            n -= k;
-        }
-        Ok(())
-    }
-    fn open<W: ?Sized + Write>(&mut self, w: &mut W, c: &[u8]) -> io::Result<()> {
-        self.level += 1;
-        self.has_value = false;
-        w.write_all(c)
-    }
-    fn close<W: ?Sized + Write>(&mut self, w: &mut W, c: &[u8]) -> io::Result<()> {
-        self.level = self.level.saturating_sub(1);
-        if self.has_value {
-            self.newline(w, false)?;
-        }
-        w.write_all(c)
-    }
-}
-
-impl serde_json::ser::Formatter for Nested {
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.open(w, b"[")
-    }
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.close(w, b"]")
-    }
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.newline(w, !first)
-    }
-    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.open(w, b"{")
-    }
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.close(w, b"}")
-    }
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.newline(w, !first)
-    }
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b": ")
-    }
-    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
 }
 
 /// One connection as one line of JSON.
@@ -339,8 +267,10 @@ mod tests {
         conns.push(empty);
         for c in &conns {
             for depth in [0, 2, 5] {
-                let mut want = Vec::new();
-                json_nested(c, depth, &mut want).unwrap_or_else(|e| panic!("{e}"));
+                // serde_json's pretty printer, every line after the first indented `depth` more
+                // levels (a JSON string holds no raw newline).
+                let flat = serde_json::to_string_pretty(c).unwrap_or_default();
+                let want = flat.replace('\n', &format!("\n{}", "  ".repeat(depth))).into_bytes();
                 let mut got = b"prefix".to_vec();
                 json_connection(c, depth, &mut got).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(
