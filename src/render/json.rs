@@ -223,13 +223,17 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let mut i = 0;
     while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         if needs_escape(u64::from_le_bytes(*chunk)) {
-            for j in i..i + 8 {
-                if escaped(b[j]) {
-                    out.extend_from_slice(&b[start..j]);
-                    escape(out, b[j]);
-                    start = j + 1;
+            // A byte at a time from here to the chunk's end: escapes come in runs (quotes in
+            // JSON text previews), and a copy call per clean stretch costs more than pushes.
+            out.extend_from_slice(&b[start..i]);
+            for &c in chunk {
+                if escaped(c) {
+                    escape(out, c);
+                } else {
+                    out.push(c);
                 }
             }
+            start = i + 8;
         }
         i += 8;
     }

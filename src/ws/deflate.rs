@@ -31,11 +31,19 @@ impl DeflateParams {
     }
 }
 
+thread_local! {
+    /// Inflated bytes, shared by every inflater on the thread (each chunk is handed on at
+    /// once): one buffer that stays in cache, where one per connection was cold.
+    static INFLATED: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(OUT_CHUNK));
+}
+
+/// Bytes inflated at a time.
+const OUT_CHUNK: usize = 16 * 1024;
+
 /// Inflates the messages of one direction.
 pub struct Inflater {
     z: Decompress,
     no_context_takeover: bool,
-    out: Vec<u8>,
     message_out: u64,
     capped: bool,
 }
@@ -49,7 +57,6 @@ impl Inflater {
         Inflater {
             z: Decompress::new(false),
             no_context_takeover,
-            out: Vec::with_capacity(16 * 1024),
             message_out: 0,
             capped: false,
         }
@@ -64,26 +71,32 @@ impl Inflater {
     /// batch. `end` marks the `00 00 ff ff` tail of a message. Returns the bytes produced.
     pub fn feed(&mut self, mut input: &[u8], end: bool, mut on_out: impl FnMut(&[u8])) -> Result<u64, InflateError> {
         let mut produced_total = 0u64;
-        while !input.is_empty() && !self.capped {
-            self.out.clear();
-            let before_in = self.z.total_in();
-            let status = self
-                .z
-                .decompress_vec(input, &mut self.out, FlushDecompress::Sync)
-                .map_err(|e| InflateError(e.to_string()))?;
-            let used = (self.z.total_in() - before_in) as usize;
-            input = &input[used..];
-            let produced = self.out.len();
-            on_out(&self.out);
-            produced_total += produced as u64;
-            self.message_out += produced as u64;
-            if self.message_out > MAX_INFLATED {
-                self.capped = true;
+        INFLATED.with_borrow_mut(|out| {
+            if out.capacity() < OUT_CHUNK {
+                out.reserve(OUT_CHUNK);
             }
-            if status == Status::StreamEnd || (used == 0 && produced == 0) {
-                break;
+            while !input.is_empty() && !self.capped {
+                out.clear();
+                let before_in = self.z.total_in();
+                let status = self
+                    .z
+                    .decompress_vec(input, out, FlushDecompress::Sync)
+                    .map_err(|e| InflateError(e.to_string()))?;
+                let used = (self.z.total_in() - before_in) as usize;
+                input = &input[used..];
+                let produced = out.len();
+                on_out(out);
+                produced_total += produced as u64;
+                self.message_out += produced as u64;
+                if self.message_out > MAX_INFLATED {
+                    self.capped = true;
+                }
+                if status == Status::StreamEnd || (used == 0 && produced == 0) {
+                    break;
+                }
             }
-        }
+            Ok(())
+        })?;
         if end {
             self.message_out = 0;
             if self.capped || self.no_context_takeover {

@@ -11,6 +11,12 @@ use crate::units::Role;
 /// Payload bytes unmasked at a time.
 const SCRATCH: usize = 4096;
 
+thread_local! {
+    /// Where payload bytes are unmasked, shared by every parser on the thread: one buffer that
+    /// stays in cache, where one per connection was a cold line to write for every segment.
+    static UNMASKED: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(SCRATCH));
+}
+
 /// Bytes of a text message kept as its preview.
 pub const PREVIEW: usize = 64;
 /// The most a control-frame payload may hold (RFC 6455 §5.5).
@@ -275,8 +281,6 @@ pub struct FrameParser {
     /// While lost: a segment start whose frames run past its captured end, kept to check
     /// against the size of the gap that follows (a snaplen cut).
     candidate: Option<(Vec<u8>, u64, Meta)>,
-    /// Unmasked payload bytes, a chunk at a time (reused: payloads are never stored).
-    scratch: Vec<u8>,
     pub counts: FrameCounts,
 }
 
@@ -304,7 +308,6 @@ impl FrameParser {
             closed: false,
             lost_at: 0,
             candidate: None,
-            scratch: Vec::new(),
             counts: FrameCounts::default(),
         }
     }
@@ -587,45 +590,45 @@ impl FrameParser {
             see_text(&mut m.utf8, &mut m.preview, data);
             return;
         }
-        // Unmask into a small reused buffer, chunk by chunk: payloads are never stored.
-        let mut off = offset;
-        for chunk in data.chunks(SCRATCH) {
-            self.scratch.clear();
-            self.scratch.extend_from_slice(chunk);
-            let buf = &mut self.scratch[..];
-            if let Some(mask) = hdr.mask {
-                frame::unmask(buf, mask, off);
-            }
-            off += chunk.len() as u64;
-            if m.compressed {
-                if m.inflate_ok {
-                    if let Some(inf) = self.inflater.as_mut() {
-                        self.counts.deflated_in += buf.len() as u64;
-                        let (utf8, preview) = (&mut m.utf8, &mut m.preview);
-                        let r = inf.feed(buf, false, |out| {
-                            if wants_text {
-                                see_text(utf8, preview, out);
-                            }
-                        });
-                        match r {
-                            Ok(n) => {
-                                m.inflated += n;
-                                self.counts.inflated_out += n;
-                            }
-                            Err(_) => {
-                                m.inflate_ok = false;
-                                m.inflate_failed = true;
-                            }
-                        }
-                        if m.inflate_failed {
-                            self.inflater = None;
-                        }
+        // Unmask into a small shared buffer, chunk by chunk: payloads are never stored.
+        let (inflater, counts) = (&mut self.inflater, &mut self.counts);
+        UNMASKED.with_borrow_mut(|scratch| {
+            let mut off = offset;
+            for chunk in data.chunks(SCRATCH) {
+                scratch.clear();
+                scratch.extend_from_slice(chunk);
+                let buf = &mut scratch[..];
+                if let Some(mask) = hdr.mask {
+                    frame::unmask(buf, mask, off);
+                }
+                off += chunk.len() as u64;
+                if !m.compressed {
+                    see_text(&mut m.utf8, &mut m.preview, buf);
+                    continue;
+                }
+                if !m.inflate_ok {
+                    continue;
+                }
+                let Some(inf) = inflater.as_mut() else { continue };
+                counts.deflated_in += buf.len() as u64;
+                let (utf8, preview) = (&mut m.utf8, &mut m.preview);
+                match inf.feed(buf, false, |out| {
+                    if wants_text {
+                        see_text(utf8, preview, out);
+                    }
+                }) {
+                    Ok(n) => {
+                        m.inflated += n;
+                        counts.inflated_out += n;
+                    }
+                    Err(_) => {
+                        m.inflate_ok = false;
+                        m.inflate_failed = true;
+                        *inflater = None;
                     }
                 }
-            } else {
-                see_text(&mut m.utf8, &mut m.preview, buf);
             }
-        }
+        });
     }
 
     fn end_frame(&mut self, hdr: FrameHeader, meta: Meta, out: &mut Vec<WsEvent>) {
