@@ -217,68 +217,85 @@ impl Writer<'_> {
 /// `\u00xx` (lower-case hex) for the other control characters; everything else as it is.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
-    out.reserve(b.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
+    let Some(first) = first_escaped(b) else {
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    };
+    // Room for the worst case (every byte from the first escape on as `\u00xx`), written by
+    // index, cut to what was written.
+    let at = out.len();
+    out.resize(at + 2 + first + (b.len() - first) * 6, 0);
+    let buf = &mut out[at..];
+    buf[0] = b'"';
+    buf[1..1 + first].copy_from_slice(&b[..first]);
+    let mut k = 1 + first;
+    for &c in &b[first..] {
+        match ESCAPE[usize::from(c)] {
+            0 => {
+                buf[k] = c;
+                k += 1;
+            }
+            b'u' => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                buf[k..k + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]);
+                k += 6;
+            }
+            short => {
+                buf[k] = b'\\';
+                buf[k + 1] = short;
+                k += 2;
+            }
+        }
+    }
+    buf[k] = b'"';
+    out.truncate(at + k + 1);
+}
+
+/// What follows a backslash for each byte serde_json escapes (`u` for `\u00xx`); 0: as it is.
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = b'u';
+        c += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Where the first byte that needs escaping is: eight bytes at a time, then the tail.
+#[inline]
+fn first_escaped(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
-        if needs_escape(u64::from_le_bytes(*chunk)) {
-            // A byte at a time from here to the chunk's end: escapes come in runs (quotes in
-            // JSON text previews), and a copy call per clean stretch costs more than pushes.
-            out.extend_from_slice(&b[start..i]);
-            for &c in chunk {
-                if escaped(c) {
-                    escape(out, c);
-                } else {
-                    out.push(c);
-                }
-            }
-            start = i + 8;
+        let m = escape_mask(u64::from_le_bytes(*chunk));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    for (j, &c) in b.iter().enumerate().skip(i) {
-        if escaped(c) {
-            out.extend_from_slice(&b[start..j]);
-            escape(out, c);
-            start = j + 1;
-        }
-    }
-    out.extend_from_slice(&b[start..]);
-    out.push(b'"');
+    b[i..].iter().position(|&c| ESCAPE[usize::from(c)] != 0).map(|p| i + p)
 }
 
+/// The high bit of each of eight bytes that is below 0x20, a quote or a backslash. Exact for
+/// the lowest such byte (a borrow runs only upwards from a byte that matched), so its position
+/// is the first byte to escape; bytes above it may be flagged wrongly.
 #[inline]
-fn escaped(c: u8) -> bool {
-    c < 0x20 || c == b'"' || c == b'\\'
-}
-
-/// Whether any of eight bytes is below 0x20, a quote or a backslash (exact, not a hint).
-#[inline]
-fn needs_escape(x: u64) -> bool {
+fn escape_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-    (below | zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')))) != 0
-}
-
-fn escape(out: &mut Vec<u8>, c: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short = match c {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        0x08 => b'b',
-        0x0c => b'f',
-        b'\n' => b'n',
-        b'\r' => b'r',
-        b'\t' => b't',
-        _ => {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]);
-            return;
-        }
-    };
-    out.extend_from_slice(&[b'\\', short]);
+    below | zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')))
 }
 
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {

@@ -83,19 +83,17 @@ pub fn json_connection_from(
 
 /// The timeline array as serde_json's pretty printer writes it with its key at `level`.
 fn write_events(tl: &Timeline, opts: ReportOptions, level: usize, w: &mut Vec<u8>) {
-    let indent = |w: &mut Vec<u8>, level: usize| {
-        w.push(b'\n');
-        w.resize(w.len() + level * 2, b' ');
+    // What stands between the values of an event is the same for every event: made once.
+    let line = |n: usize| {
+        let mut v = vec![b'\n'];
+        v.resize(1 + 2 * n, b' ');
+        v
     };
-    let key = |w: &mut Vec<u8>, name: &[u8], first: bool| {
-        if !first {
-            w.push(b',');
-        }
-        indent(w, level + 2);
-        w.push(b'"');
-        w.extend_from_slice(name);
-        w.extend_from_slice(b"\": ");
-    };
+    let (outer, inner) = (line(level + 1), line(level + 2));
+    let member = |name: &str| [b",".as_slice(), &inner, b"\"", name.as_bytes(), b"\": "].concat();
+    let open = [outer.as_slice(), b"{", &inner, b"\"at_ms\": "].concat();
+    let (packet, from, event, text) = (member("packet"), member("from"), member("event"), member("text"));
+    let close = [outer.as_slice(), b"}"].concat();
     w.push(b'[');
     let mut first = true;
     crate::report::for_each_event(tl, opts, |e| {
@@ -103,22 +101,19 @@ fn write_events(tl: &Timeline, opts: ReportOptions, level: usize, w: &mut Vec<u8
             w.push(b',');
         }
         first = false;
-        indent(w, level + 1);
-        w.push(b'{');
-        key(w, b"at_ms", true);
+        w.extend_from_slice(&open);
         json::write_f64(w, e.at_ms);
-        key(w, b"packet", false);
+        w.extend_from_slice(&packet);
         w.extend_from_slice(itoa::Buffer::new().format(e.packet).as_bytes());
-        key(w, b"from", false);
+        w.extend_from_slice(&from);
         json::write_str(w, e.from.as_str());
-        key(w, b"event", false);
+        w.extend_from_slice(&event);
         json::write_str(w, e.event);
-        key(w, b"text", false);
+        w.extend_from_slice(&text);
         json::write_str(w, e.text);
-        indent(w, level + 1);
-        w.push(b'}');
+        w.extend_from_slice(&close);
     });
-    indent(w, level);
+    w.extend_from_slice(&line(level));
     w.push(b']');
 }
 
