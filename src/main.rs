@@ -330,21 +330,24 @@ struct Records {
     spill: spill::Spill,
     index: Vec<(u64, spill::Slot)>,
     widths: render::Widths,
-    /// One buffer for every record (a fresh 16 kB one per connection showed up in profiles).
-    record: Vec<u8>,
 }
 
 impl Records {
     /// Adds a connection's record; `events` is the timeline it was built from, if it was built
     /// without its events (`--json` writes them from there).
     fn add(&mut self, c: &Connection, events: Option<(&Timeline, ReportOptions)>) -> io::Result<()> {
-        let mut record = std::mem::take(&mut self.record);
-        record.clear();
-        if self.json {
-            match events {
-                Some((tl, opts)) => render::json_connection_from(c, tl, opts, 2, &mut record)?,
-                None => render::json_connection(c, 2, &mut record)?,
-            }
+        let slot = if self.json {
+            // Written in place, with what goes around it in the report's array: records in id
+            // order that lie one after another in the spill are written out at once.
+            self.spill.push_with(|w| {
+                w.extend_from_slice(RECORD_INDENT);
+                match events {
+                    Some((tl, opts)) => render::json_connection_from(c, tl, opts, 2, w)?,
+                    None => render::json_connection(c, 2, w)?,
+                }
+                w.extend_from_slice(RECORD_END);
+                Ok(())
+            })?
         } else {
             let cells = render::row(c);
             self.widths.add(&cells);
@@ -357,14 +360,17 @@ impl Records {
                 render::explain(c, self.style, &mut e)?;
                 rec.push_str(&String::from_utf8_lossy(&e));
             }
-            record.extend_from_slice(rec.as_bytes());
-        }
-        let slot = self.spill.push(&record)?;
+            self.spill.push(rec.as_bytes())?
+        };
         self.index.push((c.id, slot));
-        self.record = record;
         Ok(())
     }
 }
+
+/// What a JSON record is stored with: its indent in the `connections` array, and the comma and
+/// line after it (the last one's comma is left out when written).
+const RECORD_INDENT: &[u8] = b"    ";
+const RECORD_END: &[u8] = b",\n";
 
 /// Separators inside a table record (cells are cleaned of control characters).
 const CELL: char = '\u{1f}';
@@ -378,7 +384,6 @@ impl Collector {
             spill: spill::Spill::default(),
             index: Vec::new(),
             widths: render::Widths::default(),
-            record: Vec::new(),
         };
         Collector { conn_id, summary: Default::default(), attempts: Vec::new(), conn: None, failed: false, records }
     }
@@ -441,11 +446,24 @@ impl Collector {
                 writeln!(w, "  \"connections\": [],")?;
             } else {
                 writeln!(w, "  \"connections\": [")?;
-                let n = rec.index.len();
-                for (i, (_, slot)) in rec.index.iter().enumerate() {
-                    w.write_all(b"    ")?;
-                    rec.spill.write(*slot, &mut buf, w)?;
-                    w.write_all(if i + 1 < n { b",\n" } else { b"\n" })?;
+                // Runs of records that follow one another in the spill, written at once; the
+                // last record without its comma.
+                let mut run: Option<(u64, u64)> = None;
+                for (_, slot) in &rec.index {
+                    let (offset, len) = (slot.offset, u64::from(slot.len));
+                    run = match run {
+                        Some((start, end)) if end == offset => Some((start, end + len)),
+                        Some((start, end)) => {
+                            rec.spill.write(start, end - start, &mut buf, w)?;
+                            Some((offset, offset + len))
+                        }
+                        None => Some((offset, offset + len)),
+                    };
+                }
+                if let Some((start, end)) = run {
+                    let cut = RECORD_END.len() as u64;
+                    rec.spill.write(start, (end - start).saturating_sub(cut), &mut buf, w)?;
+                    w.write_all(b"\n")?;
                 }
                 writeln!(w, "  ],")?;
             }

@@ -24,32 +24,65 @@ pub struct Slot {
 
 impl Spill {
     pub fn push(&mut self, bytes: &[u8]) -> io::Result<Slot> {
-        if self.file.is_none() && self.mem.len() + bytes.len() > IN_MEMORY {
-            let mut f = temp_file()?;
-            f.write_all(&self.mem)?;
-            self.mem = Vec::new();
-            self.file = Some(f);
-        }
-        let slot = Slot { offset: self.len, len: bytes.len() as u32 };
-        match self.file.as_mut() {
-            Some(f) => f.write_all(bytes)?,
-            None => self.mem.extend_from_slice(bytes),
-        }
-        self.len += bytes.len() as u64;
-        Ok(slot)
+        self.push_with(|w| {
+            w.extend_from_slice(bytes);
+            Ok(())
+        })
     }
 
-    /// Writes a record to `w`: from memory as it is, from the file through `buf`.
-    pub fn write(&mut self, slot: Slot, buf: &mut Vec<u8>, w: &mut impl Write) -> io::Result<()> {
-        if self.file.is_none() {
-            let start = slot.offset as usize;
-            return match self.mem.get(start..start + slot.len as usize) {
+    /// Adds the record `make` writes: in memory it writes straight behind the records before
+    /// (no copy of it), past the memory bound into a buffer that goes to the file.
+    pub fn push_with(&mut self, make: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<Slot> {
+        let offset = self.len;
+        let len = match self.file.as_mut() {
+            None => {
+                let start = self.mem.len();
+                if let Err(e) = make(&mut self.mem) {
+                    self.mem.truncate(start);
+                    return Err(e);
+                }
+                let len = self.mem.len() - start;
+                if self.mem.len() > IN_MEMORY {
+                    let mut f = temp_file()?;
+                    f.write_all(&self.mem)?;
+                    self.mem = Vec::new();
+                    self.file = Some(f);
+                }
+                len
+            }
+            Some(f) => {
+                self.mem.clear();
+                make(&mut self.mem)?;
+                f.write_all(&self.mem)?;
+                self.mem.len()
+            }
+        };
+        self.len += len as u64;
+        Ok(Slot { offset, len: len as u32 })
+    }
+
+    /// Writes `len` bytes of records from `offset` on to `w` (records pushed one after another
+    /// are written at once): from memory as they are, from the file through `buf`, a MiB at a
+    /// time.
+    pub fn write(&mut self, offset: u64, len: u64, buf: &mut Vec<u8>, w: &mut impl Write) -> io::Result<()> {
+        let Some(f) = self.file.as_mut() else {
+            let r = usize::try_from(offset).ok().zip(usize::try_from(len).ok());
+            return match r.and_then(|(o, l)| self.mem.get(o..o.checked_add(l)?)) {
                 Some(r) => w.write_all(r),
                 None => Err(io::Error::other("a spilled record is missing")),
             };
+        };
+        f.seek(SeekFrom::Start(offset))?;
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(1 << 20) as usize;
+            buf.resize(n, 0);
+            f.read_exact(buf)?;
+            w.write_all(buf)?;
+            left -= n as u64;
         }
-        self.get(slot, buf)?;
-        w.write_all(buf)
+        f.seek(SeekFrom::End(0))?;
+        Ok(())
     }
 
     pub fn get(&mut self, slot: Slot, buf: &mut Vec<u8>) -> io::Result<()> {
@@ -63,7 +96,10 @@ impl Spill {
             }
             None => {
                 let start = slot.offset as usize;
-                buf.extend_from_slice(&self.mem[start..start + slot.len as usize]);
+                let Some(r) = self.mem.get(start..start + slot.len as usize) else {
+                    return Err(io::Error::other("a spilled record is missing"));
+                };
+                buf.extend_from_slice(r);
             }
         }
         Ok(())
@@ -96,14 +132,30 @@ mod tests {
             s.get(slot, &mut buf).ok();
             assert_eq!(buf, want);
             let mut out = Vec::new();
-            s.write(slot, &mut buf, &mut out).ok();
+            s.write(slot.offset, slot.len.into(), &mut buf, &mut out).ok();
             assert_eq!(out, want);
         }
+        // Records pushed one after another come back as one run, from the file a MiB at a time.
+        let mut out = Vec::new();
+        s.write(b.offset, u64::from(b.len) + u64::from(c.len), &mut buf, &mut out).ok();
+        assert_eq!(out.len(), big.len() + 5);
+        assert!(out.ends_with(b"\x07third"));
         let mut small = Spill::default();
         let slot = small.push(b"in memory").unwrap_or(Slot { offset: 9, len: 9 });
+        let next = small.push_with(|w| {
+            w.extend_from_slice(b", made in place");
+            Ok(())
+        });
+        assert_eq!(next.map(|s| (s.offset, s.len)).ok(), Some((9, 15)));
+        let failed = small.push_with(|w| {
+            w.extend_from_slice(b"half");
+            Err(io::Error::other("no"))
+        });
+        assert!(failed.is_err());
         let mut out = Vec::new();
-        small.write(slot, &mut buf, &mut out).ok();
-        assert_eq!(out, b"in memory");
-        assert!(small.write(Slot { offset: 5, len: 9 }, &mut buf, &mut out).is_err());
+        small.write(slot.offset, 24, &mut buf, &mut out).ok();
+        assert_eq!(out, b"in memory, made in place", "a failed record leaves nothing behind");
+        assert!(small.write(5, 20, &mut buf, &mut out).is_err());
+        assert!(small.get(Slot { offset: 20, len: 9 }, &mut buf).is_err());
     }
 }

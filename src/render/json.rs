@@ -240,7 +240,14 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
             }
             b'u' => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                buf[k..k + 6].copy_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]);
+                buf[k..k + 6].copy_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(c >> 4)],
+                    HEX[usize::from(c & 15)],
+                ]);
                 k += 6;
             }
             short => {

@@ -54,12 +54,7 @@ pub struct InflateError(String);
 
 impl Inflater {
     pub fn new(no_context_takeover: bool) -> Self {
-        Inflater {
-            z: Decompress::new(false),
-            no_context_takeover,
-            message_out: 0,
-            capped: false,
-        }
+        Inflater { z: Decompress::new(false), no_context_takeover, message_out: 0, capped: false }
     }
 
     /// True if the current message went over [`MAX_INFLATED`].
