@@ -87,7 +87,7 @@ fn run() -> anyhow::Result<ExitCode> {
         };
         let input = analyzer.read_source(reader, path, &mut next_number, |a| {
             if cli.ndjson {
-                emit_ndjson(a.take_finished(), &filters, &mut out, &mut failed)
+                emit_ndjson(a.take_timelines(), &conclude, &filters, &mut out, &mut failed, &mut hidden)
             } else {
                 stage.push_all(a.take_timelines()).map_err(Into::into)
             }
@@ -113,11 +113,8 @@ fn run() -> anyhow::Result<ExitCode> {
         if result.is_ok() {
             result = if !cli.ndjson {
                 stage.push(tl).map_err(anyhow::Error::from)
-            } else if let Some(c) = conclude.conclude(&tl) {
-                emit_ndjson(vec![c], &filters, &mut out, &mut failed)
             } else {
-                hidden += 1;
-                Ok(())
+                emit_ndjson(vec![tl], &conclude, &filters, &mut out, &mut failed, &mut hidden)
             };
         }
     });
@@ -145,17 +142,28 @@ fn exit(failed: bool) -> ExitCode {
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
+/// Concludes finished connections and writes a line for each shown, its events taken from the
+/// timeline itself (no `String` per event).
 fn emit_ndjson(
-    conns: Vec<Connection>,
+    timelines: Vec<Timeline>,
+    conclude: &wsdiag::Concluder,
     filters: &Filters,
     out: &mut impl Write,
     failed: &mut bool,
+    hidden: &mut u64,
 ) -> anyhow::Result<()> {
     let mut line = Vec::new();
-    for c in conns.iter().filter(|c| filters.shows(c)) {
-        *failed |= filters.fails(c);
+    for tl in &timelines {
+        let Some(c) = conclude.conclude_without_timeline(tl) else {
+            *hidden += 1;
+            continue;
+        };
+        if !filters.shows(&c) {
+            continue;
+        }
+        *failed |= filters.fails(&c);
         line.clear();
-        render::ndjson_line(c, &mut line)?;
+        render::ndjson_line_from(&c, tl, conclude.options(), &mut line)?;
         out.write_all(&line).context("writing NDJSON")?;
     }
     out.flush()?;

@@ -74,6 +74,11 @@ pub fn pretty_marked(
     write_marked(value, depth, true, Some((field, depth + 1)), out)
 }
 
+/// [`compact`], and where the value of the top-level struct field `field` ends in `out`.
+pub fn compact_marked(value: &impl Serialize, field: &'static str, out: &mut Vec<u8>) -> Result<Option<usize>> {
+    write_marked(value, 0, false, Some((field, 1)), out)
+}
+
 fn write_marked(
     value: &impl Serialize,
     level: usize,

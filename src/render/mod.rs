@@ -67,6 +67,28 @@ pub fn json_connection_from(
 ) -> io::Result<()> {
     let start = w.len();
     let marked = json::pretty_marked(c, depth, "timeline", w)?;
+    splice_events(start, marked, tl, opts, Some(depth + 1), w)
+}
+
+/// [`ndjson_line`] for a connection built without its timeline, as [`json_connection_from`].
+pub fn ndjson_line_from(c: &Connection, tl: &Timeline, opts: ReportOptions, line: &mut Vec<u8>) -> io::Result<()> {
+    let start = line.len();
+    let marked = json::compact_marked(c, "timeline", line)?;
+    splice_events(start, marked, tl, opts, None, line)?;
+    line.push(b'\n');
+    Ok(())
+}
+
+/// Puts the events of `tl` into the connection written from `start` on, whose `timeline` member
+/// ends at `marked` (pretty at `level`, or compact).
+fn splice_events(
+    start: usize,
+    marked: Option<usize>,
+    tl: &Timeline,
+    opts: ReportOptions,
+    level: Option<usize>,
+    w: &mut Vec<u8>,
+) -> io::Result<()> {
     if opts.no_timeline || tl.events.is_empty() {
         return Ok(());
     }
@@ -76,22 +98,26 @@ pub fn json_connection_from(
     };
     let tail = w.split_off(end);
     w.truncate(end - 2);
-    write_events(tl, opts, depth + 1, w);
+    write_events(tl, opts, level, w);
     w.extend_from_slice(&tail);
     Ok(())
 }
 
-/// The timeline array as serde_json's pretty printer writes it with its key at `level`.
-fn write_events(tl: &Timeline, opts: ReportOptions, level: usize, w: &mut Vec<u8>) {
+/// The timeline array as serde_json writes it: pretty with its key at `level`, or compact.
+fn write_events(tl: &Timeline, opts: ReportOptions, level: Option<usize>, w: &mut Vec<u8>) {
     // What stands between the values of an event is the same for every event: made once.
-    let line = |n: usize| {
-        let mut v = vec![b'\n'];
-        v.resize(1 + 2 * n, b' ');
-        v
+    let line = |n: usize| match level {
+        Some(level) => {
+            let mut v = vec![b'\n'];
+            v.resize(1 + 2 * (level + n), b' ');
+            v
+        }
+        None => Vec::new(),
     };
-    let (outer, inner) = (line(level + 1), line(level + 2));
-    let member = |name: &str| [b",".as_slice(), &inner, b"\"", name.as_bytes(), b"\": "].concat();
-    let open = [outer.as_slice(), b"{", &inner, b"\"at_ms\": "].concat();
+    let colon: &[u8] = if level.is_some() { b"\": " } else { b"\":" };
+    let (outer, inner) = (line(1), line(2));
+    let member = |name: &str| [b",".as_slice(), &inner, b"\"", name.as_bytes(), colon].concat();
+    let open = [outer.as_slice(), b"{", &inner, b"\"at_ms", colon].concat();
     let (packet, from, event, text) = (member("packet"), member("from"), member("event"), member("text"));
     let close = [outer.as_slice(), b"}"].concat();
     w.push(b'[');
@@ -113,7 +139,7 @@ fn write_events(tl: &Timeline, opts: ReportOptions, level: usize, w: &mut Vec<u8
         json::write_str(w, e.text);
         w.extend_from_slice(&close);
     });
-    w.extend_from_slice(&line(level));
+    w.extend_from_slice(&line(0));
     w.push(b']');
 }
 
@@ -195,7 +221,8 @@ mod tests {
 
     /// A connection built without its events and written with them from its timeline is the
     /// connection built with them, byte for byte: every timeline of every shipped capture, with
-    /// and without `--all`, `--show-secrets` and `no_timeline`, at several depths.
+    /// and without `--all`, `--show-secrets` and `no_timeline`, pretty at several depths and as
+    /// an NDJSON line.
     #[test]
     fn json_connection_from_the_timeline_is_json_connection() {
         let files = shipped_captures();
@@ -232,6 +259,10 @@ mod tests {
                             full.id
                         );
                     }
+                    let (mut want, mut got) = (Vec::new(), b"x".to_vec());
+                    ndjson_line(&full, &mut want).unwrap_or_else(|e| panic!("{e}"));
+                    ndjson_line_from(&bare, tl, conclude.options(), &mut got).unwrap_or_else(|e| panic!("{e}"));
+                    assert_eq!(String::from_utf8_lossy(&got[1..]), String::from_utf8_lossy(&want), "{f} #{}", full.id);
                     compared += 1;
                 }
             }
