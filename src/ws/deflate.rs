@@ -66,10 +66,8 @@ impl Inflater {
     /// batch. `end` marks the `00 00 ff ff` tail of a message. Returns the bytes produced.
     pub fn feed(&mut self, mut input: &[u8], end: bool, mut on_out: impl FnMut(&[u8])) -> Result<u64, InflateError> {
         let mut produced_total = 0u64;
+        // `decompress_vec` writes into the buffer's room (made once, kept by `clear`).
         INFLATED.with_borrow_mut(|out| {
-            if out.capacity() < OUT_CHUNK {
-                out.reserve(OUT_CHUNK);
-            }
             while !input.is_empty() && !self.capped {
                 out.clear();
                 let before_in = self.z.total_in();
