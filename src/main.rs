@@ -375,6 +375,20 @@ impl Records {
     }
 }
 
+/// `Write::write_all` for gathered buffers (at most 1024 to a call, the usual `IOV_MAX`).
+fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    while !bufs.is_empty() {
+        let n = bufs.len().min(1024);
+        match w.write_vectored(&bufs[..n]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => io::IoSlice::advance_slices(&mut bufs, k),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// What a JSON record is stored with: its indent in the `connections` array, and the comma and
 /// line after it (the last one's comma is left out when written).
 const RECORD_INDENT: &[u8] = b"    ";
@@ -454,24 +468,40 @@ impl Collector {
                 writeln!(w, "  \"connections\": [],")?;
             } else {
                 writeln!(w, "  \"connections\": [")?;
-                // Runs of records that follow one another in the spill, written at once; the
-                // last record without its comma.
-                let mut run: Option<(u64, u64)> = None;
-                for (_, slot) in &rec.index {
-                    let (offset, len) = (slot.offset, u64::from(slot.len));
-                    run = match run {
-                        Some((start, end)) if end == offset => Some((start, end + len)),
-                        Some((start, end)) => {
-                            rec.spill.write(start, end - start, &mut buf, w)?;
-                            Some((offset, offset + len))
+                let cut = RECORD_END.len();
+                if let Some(all) = rec.spill.in_memory() {
+                    // Straight from the spill (gathered writes, no copy into the output buffer),
+                    // the last record without its comma.
+                    let mut slices = Vec::with_capacity(rec.index.len() + 1);
+                    for (i, (_, slot)) in rec.index.iter().enumerate() {
+                        let mut len = slot.len as usize;
+                        if i + 1 == rec.index.len() {
+                            len = len.saturating_sub(cut);
                         }
-                        None => Some((offset, offset + len)),
-                    };
-                }
-                if let Some((start, end)) = run {
-                    let cut = RECORD_END.len() as u64;
-                    rec.spill.write(start, (end - start).saturating_sub(cut), &mut buf, w)?;
-                    w.write_all(b"\n")?;
+                        let r = usize::try_from(slot.offset).ok().and_then(|o| all.get(o..o.checked_add(len)?));
+                        slices
+                            .push(io::IoSlice::new(r.ok_or_else(|| io::Error::other("a spilled record is missing"))?));
+                    }
+                    slices.push(io::IoSlice::new(b"\n"));
+                    write_all_vectored(w, &mut slices)?;
+                } else {
+                    // Runs of records that follow one another in the spill file, written at once.
+                    let mut run: Option<(u64, u64)> = None;
+                    for (_, slot) in &rec.index {
+                        let (offset, len) = (slot.offset, u64::from(slot.len));
+                        run = match run {
+                            Some((start, end)) if end == offset => Some((start, end + len)),
+                            Some((start, end)) => {
+                                rec.spill.write(start, end - start, &mut buf, w)?;
+                                Some((offset, offset + len))
+                            }
+                            None => Some((offset, offset + len)),
+                        };
+                    }
+                    if let Some((start, end)) = run {
+                        rec.spill.write(start, (end - start).saturating_sub(cut as u64), &mut buf, w)?;
+                        w.write_all(b"\n")?;
+                    }
                 }
                 writeln!(w, "  ],")?;
             }

@@ -61,6 +61,11 @@ impl Spill {
         Ok(Slot { offset, len: len as u32 })
     }
 
+    /// All the records, when they are in memory.
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        self.file.is_none().then_some(&self.mem[..])
+    }
+
     /// Writes `len` bytes of records from `offset` on to `w` (records pushed one after another
     /// are written at once): from memory as they are, from the file through `buf`, a MiB at a
     /// time.
