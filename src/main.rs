@@ -485,23 +485,13 @@ impl Collector {
                     slices.push(io::IoSlice::new(b"\n"));
                     write_all_vectored(w, &mut slices)?;
                 } else {
-                    // Runs of records that follow one another in the spill file, written at once.
-                    let mut run: Option<(u64, u64)> = None;
-                    for (_, slot) in &rec.index {
-                        let (offset, len) = (slot.offset, u64::from(slot.len));
-                        run = match run {
-                            Some((start, end)) if end == offset => Some((start, end + len)),
-                            Some((start, end)) => {
-                                rec.spill.write(start, end - start, &mut buf, w)?;
-                                Some((offset, offset + len))
-                            }
-                            None => Some((offset, offset + len)),
-                        };
+                    // From the spill file, a record at a time, the last without its comma.
+                    let last = rec.index.len() - 1;
+                    for (i, (_, slot)) in rec.index.iter().enumerate() {
+                        let cut = if i == last { cut as u64 } else { 0 };
+                        rec.spill.write(slot.offset, u64::from(slot.len).saturating_sub(cut), &mut buf, w)?;
                     }
-                    if let Some((start, end)) = run {
-                        rec.spill.write(start, (end - start).saturating_sub(cut as u64), &mut buf, w)?;
-                        w.write_all(b"\n")?;
-                    }
+                    w.write_all(b"\n")?;
                 }
                 writeln!(w, "  ],")?;
             }
