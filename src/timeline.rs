@@ -3,7 +3,7 @@
 
 use crate::http::{Request, Response};
 use crate::tcp::AssemblerStats;
-use crate::units::{PacketNo, PerSide, Role, Side, Timestamp};
+use crate::units::{PerSide, Role, Side};
 use crate::ws::deflate::DeflateParams;
 use crate::ws::{FrameCounts, OpCode, Violation};
 use std::net::SocketAddr;
@@ -13,12 +13,7 @@ pub const MAX_EVENTS: usize = 400;
 /// Data messages kept as events per side (the rest are counted).
 pub const MAX_MESSAGE_EVENTS: u32 = 12;
 
-/// When and where: a packet reference.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct At {
-    pub ts: Timestamp,
-    pub packet: PacketNo,
-}
+pub use crate::units::At;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum EventKind {

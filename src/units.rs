@@ -16,6 +16,14 @@ impl fmt::Display for PacketNo {
     }
 }
 
+/// When and where: a packet reference (its capture time and number). Every layer's events
+/// carry one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct At {
+    pub ts: Timestamp,
+    pub packet: PacketNo,
+}
+
 /// A capture timestamp in nanoseconds since the Unix epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);

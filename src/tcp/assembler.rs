@@ -4,15 +4,11 @@
 //! into the capture become explicit gaps. Sequence numbers are mapped onto a 64-bit absolute
 //! offset, so wrap-around at 2^32 needs no special case anywhere else.
 
-use crate::units::{PacketNo, Timestamp};
+
 use std::collections::BTreeMap;
 
 /// Where delivered bytes came from: the packet that completed them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Meta {
-    pub packet: PacketNo,
-    pub ts: Timestamp,
-}
+pub use crate::units::At as Meta;
 
 /// Receives the in-order stream of one direction.
 pub trait Sink {
@@ -415,6 +411,7 @@ impl Assembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::{PacketNo, Timestamp};
     use proptest::prelude::*;
 
     #[derive(Default, Debug, PartialEq)]

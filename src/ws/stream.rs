@@ -5,7 +5,7 @@
 
 use super::deflate::Inflater;
 use super::frame::{self, FrameHeader, OpCode, parse_header};
-use crate::tcp::Meta;
+use crate::units::At as Meta;
 use crate::units::Role;
 
 /// Payload bytes unmasked at a time.
