@@ -10,7 +10,7 @@
 #   captures/make-wss.sh --setup       only install the tools, browsers and peers
 #
 # Needs root (tcpdump, apt-get). Sends traffic only to 127.0.0.1. Ports: TLS servers on
-# 8443-8464, the plaintext nginx backend on 8766, the page server / report collector on 9499
+# 8443 and 8451-8464, the plaintext nginx backend on 8766, the page server / report collector on 9499
 # (outside every capture filter). Peer logs go to $WORK (default /tmp/wsdiag-captures-wss);
 # each capture's peer output is also kept as captures/wss/NAME.log.
 # The test CA and certificate are in peers/tls/ (peers/tls/gen-certs.sh made them).
@@ -274,10 +274,19 @@ wss-node-tls12-chacha() {
     peers_log client server
 }
 
-wss-cert-refused() {
+wss-cert-refused() {          # websockets' threading client: OpenSSL sends its alert
     pytls server echo 127.0.0.1 8457
     cap_start "$SCEN.pcap" "tcp port 8457"
-    pytls_client connect wss://127.0.0.1:8457/chat --no-ca --keylog "$WORK/$SCEN.sslkeys"
+    pytls_client connect-sync wss://127.0.0.1:8457/chat --no-ca --keylog "$WORK/$SCEN.sslkeys"
+    cap_stop
+    keys_for "$WORK/$SCEN.sslkeys"
+    peers_log client server
+}
+
+wss-cert-refused-asyncio() {  # websockets' asyncio client: no alert, the transport just closes
+    pytls server echo 127.0.0.1 8460
+    cap_start "$SCEN.pcap" "tcp port 8460"
+    pytls_client connect wss://127.0.0.1:8460/chat --no-ca --keylog "$WORK/$SCEN.sslkeys"
     cap_stop
     keys_for "$WORK/$SCEN.sslkeys"
     peers_log client server
@@ -375,7 +384,7 @@ wss-firefox-clean() {
 SCENARIOS=(
     wss-python-tls13-aes128 wss-node-tls13-chacha wss-node-tls13-aes256
     wss-python-tls12-aes128 wss-node-tls12-aes256 wss-node-tls12-chacha
-    wss-cert-refused wss-chromium-cert-refused wss-firefox-cert-refused
+    wss-cert-refused wss-cert-refused-asyncio wss-chromium-cert-refused wss-firefox-cert-refused
     wss-nginx-terminate wss-nginx-idle
     wss-chromium-clean wss-chromium-server-close-1011 wss-chromium-server-rst wss-firefox-clean
 )

@@ -19,6 +19,9 @@ Client MODE:
   clean      3 texts each way (echo server), a ping/pong, close(1000, "bye")
   send-wait  send "hello", read one message, wait until the peer ends the connection
   connect    just try to connect (open_timeout 2.5 s) and report what happened
+  connect-sync  the same with websockets' threading client (websockets.sync.client: a
+             blocking ssl.SSLSocket, where OpenSSL writes its alert straight to the socket;
+             asyncio's memory-BIO transport closes without sending the alert)
 Prints what this endpoint saw: TLS version and cipher, messages, close codes, errors.
 """
 import argparse
@@ -32,6 +35,7 @@ import sys
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+from websockets.sync.client import connect as sync_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -121,7 +125,13 @@ async def client():
     uri = A.target[0]
     kw = dict(ssl=context(False), server_hostname=A.sni, **PLAIN)
     try:
-        if A.mode == "connect":
+        if A.mode == "connect-sync":
+            with sync_connect(uri, open_timeout=2.5, ssl=context(False), server_hostname=A.sni,
+                              compression=None) as ws:
+                say(f"open {ws.socket.version()} {ws.socket.cipher()[0]}")
+                ws.close()
+            report(ws)
+        elif A.mode == "connect":
             async with connect(uri, open_timeout=2.5, **kw) as ws:
                 say(f"open {tls_of(ws)}")
                 await ws.close()
