@@ -142,27 +142,27 @@ fn inflate(b: Bencher) {
 
 #[divan::bench]
 fn diagnosis(b: Bencher) {
-    use wsdiag::timeline::{At, CloseRec, Timeline};
+    use wsdiag::timeline::{App, At, CloseRec, Ends, Session, TcpFacts};
     use wsdiag::units::Side;
     let at = |p: u64, ms: i64| At { ts: Timestamp(ms * 1_000_000), packet: PacketNo(p) };
     let a = "10.0.0.5:51234".parse().unwrap_or_else(|_| unreachable!());
     let s = "10.0.0.9:8000".parse().unwrap_or_else(|_| unreachable!());
-    let mut tl = Timeline::new(1, a, s, at(1, 0));
-    tl.client = Some(Side::A);
-    tl.syn[Side::A] = Some(at(1, 0));
-    tl.syn_ack[Side::B] = Some(at(2, 1));
-    tl.app = wsdiag::timeline::App::WebSocket;
-    tl.upgraded_at = Some(at(6, 3));
-    tl.last_payload[Side::A] = Some(at(9, 40));
-    tl.closes.push(CloseRec {
+    let mut tcp = TcpFacts::new(1, a, s, at(1, 0));
+    tcp.client = Some(Side::A);
+    tcp.syn[Side::A] = Some(at(1, 0));
+    tcp.syn_ack[Side::B] = Some(at(2, 1));
+    tcp.last_payload[Side::A] = Some(at(9, 40));
+    tcp.rst[Side::B] = Some(at(12, 52));
+    let mut session = Session { upgraded_at: Some(at(6, 3)), ..Session::default() };
+    session.closes.push(CloseRec {
         side: Side::B,
         code: Some(4001),
         reason: Some("unauthorized".into()),
         at: at(10, 50),
         incomplete: false,
     });
-    tl.rst[Side::B] = Some(at(12, 52));
-    b.bench(|| wsdiag::diagnose::diagnose(black_box(&tl)).evidence.len());
+    session.ends = Ends::of_tcp(&tcp);
+    b.bench(|| wsdiag::diagnose::diagnose(black_box(&tcp), App::WebSocket, black_box(&session)).evidence.len());
 }
 
 #[divan::bench]

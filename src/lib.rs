@@ -79,7 +79,7 @@ impl Flow {
     fn last_ts(&self) -> i64 {
         match self {
             Flow::Syn(s) => s.at.ts.0,
-            Flow::Conn(c) => c.tl.last.ts.0,
+            Flow::Conn(c) => c.tcp.last.ts.0,
         }
     }
 
@@ -87,7 +87,7 @@ impl Flow {
     fn ended_before(&self, horizon: i64) -> bool {
         match self {
             Flow::Syn(_) => false,
-            Flow::Conn(c) => c.tl.tcp_ended() && c.tl.last.ts.0 < horizon,
+            Flow::Conn(c) => c.tcp.tcp_ended() && c.tcp.last.ts.0 < horizon,
         }
     }
 }
@@ -313,12 +313,14 @@ impl Analyzer {
     }
 
     fn report(&mut self, mut tl: Timeline) {
-        for s in units::Side::BOTH {
-            self.stats.deflate_bytes_in += tl.frames[s].deflated_in;
-            self.stats.deflate_bytes_out += tl.frames[s].inflated_out;
+        for session in &tl.sessions {
+            for s in units::Side::BOTH {
+                self.stats.deflate_bytes_in += session.frames[s].deflated_in;
+                self.stats.deflate_bytes_out += session.frames[s].inflated_out;
+            }
         }
-        if !tl.tcp_ended() {
-            tl.capture_end = Some(tl.last);
+        if !tl.tcp.tcp_ended() {
+            tl.tcp.capture_end = Some(tl.tcp.last);
         }
         if tl.app == App::Tls {
             self.stats.tls_connections += 1;
@@ -326,23 +328,9 @@ impl Analyzer {
         self.finished.push(tl);
     }
 
-    /// Connections finished since the last call, in the order they ended (for streaming).
-    pub fn take_finished(&mut self) -> Vec<Connection> {
-        let conclude = self.concluder();
-        let mut out = Vec::new();
-        for tl in std::mem::take(&mut self.finished) {
-            match conclude.conclude(&tl) {
-                Some(c) => out.push(c),
-                None => self.stats.connections_hidden += 1,
-            }
-        }
-        out
-    }
-
-    /// Finished connections as they stand, undiagnosed, in the order they ended: for a caller
-    /// that concludes them elsewhere (with [`Analyzer::concluder`]), and then counts the hidden
-    /// ones into `Stats::connections_hidden`.
-    pub fn take_timelines(&mut self) -> Vec<Timeline> {
+    /// Connections finished since the last call, undiagnosed, in the order they ended: for a
+    /// caller that concludes them (with [`Analyzer::concluder`], on this thread or another).
+    pub fn drain(&mut self) -> Vec<Timeline> {
         std::mem::take(&mut self.finished)
     }
 
@@ -351,35 +339,16 @@ impl Analyzer {
         Concluder { all: self.cfg.all, report: self.cfg.report }
     }
 
-    /// Ends the analysis: every open connection is diagnosed as it stands.
-    pub fn finish(self) -> (Vec<Connection>, Stats) {
-        let mut out = Vec::new();
-        let stats = self.finish_each(|c| out.push(c));
-        out.sort_by_key(|c| c.id);
-        (out, stats)
-    }
-
-    /// Ends the analysis handing each connection to `f` as it is diagnosed, in no particular
-    /// order, so that the connections still open need not be held all at once.
-    pub fn finish_each(self, mut f: impl FnMut(Connection)) -> Stats {
-        let conclude = self.concluder();
-        let mut hidden = 0;
-        let mut stats = self.finish_timelines(|tl| match conclude.conclude(&tl) {
-            Some(c) => f(c),
-            None => hidden += 1,
-        });
-        stats.connections_hidden += hidden;
-        stats
-    }
-
-    /// [`Analyzer::finish_each`] with the timelines undiagnosed (see [`Analyzer::take_timelines`]).
-    pub fn finish_timelines(mut self, mut f: impl FnMut(Timeline)) -> Stats {
-        for tl in self.take_timelines() {
+    /// Ends the analysis: every connection still open is finished as it stands and handed to
+    /// `f`, undiagnosed, after the ones not yet drained (in no particular order, so that they
+    /// need not be held all at once).
+    pub fn finish(mut self, mut f: impl FnMut(Timeline)) -> Stats {
+        for tl in self.drain() {
             f(tl);
         }
         for slot in self.flows.slots() {
             self.finish_slot(slot);
-            for tl in self.take_timelines() {
+            for tl in self.drain() {
                 f(tl);
             }
         }
@@ -389,8 +358,9 @@ impl Analyzer {
     }
 }
 
-/// Diagnoses finished timelines and builds their reports: `None` for a connection the report
-/// hides (SPEC: only upgrade attempts and empty connections, unless `--all`).
+/// Diagnoses finished timelines and builds their reports, one per WebSocket session; none for
+/// a connection the report hides (SPEC: only upgrade attempts and empty connections, unless
+/// `--all`).
 #[derive(Clone, Copy, Debug)]
 pub struct Concluder {
     all: bool,
@@ -398,22 +368,23 @@ pub struct Concluder {
 }
 
 impl Concluder {
-    pub fn conclude(&self, tl: &Timeline) -> Option<Connection> {
-        let verdict = diagnose::diagnose(tl);
-        if !self.all && !reportable(tl, verdict.kind) {
-            return None;
+    /// The reported connections of a finished timeline, and how many it hides.
+    pub fn conclude(&self, tl: Timeline) -> (Vec<Connection>, u64) {
+        let Timeline { tcp, app, sessions, log } = tl;
+        let mut log = Some(log);
+        let mut out = Vec::with_capacity(sessions.len());
+        let mut hidden = 0;
+        for s in &sessions {
+            let verdict = diagnose::diagnose(&tcp, app, s);
+            if !self.all && !reportable(&tcp, app, verdict.kind) {
+                hidden += 1;
+                continue;
+            }
+            // The connection's events go with its first reported session.
+            let events = report::Events::new(log.take().unwrap_or_default(), &tcp, self.report);
+            out.push(Connection::build(&tcp, s, events, verdict, self.report));
         }
-        Some(Connection::build(tl, verdict, self.report))
-    }
-
-    /// [`Concluder::conclude`] with `timeline` left empty, for a writer that takes the events
-    /// from `tl` itself ([`render::json_connection_from`] with [`Concluder::options`]).
-    pub fn conclude_without_timeline(&self, tl: &Timeline) -> Option<Connection> {
-        let verdict = diagnose::diagnose(tl);
-        if !self.all && !reportable(tl, verdict.kind) {
-            return None;
-        }
-        Some(Connection::build(tl, verdict, ReportOptions { no_timeline: true, ..self.report }))
+        (out, hidden)
     }
 
     /// What the reports show.
@@ -424,13 +395,13 @@ impl Concluder {
 
 /// SPEC: every connection that attempted a WebSocket upgrade, plus every connection that never
 /// carried payload and whose start was seen.
-fn reportable(tl: &Timeline, kind: Kind) -> bool {
+fn reportable(tcp: &timeline::TcpFacts, app: App, kind: Kind) -> bool {
     if kind == Kind::NotWebsocket {
         return false;
     }
-    match tl.app {
+    match app {
         App::WebSocket => true,
-        App::Empty => tl.syn.0.iter().any(Option::is_some),
+        App::Empty => tcp.syn.0.iter().any(Option::is_some),
         App::Http | App::Tls | App::Other => false,
     }
 }
@@ -441,13 +412,16 @@ pub fn attempt(c: &Connection) -> Option<diagnose::across::Attempt> {
     let host = c.client.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_default();
     let at_ns = |ms: f64| c.start_ns.saturating_add((ms * 1e6) as i64);
     let close = c.websocket.close_frames.first().map(|f| diagnose::across::LegEnd {
-        what: f.code.map_or_else(|| "Close (no status code)".to_string(), |code| format!("Close {code}")),
+        what: diagnose::across::LegWhat::Close(f.code),
         by: f.from,
         at_ns: at_ns(f.at_ms),
         packet: f.packet,
     });
     let teardown = c.tcp.first_teardown.as_ref().map(|t| diagnose::across::LegEnd {
-        what: t.kind.to_ascii_uppercase(),
+        what: match t.kind {
+            timeline::EndHow::Fin => diagnose::across::LegWhat::Fin,
+            timeline::EndHow::Rst => diagnose::across::LegWhat::Rst,
+        },
         by: t.by,
         at_ns: at_ns(t.at_ms),
         packet: t.packet,
@@ -473,6 +447,22 @@ pub fn attempt(c: &Connection) -> Option<diagnose::across::Attempt> {
         request_packet: c.handshake.request_packet,
         end,
     })
+}
+
+/// Ends an analysis and concludes every connection, sorted by id (the library's convenience;
+/// the binary streams them instead).
+pub fn conclude_all(analyzer: Analyzer) -> (Vec<Connection>, Stats) {
+    let conclude = analyzer.concluder();
+    let mut out = Vec::new();
+    let mut hidden = 0;
+    let mut stats = analyzer.finish(|tl| {
+        let (conns, h) = conclude.conclude(tl);
+        out.extend(conns);
+        hidden += h;
+    });
+    stats.connections_hidden += hidden;
+    out.sort_by_key(|c| c.id);
+    (out, stats)
 }
 
 /// Builds the whole report from finished connections.
@@ -516,7 +506,7 @@ pub fn analyze_files(paths: &[&str], cfg: Config) -> (Vec<Connection>, Stats, Ve
         };
         inputs.push(input);
     }
-    let (conns, stats) = analyzer.finish();
+    let (conns, stats) = conclude_all(analyzer);
     (conns, stats, inputs)
 }
 
@@ -620,7 +610,7 @@ fn no_tick(_: &mut Analyzer) -> Result<(), std::convert::Infallible> {
 pub fn analyze_bytes(bytes: &[u8], cfg: Config) -> (Vec<Connection>, Stats, report::Input) {
     let mut analyzer = Analyzer::new(cfg);
     let input = analyzer.read(bytes, "input", &mut 1);
-    let (conns, stats) = analyzer.finish();
+    let (conns, stats) = conclude_all(analyzer);
     (conns, stats, input)
 }
 

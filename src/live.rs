@@ -90,6 +90,7 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
         ..Config::default()
     };
     let mut analyzer = Analyzer::new(cfg);
+    let conclude = analyzer.concluder();
     let started = Instant::now();
     let deadline = cli.duration.map(|s| started + Duration::from_secs_f64(s));
     let mut out = io::stdout().lock();
@@ -119,12 +120,16 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
         if last_tick.elapsed() >= Duration::from_millis(200) {
             last_tick = Instant::now();
             analyzer.tick(now());
-            emit(analyzer.take_finished(), cli.ndjson, &fail_on, &mut out, &mut failed)?;
+            for tl in analyzer.drain() {
+                emit(conclude.conclude(tl).0, cli.ndjson, &fail_on, &mut out, &mut failed)?;
+            }
         }
     }
     cap.flush();
     let stats = cap.stats();
-    let (rest, _) = analyzer.finish();
+    let mut rest = Vec::new();
+    analyzer.finish(|tl| rest.extend(conclude.conclude(tl).0));
+    rest.sort_by_key(|c| c.id);
     emit(rest, cli.ndjson, &fail_on, &mut out, &mut failed)?;
     if let Some(s) = stats {
         eprintln!(

@@ -4,7 +4,7 @@
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
 use crate::diagnose::{Kind, Verdict, round_ms};
 use crate::http;
-use crate::timeline::{At, Beats, ClientBy, EventKind, Heartbeat, Timeline};
+use crate::timeline::{At, Beats, ClientBy, EndHow, EventKind, EventLog, Heartbeat, Session, TcpFacts};
 use crate::units::{Role, Side};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -81,16 +81,21 @@ pub struct Connection {
     pub packets: u64,
     /// A Wireshark display filter for this connection.
     pub wireshark_filter: String,
-    pub timeline: Vec<TimelineEvent>,
+    pub timeline: Events,
     pub timeline_events_dropped: u64,
     #[serde(skip)]
     pub start_ns: i64,
+    /// `client` and `server` as addresses (for filters and matching across connections).
+    #[serde(skip)]
+    pub client_addr: std::net::SocketAddr,
+    #[serde(skip)]
+    pub server_addr: std::net::SocketAddr,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Teardown {
     pub by: Role,
-    pub kind: &'static str,
+    pub kind: EndHow,
     pub at_ms: f64,
     pub packet: u64,
 }
@@ -249,15 +254,6 @@ pub struct WebSocket {
     pub heartbeat: Heartbeats,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct TimelineEvent {
-    pub at_ms: f64,
-    pub packet: u64,
-    pub from: Role,
-    pub event: &'static str,
-    pub text: String,
-}
-
 /// Options that change what a report shows.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReportOptions {
@@ -267,8 +263,8 @@ pub struct ReportOptions {
     pub no_timeline: bool,
 }
 
-fn by_role<T: Copy>(tl: &Timeline, f: impl Fn(Side) -> T) -> ByRole<T> {
-    ByRole { client: f(tl.side_of(Role::Client)), server: f(tl.side_of(Role::Server)) }
+fn by_role<T: Copy>(tcp: &TcpFacts, f: impl Fn(Side) -> T) -> ByRole<T> {
+    ByRole { client: f(tcp.side_of(Role::Client)), server: f(tcp.side_of(Role::Server)) }
 }
 
 fn hb(h: &Heartbeat) -> Option<HeartbeatOut> {
@@ -311,9 +307,9 @@ fn push_addr(out: &mut String, ip: std::net::IpAddr) {
 }
 
 /// `ip.addr==a && tcp.port==p && ...` for Wireshark.
-pub fn wireshark_filter(tl: &Timeline) -> String {
-    let c = tl.addr(Role::Client);
-    let s = tl.addr(Role::Server);
+pub fn wireshark_filter(tcp: &TcpFacts) -> String {
+    let c = tcp.addr(Role::Client);
+    let s = tcp.addr(Role::Server);
     let mut f = String::with_capacity(128);
     for (i, a) in [c, s].into_iter().enumerate() {
         if i > 0 {
@@ -325,9 +321,9 @@ pub fn wireshark_filter(tl: &Timeline) -> String {
         f.push_str(itoa::Buffer::new().format(a.port()));
     }
     f.push_str(" && frame.number>=");
-    f.push_str(itoa::Buffer::new().format(tl.first.packet.0));
+    f.push_str(itoa::Buffer::new().format(tcp.first.packet.0));
     f.push_str(" && frame.number<=");
-    f.push_str(itoa::Buffer::new().format(tl.last.packet.0));
+    f.push_str(itoa::Buffer::new().format(tcp.last.packet.0));
     f
 }
 
@@ -361,6 +357,7 @@ fn head_chars(s: &str, n: usize) -> &str {
 }
 
 /// One timeline event as the report shows it; `text` lives until the next event.
+#[derive(Serialize)]
 pub struct EventView<'a> {
     pub at_ms: f64,
     pub packet: u64,
@@ -369,24 +366,108 @@ pub struct EventView<'a> {
     pub text: &'a str,
 }
 
-/// The report's timeline events of `tl`, one at a time, their texts written in one buffer:
-/// what [`Connection::build`] collects into `timeline`, for writers that need no copy of it.
-/// Nothing with [`ReportOptions::no_timeline`].
-pub fn for_each_event(tl: &Timeline, opts: ReportOptions, mut f: impl FnMut(&EventView<'_>)) {
-    if opts.no_timeline {
-        return;
+/// One timeline event, owned.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    pub at_ms: f64,
+    pub packet: u64,
+    pub from: Role,
+    pub event: &'static str,
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+struct EventOut {
+    at_ms: f64,
+    packet: u64,
+    from: Role,
+    kind: EventKind,
+}
+
+/// A connection's timeline: its typed events, moved from the analysis, each one's text written
+/// only when it is shown or serialized (one buffer for all of them, no `String` per event).
+#[derive(Clone, Debug, Default)]
+pub struct Events {
+    items: Vec<EventOut>,
+    show_secrets: bool,
+    /// Events the analysis did not keep (past its cap).
+    pub dropped: u64,
+}
+
+impl Events {
+    /// The events of a connection whose first packet came at `first`, as `tcp` names the sides.
+    pub fn new(log: EventLog, tcp: &TcpFacts, opts: ReportOptions) -> Events {
+        if opts.no_timeline {
+            return Events { dropped: log.dropped, ..Events::default() };
+        }
+        let items = log
+            .events
+            .into_iter()
+            .map(|e| EventOut {
+                at_ms: round_ms(e.at.ts.ms_since(tcp.first.ts)),
+                packet: e.at.packet.0,
+                from: tcp.role_of(e.side),
+                kind: e.kind,
+            })
+            .collect();
+        Events { items, show_secrets: opts.show_secrets, dropped: log.dropped }
     }
-    let mut text = String::with_capacity(128);
-    for e in &tl.events {
-        text.clear();
-        let event = event_text(&e.kind, opts, &mut text);
-        f(&EventView {
-            at_ms: round_ms(e.at.ts.ms_since(tl.first.ts)),
-            packet: e.at.packet.0,
-            from: tl.role_of(e.side),
-            event,
-            text: &text,
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Events made by hand, for tests.
+    #[cfg(test)]
+    pub(crate) fn from_parts(items: Vec<(f64, u64, Role, EventKind)>) -> Events {
+        let items =
+            items.into_iter().map(|(at_ms, packet, from, kind)| EventOut { at_ms, packet, from, kind }).collect();
+        Events { items, show_secrets: false, dropped: 0 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The events as owned values (for tests and tools; the renderers use [`Events::for_each`]).
+    pub fn to_vec(&self) -> Vec<TimelineEvent> {
+        let mut v = Vec::with_capacity(self.items.len());
+        self.for_each(|e| {
+            v.push(TimelineEvent {
+                at_ms: e.at_ms,
+                packet: e.packet,
+                from: e.from,
+                event: e.event,
+                text: e.text.into(),
+            })
         });
+        v
+    }
+
+    /// Each event as the report shows it, in order.
+    pub fn for_each(&self, mut f: impl FnMut(&EventView<'_>)) {
+        let opts = ReportOptions { show_secrets: self.show_secrets, no_timeline: false };
+        let mut text = String::with_capacity(128);
+        for e in &self.items {
+            text.clear();
+            let event = event_text(&e.kind, opts, &mut text);
+            f(&EventView { at_ms: e.at_ms, packet: e.packet, from: e.from, event, text: &text });
+        }
+    }
+}
+
+impl Serialize for Events {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.items.len()))?;
+        let mut result = Ok(());
+        self.for_each(|e| {
+            if result.is_ok() {
+                result = seq.serialize_element(e);
+            }
+        });
+        result?;
+        seq.end()
     }
 }
 
@@ -472,8 +553,8 @@ fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static
     }
 }
 
-fn last_unanswered(tl: &Timeline) -> Option<UnansweredPing> {
-    let b = tl.beats.as_deref()?;
+fn last_unanswered(tcp: &TcpFacts, s: &Session) -> Option<UnansweredPing> {
+    let b = s.beats.as_deref()?;
     let mut best: Option<(Side, &'static str, At)> = None;
     for side in Side::BOTH {
         for (kind, pings, pongs) in [("ping", &b.pings, &b.pongs), ("app_ping", &b.app_pings, &b.app_pongs)] {
@@ -487,43 +568,43 @@ fn last_unanswered(tl: &Timeline) -> Option<UnansweredPing> {
     let (side, kind, at) = best?;
     // A ping right before a clean end is not interesting unless the connection ended badly.
     Some(UnansweredPing {
-        from: tl.role_of(side),
+        from: tcp.role_of(side),
         kind,
-        at_ms: round_ms(at.ts.ms_since(tl.first.ts)),
+        at_ms: round_ms(at.ts.ms_since(tcp.first.ts)),
         packet: at.packet.0,
     })
 }
 
 impl Connection {
-    pub fn build(tl: &Timeline, verdict: Verdict, opts: ReportOptions) -> Connection {
-        let client = tl.side_of(Role::Client);
+    pub fn build(tcp: &TcpFacts, s: &Session, timeline: Events, verdict: Verdict, opts: ReportOptions) -> Connection {
+        let client = tcp.side_of(Role::Client);
         let server = client.other();
-        let ms = |a: At| round_ms(a.ts.ms_since(tl.first.ts));
-        let first_teardown = tl.first_teardown().map(|(s, is_rst, at)| Teardown {
-            by: tl.role_of(s),
-            kind: if is_rst { "rst" } else { "fin" },
+        let ms = |a: At| round_ms(a.ts.ms_since(tcp.first.ts));
+        let first_teardown = tcp.first_teardown().map(|(side, is_rst, at)| Teardown {
+            by: tcp.role_of(side),
+            kind: if is_rst { EndHow::Rst } else { EndHow::Fin },
             at_ms: ms(at),
             packet: at.packet.0,
         });
-        let tcp = Tcp {
-            syn: tl.syn[client].is_some(),
-            syn_ack: tl.syn_ack[server].is_some(),
+        let tcp_out = Tcp {
+            syn: tcp.syn[client].is_some(),
+            syn_ack: tcp.syn_ack[server].is_some(),
             refused: verdict.kind == Kind::Refused,
             first_teardown,
-            client_fin: tl.fin[client].is_some(),
-            server_fin: tl.fin[server].is_some(),
-            client_rst: tl.rst[client].is_some(),
-            server_rst: tl.rst[server].is_some(),
-            bytes: by_role(tl, |s| tl.bytes[s]),
-            gaps: tl.tcp[client].gaps + tl.tcp[server].gaps,
-            retransmissions: tl.tcp[client].retransmissions + tl.tcp[server].retransmissions,
-            partial: tl.partial,
-            gap_bytes: tl.tcp[client].gap_bytes + tl.tcp[server].gap_bytes,
-            out_of_order: tl.tcp[client].out_of_order + tl.tcp[server].out_of_order,
-            conflicting_overlaps: tl.tcp[client].conflicts + tl.tcp[server].conflicts,
+            client_fin: tcp.fin[client].is_some(),
+            server_fin: tcp.fin[server].is_some(),
+            client_rst: tcp.rst[client].is_some(),
+            server_rst: tcp.rst[server].is_some(),
+            bytes: by_role(tcp, |side| tcp.bytes(side)),
+            gaps: tcp.streams[client].gaps + tcp.streams[server].gaps,
+            retransmissions: tcp.streams[client].retransmissions + tcp.streams[server].retransmissions,
+            partial: tcp.partial(),
+            gap_bytes: tcp.streams[client].gap_bytes + tcp.streams[server].gap_bytes,
+            out_of_order: tcp.streams[client].out_of_order + tcp.streams[server].out_of_order,
+            conflicting_overlaps: tcp.streams[client].conflicts + tcp.streams[server].conflicts,
         };
         let mask = |s: &str| if opts.show_secrets { s.to_string() } else { http::mask_jwt(s) };
-        let request = tl.request().map(|(r, _)| RequestOut {
+        let request = s.request().map(|(r, _)| RequestOut {
             method: r.method.clone(),
             uri: if opts.show_secrets { r.uri.clone() } else { http::mask_uri(&r.uri) },
             host: r.host.clone(),
@@ -539,13 +620,13 @@ impl Connection {
             authorization: r.authorization,
             query_token: http::mask_uri(&r.uri) != r.uri,
         });
-        let response = tl.response().map(|(r, _)| {
-            let body = tl.exchange.as_ref().map(|e| &e.body).filter(|b| !b.is_empty());
+        let response = s.response().map(|(r, _)| {
+            let body = s.http.exchange.as_ref().map(|e| &e.body).filter(|b| !b.is_empty());
             ResponseOut {
                 status: r.status,
                 reason: r.reason.clone(),
                 server: r.server.clone(),
-                accept_valid: tl
+                accept_valid: s
                     .request()
                     .and_then(|(q, _)| q.key.as_ref())
                     .zip(r.accept.as_ref())
@@ -560,7 +641,7 @@ impl Connection {
                 body_preview: body.map(|b| String::from_utf8_lossy(b).into_owned()),
             }
         });
-        let latency_ms = match (tl.request(), tl.response()) {
+        let latency_ms = match (s.request(), s.response()) {
             (Some((_, q)), Some((_, r))) => Some(round_ms(r.ts.ms_since(q.ts))),
             _ => None,
         };
@@ -568,58 +649,58 @@ impl Connection {
             request,
             response,
             latency_ms,
-            problems: tl.handshake_problems.clone(),
-            request_packet: tl.request().map(|(_, a)| a.packet.0),
-            response_packet: tl.response().map(|(_, a)| a.packet.0),
-            proxy_header: tl.proxy_header.clone(),
-            truncated: tl.head_truncated || tl.head_shed,
+            problems: s.http.problems.iter().map(|p| p.to_string()).collect(),
+            request_packet: s.request().map(|(_, a)| a.packet.0),
+            response_packet: s.response().map(|(_, a)| a.packet.0),
+            proxy_header: s.proxy_header.clone(),
+            truncated: s.http.truncated || s.http.shed,
         };
         let websocket = WebSocket {
             messages: ByRole {
                 client: MessageCounts {
-                    text: tl.frames[client].text_messages,
-                    binary: tl.frames[client].binary_messages,
+                    text: s.frames[client].text_messages,
+                    binary: s.frames[client].binary_messages,
                 },
                 server: MessageCounts {
-                    text: tl.frames[server].text_messages,
-                    binary: tl.frames[server].binary_messages,
+                    text: s.frames[server].text_messages,
+                    binary: s.frames[server].binary_messages,
                 },
             },
-            frames: ByRole { client: control_counts(tl, client), server: control_counts(tl, server) },
-            compressed: tl.frames.0.iter().any(|f| f.compressed_messages > 0),
-            close_frames: tl
+            frames: ByRole { client: control_counts(s, client), server: control_counts(s, server) },
+            compressed: s.frames.0.iter().any(|f| f.compressed_messages > 0),
+            close_frames: s
                 .closes
                 .iter()
                 .map(|c| CloseFrame {
-                    from: tl.role_of(c.side),
+                    from: tcp.role_of(c.side),
                     code: c.code,
                     reason: c.reason.clone(),
                     at_ms: ms(c.at),
                     packet: c.at.packet.0,
                 })
                 .collect(),
-            violations: tl
+            violations: s
                 .violations
                 .iter()
-                .map(|(s, v, at)| ViolationOut {
-                    from: tl.role_of(*s),
+                .map(|(side, v, at)| ViolationOut {
+                    from: tcp.role_of(*side),
                     kind: v.key(),
                     text: v.describe(),
                     at_ms: ms(*at),
                     packet: at.packet.0,
                 })
                 .collect(),
-            deflate: tl.deflate.as_ref().map(|d| Deflate {
+            deflate: s.deflate.as_ref().map(|d| Deflate {
                 client_no_context_takeover: d.client_no_context_takeover,
                 server_no_context_takeover: d.server_no_context_takeover,
                 client_max_window_bits: d.client_max_window_bits,
                 server_max_window_bits: d.server_max_window_bits,
             }),
-            compressed_messages: by_role(tl, |s| tl.frames[s].compressed_messages),
-            unknown_bytes: by_role(tl, |s| tl.frames[s].unknown_bytes),
+            compressed_messages: by_role(tcp, |side| s.frames[side].compressed_messages),
+            unknown_bytes: by_role(tcp, |side| s.frames[side].unknown_bytes),
             heartbeat: {
                 let none = Beats::default();
-                let b = tl.beats.as_deref().unwrap_or(&none);
+                let b = s.beats.as_deref().unwrap_or(&none);
                 let pair =
                     |h: &crate::units::PerSide<Heartbeat>| ByRole { client: hb(&h[client]), server: hb(&h[server]) };
                 Heartbeats {
@@ -627,33 +708,23 @@ impl Connection {
                     pong: pair(&b.pongs),
                     app_ping: pair(&b.app_pings),
                     app_pong: pair(&b.app_pongs),
-                    last_unanswered: last_unanswered(tl),
+                    last_unanswered: last_unanswered(tcp, s),
                 }
             },
         };
-        let mut timeline = Vec::new();
-        for_each_event(tl, opts, |e| {
-            timeline.push(TimelineEvent {
-                at_ms: e.at_ms,
-                packet: e.packet,
-                from: e.from,
-                event: e.event,
-                text: e.text.to_string(),
-            })
-        });
         Connection {
-            id: tl.id,
-            client: addr(tl.endpoints[client]),
-            server: addr(tl.endpoints[server]),
-            first_packet: tl.first.packet.0,
-            last_packet: tl.last.packet.0,
-            start: tl.first.ts.rfc3339(),
-            duration_ms: ms(tl.last),
-            tcp,
+            id: tcp.id,
+            client: addr(tcp.endpoints[client]),
+            server: addr(tcp.endpoints[server]),
+            first_packet: tcp.first.packet.0,
+            last_packet: tcp.last.packet.0,
+            start: tcp.first.ts.rfc3339(),
+            duration_ms: ms(tcp.last),
+            tcp: tcp_out,
             handshake,
             websocket,
             verdict,
-            client_by: match tl.client_by {
+            client_by: match tcp.client_by {
                 ClientBy::Syn => "syn",
                 ClientBy::SynAck => "syn_ack",
                 ClientBy::Request => "request",
@@ -661,11 +732,13 @@ impl Connection {
                 ClientBy::Masking => "masking",
                 ClientBy::Guess => "guess",
             },
-            packets: tl.packets,
-            wireshark_filter: wireshark_filter(tl),
+            packets: tcp.packets,
+            wireshark_filter: wireshark_filter(tcp),
+            timeline_events_dropped: timeline.dropped,
             timeline,
-            timeline_events_dropped: tl.events_dropped,
-            start_ns: tl.first.ts.0,
+            start_ns: tcp.first.ts.0,
+            client_addr: tcp.endpoints[client],
+            server_addr: tcp.endpoints[server],
         }
     }
 
@@ -675,8 +748,8 @@ impl Connection {
     }
 }
 
-fn control_counts(tl: &Timeline, s: Side) -> ControlCounts {
-    let f = &tl.frames[s];
+fn control_counts(s: &Session, side: Side) -> ControlCounts {
+    let f = &s.frames[side];
     ControlCounts {
         ping: f.ping,
         pong: f.pong,

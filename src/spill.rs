@@ -23,6 +23,7 @@ pub struct Slot {
 }
 
 impl Spill {
+    #[cfg(test)]
     pub fn push(&mut self, bytes: &[u8]) -> io::Result<Slot> {
         self.push_with(|w| {
             w.extend_from_slice(bytes);
@@ -61,11 +62,6 @@ impl Spill {
         Ok(Slot { offset, len: len as u32 })
     }
 
-    /// All the records, when they are in memory.
-    pub fn in_memory(&self) -> Option<&[u8]> {
-        self.file.is_none().then_some(&self.mem[..])
-    }
-
     /// Writes `len` bytes of records from `offset` on to `w` (records pushed one after another
     /// are written at once): from memory as they are, from the file through `buf`, a MiB at a
     /// time.
@@ -90,6 +86,31 @@ impl Spill {
         Ok(())
     }
 
+    /// Writes the records in `slots`, in that order, the last one without its last `cut` bytes:
+    /// from memory with gathered writes (no copy into the output's buffer), from the file one
+    /// record at a time through `buf` (records seldom lie in the order they are wanted).
+    pub fn write_records(&mut self, slots: &[Slot], cut: u64, buf: &mut Vec<u8>, w: &mut impl Write) -> io::Result<()> {
+        let len = |i: usize, slot: &Slot| {
+            let cut = if i + 1 == slots.len() { cut } else { 0 };
+            u64::from(slot.len).saturating_sub(cut)
+        };
+        if self.file.is_some() {
+            for (i, slot) in slots.iter().enumerate() {
+                self.write(slot.offset, len(i, slot), buf, w)?;
+            }
+            return Ok(());
+        }
+        let mut parts = Vec::with_capacity(slots.len());
+        for (i, slot) in slots.iter().enumerate() {
+            let r = usize::try_from(slot.offset)
+                .ok()
+                .zip(usize::try_from(len(i, slot)).ok())
+                .and_then(|(o, l)| self.mem.get(o..o.checked_add(l)?));
+            parts.push(io::IoSlice::new(r.ok_or_else(|| io::Error::other("a spilled record is missing"))?));
+        }
+        write_all_vectored(w, &mut parts)
+    }
+
     pub fn get(&mut self, slot: Slot, buf: &mut Vec<u8>) -> io::Result<()> {
         buf.clear();
         match self.file.as_mut() {
@@ -109,6 +130,20 @@ impl Spill {
         }
         Ok(())
     }
+}
+
+/// `Write::write_all` for gathered buffers (at most 1024 to a call, the usual `IOV_MAX`).
+fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    while !bufs.is_empty() {
+        let n = bufs.len().min(1024);
+        match w.write_vectored(&bufs[..n]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => io::IoSlice::advance_slices(&mut bufs, k),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn temp_file() -> io::Result<File> {
@@ -133,6 +168,9 @@ mod tests {
         let c = s.push(b"third").unwrap_or(Slot { offset: 0, len: 0 });
         assert!(s.file.is_some());
         let mut buf = Vec::new();
+        let mut out = Vec::new();
+        s.write_records(&[c, a], 2, &mut buf, &mut out).ok();
+        assert_eq!(out, b"thirdfir", "in the order asked, the last one cut");
         for (slot, want) in [(c, &b"third"[..]), (a, &b"first"[..]), (b, &big[..])] {
             s.get(slot, &mut buf).ok();
             assert_eq!(buf, want);
@@ -161,6 +199,9 @@ mod tests {
         small.write(slot.offset, 24, &mut buf, &mut out).ok();
         assert_eq!(out, b"in memory, made in place", "a failed record leaves nothing behind");
         assert!(small.write(5, 20, &mut buf, &mut out).is_err());
+        let mut out = Vec::new();
+        small.write_records(&[Slot { offset: 9, len: 15 }, slot], 3, &mut buf, &mut out).ok();
+        assert_eq!(out, b", made in placein mem", "gathered from memory, the last one cut");
         assert!(small.get(Slot { offset: 20, len: 9 }, &mut buf).is_err());
     }
 }

@@ -1,6 +1,8 @@
 //! What happened on one connection: typed events with time, packet number and side, plus the
-//! facts and counters the diagnosis needs. Built by `conn`, read by `diagnose` and `report`.
+//! facts and counters the diagnosis needs: one [`TcpFacts`] per TCP connection and a [`Session`] per
+//! WebSocket on it. Built by `conn`, read by `diagnose` and `report`.
 
+use crate::http::h1::H1Facts;
 use crate::http::{Request, Response};
 use crate::tcp::AssemblerStats;
 use crate::units::{PerSide, Role, Side};
@@ -113,18 +115,76 @@ pub struct Beats {
     pub app_pongs: PerSide<Heartbeat>,
 }
 
-/// One HTTP request and, once seen, its response.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Exchange {
-    pub request: Option<(Request, At)>,
-    pub response: Option<(Response, At)>,
-    /// The first bytes of a non-101 response body.
-    pub body: Vec<u8>,
+/// How a WebSocket's carrier ended, as the layer below tells it: a TCP FIN or RST today; an
+/// HTTP/2 stream's END_STREAM or RST_STREAM, a GOAWAY or a TLS alert when those layers exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndHow {
+    Fin,
+    Rst,
 }
 
-/// Everything known about one connection.
+impl EndHow {
+    pub fn is_rst(self) -> bool {
+        self == EndHow::Rst
+    }
+
+    /// As TCP flags are written: "FIN", "RST".
+    pub fn upper(self) -> &'static str {
+        match self {
+            EndHow::Fin => "FIN",
+            EndHow::Rst => "RST",
+        }
+    }
+}
+
+/// One side's end of a WebSocket's carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionEnd {
+    pub by: Side,
+    pub how: EndHow,
+    pub at: At,
+}
+
+/// How each side ended the carrier of one WebSocket session (what `diagnose` reads instead of
+/// TCP flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ends {
+    /// Each side's first end (FIN or RST from it).
+    pub by: PerSide<Option<SessionEnd>>,
+    /// Each side's reset of the carrier, if it sent one (also after a FIN).
+    pub resets: PerSide<Option<At>>,
+    /// The carrier is over: both sides ended it, or one reset it.
+    pub closed: bool,
+}
+
+impl Ends {
+    /// The first end from either side.
+    pub fn first(&self) -> Option<SessionEnd> {
+        match (self.by.0[0], self.by.0[1]) {
+            (Some(a), Some(b)) => Some(if b.at.packet < a.at.packet { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The ends of a WebSocket carried by the TCP connection `tcp`: its first FIN or RST per side.
+    pub fn of_tcp(tcp: &TcpFacts) -> Ends {
+        let mut by = PerSide([None, None]);
+        for s in Side::BOTH {
+            let end = |how, at: Option<At>| at.map(|at| SessionEnd { by: s, how, at });
+            by[s] = match (end(EndHow::Fin, tcp.fin[s]), end(EndHow::Rst, tcp.rst[s])) {
+                (Some(f), Some(r)) => Some(if r.at.packet < f.at.packet { r } else { f }),
+                (f, r) => f.or(r),
+            };
+        }
+        Ends { by, resets: tcp.rst, closed: tcp.tcp_ended() }
+    }
+}
+
+/// The TCP story of one connection: who is who, the handshake, who ended it and how, what the
+/// assemblers counted. One per TCP connection, shared by the WebSockets it carries.
 #[derive(Clone, Debug)]
-pub struct Timeline {
+pub struct TcpFacts {
     pub id: u64,
     pub endpoints: PerSide<SocketAddr>,
     pub client: Option<Side>,
@@ -136,45 +196,16 @@ pub struct Timeline {
     pub syn_ack: PerSide<Option<At>>,
     pub fin: PerSide<Option<At>>,
     pub rst: PerSide<Option<At>>,
-    /// TCP payload bytes on the wire per side (retransmissions excluded).
-    pub bytes: PerSide<u64>,
-    pub tcp: PerSide<AssemblerStats>,
-    /// The capture did not see the start (no SYN).
-    pub partial: bool,
-    pub app: App,
-    /// The upgrade exchange (or the first HTTP exchange when none asked to upgrade).
-    pub exchange: Option<Box<Exchange>>,
-    pub http_exchanges: u32,
-    pub http_error: Option<(Side, String, At)>,
-    /// A PROXY protocol header before the request (the original client's address).
-    pub proxy_header: Option<String>,
-    /// A head was cut short (snaplen or gap): only its whole lines are known.
-    pub head_truncated: bool,
-    /// A partial head (or frames sent before the 101) was given up on for memory.
-    pub head_shed: bool,
-    /// What is wrong with a 101 (RFC 6455 §4.1).
-    pub handshake_problems: Vec<String>,
-    pub upgraded_at: Option<At>,
-    pub deflate: Option<DeflateParams>,
-    pub frames: PerSide<FrameCounts>,
-    pub closes: Vec<CloseRec>,
-    pub violations: Vec<(Side, Violation, At)>,
+    /// Each direction's reassembly counters.
+    pub streams: PerSide<AssemblerStats>,
     pub last_payload: PerSide<Option<At>>,
-    /// Heartbeats, allocated on the first one (most connections have none).
-    pub beats: Option<Box<Beats>>,
-    pub desyncs: PerSide<u32>,
-    pub events: Vec<Event>,
-    /// Whether `push` keeps events (not when nothing will show them).
-    pub keep_events: bool,
-    pub events_dropped: u64,
-    pub message_events: PerSide<u32>,
     /// The last packet of the capture, when this connection was still open at its end.
     pub capture_end: Option<At>,
 }
 
-impl Timeline {
+impl TcpFacts {
     pub fn new(id: u64, a: SocketAddr, b: SocketAddr, at: At) -> Self {
-        Timeline {
+        TcpFacts {
             id,
             endpoints: PerSide([a, b]),
             client: None,
@@ -186,45 +217,9 @@ impl Timeline {
             syn_ack: PerSide::default(),
             fin: PerSide::default(),
             rst: PerSide::default(),
-            bytes: PerSide::default(),
-            tcp: PerSide::default(),
-            partial: false,
-            app: App::Empty,
-            exchange: None,
-            http_exchanges: 0,
-            http_error: None,
-            head_truncated: false,
-            head_shed: false,
-            proxy_header: None,
-            handshake_problems: Vec::new(),
-            upgraded_at: None,
-            deflate: None,
-            frames: PerSide::default(),
-            closes: Vec::new(),
-            violations: Vec::new(),
+            streams: PerSide::default(),
             last_payload: PerSide::default(),
-            beats: None,
-            desyncs: PerSide::default(),
-            events: Vec::new(),
-            keep_events: true,
-            events_dropped: 0,
-            message_events: PerSide::default(),
             capture_end: None,
-        }
-    }
-
-    pub fn beats_mut(&mut self) -> &mut Beats {
-        self.beats.get_or_insert_with(Box::default)
-    }
-
-    pub fn push(&mut self, at: At, side: Side, kind: EventKind) {
-        if !self.keep_events {
-            return;
-        }
-        if self.events.len() < MAX_EVENTS {
-            self.events.push(Event { at, side, kind });
-        } else {
-            self.events_dropped += 1;
         }
     }
 
@@ -243,6 +238,16 @@ impl Timeline {
 
     pub fn addr(&self, role: Role) -> SocketAddr {
         self.endpoints[self.side_of(role)]
+    }
+
+    /// TCP payload bytes on the wire from `side` (retransmissions excluded).
+    pub fn bytes(&self, side: Side) -> u64 {
+        self.streams[side].delivered + self.streams[side].gap_bytes
+    }
+
+    /// The capture did not see the start (no SYN, no SYN-ACK).
+    pub fn partial(&self) -> bool {
+        self.syn.0.iter().chain(self.syn_ack.0.iter()).all(Option::is_none)
     }
 
     /// The first FIN or RST from either side.
@@ -265,23 +270,91 @@ impl Timeline {
         self.rst.0.iter().any(Option::is_some) || self.fin.0.iter().all(Option::is_some)
     }
 
-    pub fn response(&self) -> Option<&(Response, At)> {
-        self.exchange.as_ref().and_then(|e| e.response.as_ref())
-    }
-
-    pub fn request(&self) -> Option<&(Request, At)> {
-        self.exchange.as_ref().and_then(|e| e.request.as_ref())
-    }
-
-    pub fn close_from(&self, side: Side) -> Option<&CloseRec> {
-        self.closes.iter().find(|c| c.side == side)
-    }
-
     /// The last packet that carried payload from either side.
     pub fn last_activity(&self) -> Option<At> {
         match (self.last_payload.0[0], self.last_payload.0[1]) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// One WebSocket (one upgrade attempt; on a connection that never asked for one, what its
+/// first HTTP exchange showed): the handshake, the frames, the closes, how its carrier ended.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    /// The HTTP/1.1 exchanges up to the upgrade.
+    pub http: H1Facts,
+    /// A PROXY protocol header before the request (the original client's address).
+    pub proxy_header: Option<String>,
+    pub upgraded_at: Option<At>,
+    pub deflate: Option<DeflateParams>,
+    pub frames: PerSide<FrameCounts>,
+    pub closes: Vec<CloseRec>,
+    pub violations: Vec<(Side, Violation, At)>,
+    /// Heartbeats, allocated on the first one (most connections have none).
+    pub beats: Option<Box<Beats>>,
+    pub desyncs: PerSide<u32>,
+    pub message_events: PerSide<u32>,
+    /// How the carrier ended, per side.
+    pub ends: Ends,
+}
+
+impl Session {
+    pub fn beats_mut(&mut self) -> &mut Beats {
+        self.beats.get_or_insert_with(Box::default)
+    }
+
+    pub fn response(&self) -> Option<&(Response, At)> {
+        self.http.response()
+    }
+
+    pub fn request(&self) -> Option<&(Request, At)> {
+        self.http.request()
+    }
+
+    pub fn close_from(&self, side: Side) -> Option<&CloseRec> {
+        self.closes.iter().find(|c| c.side == side)
+    }
+}
+
+/// The events of one connection, in the order they happened, bounded.
+#[derive(Clone, Debug, Default)]
+pub struct EventLog {
+    pub events: Vec<Event>,
+    /// Whether `push` keeps events (not when nothing will show them).
+    pub keep: bool,
+    pub dropped: u64,
+}
+
+impl EventLog {
+    pub fn push(&mut self, at: At, side: Side, kind: EventKind) {
+        if !self.keep {
+            return;
+        }
+        if self.events.len() < MAX_EVENTS {
+            self.events.push(Event { at, side, kind });
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+/// Everything known about one TCP connection when it is finished: its TCP story, what it
+/// carried, its WebSocket sessions and its events.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    pub tcp: TcpFacts,
+    pub app: App,
+    /// One today (HTTP/1.1 carries one WebSocket per TCP connection); a connection that never
+    /// carried HTTP has an empty one.
+    pub sessions: Vec<Session>,
+    pub log: EventLog,
+}
+
+impl Timeline {
+    /// A finished connection carrying one session.
+    pub fn new(tcp: TcpFacts, app: App, session: Session, log: EventLog) -> Self {
+        Timeline { tcp, app, sessions: vec![session], log }
     }
 }

@@ -68,11 +68,19 @@ fn zeek_traces_match_truth() {
                 .map(|x| json!({"from": x["from"], "code": x["code"], "reason": x["reason"].as_str().filter(|r| !r.is_empty()), "frame": x["frame"]}))
                 .collect();
             eq("close_frames", Value::from(closes), &Value::from(want));
-            let first_fin = c.timeline.iter().filter(|e| e.event == "fin").min_by_key(|e| e.packet);
-            eq("first_fin_from", first_fin.map_or(Value::Null, |e| json!(e.from.as_str())), &t["first_fin_from"]);
-            eq("first_fin_frame", first_fin.map_or(Value::Null, |e| json!(e.packet)), &t["first_fin_frame"]);
-            let first_rst = c.timeline.iter().filter(|e| e.event == "rst").min_by_key(|e| e.packet);
-            eq("first_rst_from", first_rst.map_or(Value::Null, |e| json!(e.from.as_str())), &t["first_rst_from"]);
+            let first_fin = c.timeline.to_vec().into_iter().filter(|e| e.event == "fin").min_by_key(|e| e.packet);
+            eq(
+                "first_fin_from",
+                first_fin.as_ref().map_or(Value::Null, |e| json!(e.from.as_str())),
+                &t["first_fin_from"],
+            );
+            eq("first_fin_frame", first_fin.as_ref().map_or(Value::Null, |e| json!(e.packet)), &t["first_fin_frame"]);
+            let first_rst = c.timeline.to_vec().into_iter().filter(|e| e.event == "rst").min_by_key(|e| e.packet);
+            eq(
+                "first_rst_from",
+                first_rst.as_ref().map_or(Value::Null, |e| json!(e.from.as_str())),
+                &t["first_rst_from"],
+            );
             eq("compressed", json!(c.websocket.compressed), &t["compressed"]);
             let unmasked = c.websocket.violations.iter().any(|v| v.kind == "unmasked_client_frame");
             eq(

@@ -786,10 +786,11 @@ fn syn_flood_library_keeps_flow_table_bounded() {
         assert!(a.packet(&p).is_none());
         assert!(a.live_flows() <= cfg.max_flows, "{} live flows after packet {i}", a.live_flows());
         if i % 4096 == 0 {
-            reported += a.take_finished().len();
+            let conclude = a.concluder();
+            reported += a.drain().into_iter().map(|tl| conclude.conclude(tl).0.len()).sum::<usize>();
         }
     }
-    let (conns, stats) = a.finish();
+    let (conns, stats) = wsdiag::conclude_all(a);
     reported += conns.len();
     assert_eq!(reported as u64, u64::from(FLOOD_LIB));
     assert_eq!(stats.tcp_connections, u64::from(FLOOD_LIB));

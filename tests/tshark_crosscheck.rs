@@ -50,7 +50,7 @@ fn check_stream(capture: &str, s: &Value, c: &Connection, errors: &mut Vec<Strin
     eq("syn_ack", Value::from(c.tcp.syn_ack), &s["syn_ack"]);
     let mut fin_from = Vec::new();
     let mut fins: Vec<(u64, &str)> =
-        c.timeline.iter().filter(|e| e.event == "fin").map(|e| (e.packet, role_str(e.from))).collect();
+        c.timeline.to_vec().into_iter().filter(|e| e.event == "fin").map(|e| (e.packet, role_str(e.from))).collect();
     fins.sort();
     for (_, r) in &fins {
         fin_from.push(Value::from(*r));
@@ -60,7 +60,8 @@ fn check_stream(capture: &str, s: &Value, c: &Connection, errors: &mut Vec<Strin
     eq("first_fin", first_fin, &s["first_fin"]);
     let first_rst = c
         .timeline
-        .iter()
+        .to_vec()
+        .into_iter()
         .filter(|e| e.event == "rst")
         .min_by_key(|e| e.packet)
         .map(|e| serde_json::json!({"from": role_str(e.from), "packet": e.packet}))

@@ -8,12 +8,31 @@ use crate::units::Role;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// What ended a leg first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegWhat {
+    /// A Close frame, with its code if it had one.
+    Close(Option<u16>),
+    Fin,
+    Rst,
+}
+
+impl std::fmt::Display for LegWhat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LegWhat::Close(Some(c)) => write!(f, "Close {c}"),
+            LegWhat::Close(None) => f.write_str("Close (no status code)"),
+            LegWhat::Fin => f.write_str("FIN"),
+            LegWhat::Rst => f.write_str("RST"),
+        }
+    }
+}
+
 /// How a connection's WebSocket ended first: its first Close frame or its first FIN or RST,
 /// whichever came first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LegEnd {
-    /// "Close 1000", "Close (no status code)", "FIN", "RST".
-    pub what: String,
+    pub what: LegWhat,
     pub by: Role,
     pub at_ns: i64,
     pub packet: u64,
@@ -170,6 +189,24 @@ fn gap_text(ms: f64) -> String {
     if ms < 1.0 { format!("{} µs", (ms * 1000.0).round()) } else { human_ms(ms) }
 }
 
+/// Who ended a leg of a proxied WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Party {
+    Client,
+    Proxy,
+    Backend,
+}
+
+impl std::fmt::Display for Party {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Party::Client => "the client",
+            Party::Proxy => "the proxy",
+            Party::Backend => "the backend",
+        })
+    }
+}
+
 fn pair_summary(front: &Attempt, back: &Attempt) -> (Option<&'static str>, String) {
     let name = |leg: &Attempt, front_leg: bool| {
         if front_leg {
@@ -179,10 +216,9 @@ fn pair_summary(front: &Attempt, back: &Attempt) -> (Option<&'static str>, Strin
         }
     };
     let who = |e: &LegEnd, front_leg: bool| match (e.by, front_leg) {
-        (Role::Client, true) => "the client",
-        (Role::Server, true) => "the proxy",
-        (Role::Client, false) => "the proxy",
-        (Role::Server, false) => "the backend",
+        (Role::Client, true) => Party::Client,
+        (Role::Server, true) | (Role::Client, false) => Party::Proxy,
+        (Role::Server, false) => Party::Backend,
     };
     let lead = format!(
         "{} and {} are one WebSocket through the proxy at {}",
@@ -221,11 +257,11 @@ fn pair_summary(front: &Attempt, back: &Attempt) -> (Option<&'static str>, Strin
     let first_who = who(e, first_is_front);
     let second_who = second.map(|(_, o)| who(o, !first_is_front));
     let meaning = match (first_who, second_who) {
-        ("the proxy", Some("the proxy")) => {
+        (Party::Proxy, Some(Party::Proxy)) => {
             " The proxy itself ended both legs: look at its timeouts (nginx proxy_read_timeout, HAProxy timeout tunnel), a reload or a limit on it."
         }
-        ("the backend", Some(_)) => " The backend ended it; the proxy passed that on to the client.",
-        ("the client", Some(_)) => " The client ended it; the proxy passed that on to the backend.",
+        (Party::Backend, Some(_)) => " The backend ended it; the proxy passed that on to the client.",
+        (Party::Client, Some(_)) => " The client ended it; the proxy passed that on to the backend.",
         _ => "",
     };
     text.push_str(meaning);
@@ -252,7 +288,7 @@ mod tests {
         }
     }
 
-    fn leg(id: u64, client: &str, server: &str, ms: i64, end: Option<(&str, Role, i64, u64)>) -> Attempt {
+    fn leg(id: u64, client: &str, server: &str, ms: i64, end: Option<(LegWhat, Role, i64, u64)>) -> Attempt {
         Attempt {
             id,
             client_host: client.into(),
@@ -264,20 +300,15 @@ mod tests {
             upgraded: true,
             first_packet: id * 10,
             request_packet: Some(id * 10 + 3),
-            end: end.map(|(what, by, at_ms, packet)| LegEnd {
-                what: what.into(),
-                by,
-                at_ns: at_ms * 1_000_000,
-                packet,
-            }),
+            end: end.map(|(what, by, at_ms, packet)| LegEnd { what, by, at_ns: at_ms * 1_000_000, packet }),
         }
     }
 
     #[test]
     fn the_backend_leg_ended_first() {
         let v = vec![
-            leg(1, "10.0.0.5", "10.0.0.1:443", 0, Some(("FIN", Role::Server, 5003, 40))),
-            leg(2, "10.0.0.1", "10.0.0.9:8000", 2, Some(("RST", Role::Server, 5000, 38))),
+            leg(1, "10.0.0.5", "10.0.0.1:443", 0, Some((LegWhat::Fin, Role::Server, 5003, 40))),
+            leg(2, "10.0.0.1", "10.0.0.9:8000", 2, Some((LegWhat::Rst, Role::Server, 5000, 38))),
             // Another client's connection, unrelated.
             leg(3, "10.0.0.6", "10.0.0.1:443", 1, None),
         ];
@@ -300,7 +331,7 @@ mod tests {
     #[test]
     fn the_client_leg_ended_first_and_the_back_leg_stayed_open() {
         let v = vec![
-            leg(1, "10.0.0.5", "10.0.0.1:443", 0, Some(("Close 1001", Role::Client, 900, 12))),
+            leg(1, "10.0.0.5", "10.0.0.1:443", 0, Some((LegWhat::Close(Some(1001)), Role::Client, 900, 12))),
             leg(2, "10.0.0.1", "10.0.0.9:8000", 1, None),
         ];
         let p = proxy_pairs(&v);

@@ -2,8 +2,9 @@
 //! (Daphne, Django's runserver, nginx, Node `ws`, Python `websockets`) lives here.
 
 use super::{Kind, human_ms};
-use crate::timeline::Timeline;
+use crate::timeline::{Session, TcpFacts};
 use crate::units::Side;
+use crate::ws::Violation;
 
 /// Well-known idle timeouts, in seconds, and who uses them.
 const TIMEOUTS: &[(f64, &str)] = &[
@@ -21,21 +22,21 @@ pub fn timeout_match(gap_ms: f64) -> Option<String> {
     TIMEOUTS.iter().find(|(t, _)| (s - t).abs() <= (t * 0.03).max(1.0)).map(|(_, name)| name.to_string())
 }
 
-fn server_header(tl: &Timeline) -> String {
-    tl.response().and_then(|(r, _)| r.server.clone()).unwrap_or_default().to_ascii_lowercase()
+fn server_header(s: &Session) -> String {
+    s.response().and_then(|(r, _)| r.server.clone()).unwrap_or_default().to_ascii_lowercase()
 }
 
-fn body(tl: &Timeline) -> String {
-    tl.exchange.as_ref().map(|e| String::from_utf8_lossy(&e.body).to_ascii_lowercase()).unwrap_or_default()
+fn body(s: &Session) -> String {
+    s.http.exchange.as_ref().map(|e| String::from_utf8_lossy(&e.body).to_ascii_lowercase()).unwrap_or_default()
 }
 
-pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
+pub fn advise(tcp: &TcpFacts, s: &Session, kind: Kind, client: Side) -> Vec<String> {
     let server = client.other();
-    let srv = server_header(tl);
+    let srv = server_header(s);
     let mut a: Vec<String> = Vec::new();
     match kind {
         Kind::Refused => {
-            a.push(format!("Nothing listens on {}: check that the server process runs and is bound to that address and port (e.g. `daphne -b 0.0.0.0 -p 8000`, not only 127.0.0.1).", tl.endpoints[server]));
+            a.push(format!("Nothing listens on {}: check that the server process runs and is bound to that address and port (e.g. `daphne -b 0.0.0.0 -p 8000`, not only 127.0.0.1).", tcp.endpoints[server]));
             a.push("Check the port in the client's ws:// URL and in the proxy's upstream.".into());
         }
         Kind::Unreachable => {
@@ -46,8 +47,8 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
             );
         }
         Kind::HandshakeRejected => {
-            let status = tl.response().map(|(r, _)| r.status).unwrap_or(0);
-            let b = body(tl);
+            let status = s.response().map(|(r, _)| r.status).unwrap_or(0);
+            let b = body(s);
             match status {
                 404 if srv.contains("wsgiserver") => a.push("`WSGIServer` answered: the app runs under Django's WSGI dev server (`runserver` without Channels' ASGI server), which cannot upgrade. Add \"daphne\" at the top of INSTALLED_APPS with ASGI_APPLICATION set, or run `daphne project.asgi:application`.".into()),
                 404 => a.push("No route for this path: check the WebSocket URL patterns (Channels `URLRouter`, trailing slash, `^ws/...$`) and any path rewriting in the proxy.".into()),
@@ -70,13 +71,13 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
                 503 => a.push("Service unavailable: no healthy backend, overload, or maintenance mode.".into()),
                 504 => a.push("The proxy timed out waiting for the backend's answer to the upgrade: backend hung or too slow.".into()),
                 301 | 302 | 303 | 307 | 308 => {
-                    let loc = tl.response().and_then(|(r, _)| r.location.clone()).unwrap_or_default();
+                    let loc = s.response().and_then(|(r, _)| r.location.clone()).unwrap_or_default();
                     a.push(format!("A redirect{}: WebSocket clients do not follow redirects; use the final URL (often wss:// instead of ws://, or a trailing slash).", if loc.is_empty() { String::new() } else { format!(" to {loc}") }));
                 }
                 200 => a.push("200 OK: the server ignored the upgrade and served a page — a wrong path (SPA fallback), or something on the way that does not support WebSockets.".into()),
                 _ => a.push(format!("Status {status}: see the response body preview and the server's log.")),
             }
-            if let Some((req, _)) = tl.request() {
+            if let Some((req, _)) = s.request() {
                 if !req.wants_websocket() && status != 426 {
                     a.push("The request reaching this server had no `Upgrade: websocket` header: a proxy on the way dropped it.".into());
                 }
@@ -89,7 +90,7 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
             a.push("A wrong Sec-WebSocket-Accept or missing Upgrade/Connection in a 101 means the server (or a proxy rewriting headers) does not implement RFC 6455 §4.2.2; a subprotocol or extension the client never offered must also make the client fail.".into());
         }
         Kind::ServerAbort => {
-            let rst = tl.rst[server].is_some();
+            let rst = s.ends.resets[server].is_some();
             a.push(format!("The server side closed without a Close frame: a crash, a restart or deploy, the process killed (OOM killer, SIGKILL), or a proxy limit.{}", if rst { " A RST means the socket was closed with unread data or the process died." } else { "" }));
             a.push("Check the server's (and proxy's) logs at this time; in Django Channels, an exception in connect() or a worker restart looks like this.".into());
         }
@@ -97,8 +98,7 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
             a.push("The client went away without a Close frame: tab closed or navigated, network change, or the client process was killed. Harmless if expected; otherwise check the client's lifecycle.".into());
         }
         Kind::IdleTimeout => {
-            let gap =
-                tl.first_teardown().zip(tl.last_activity()).map(|((_, _, t), l)| t.ts.ms_since(l.ts)).unwrap_or(0.0);
+            let gap = s.ends.first().zip(tcp.last_activity()).map(|(t, l)| t.at.ts.ms_since(l.ts)).unwrap_or(0.0);
             match timeout_match(gap) {
                 Some(m) => a.push(format!("The {} of silence matches {m}: raise that timeout for WebSocket routes, or send heartbeats more often than that.", human_ms(gap))),
                 None => a.push(format!("Something closed an idle connection after {}: look for an idle timeout of that length in the proxies and load balancers on the path (nginx proxy_read_timeout, HAProxy timeout tunnel/client/server, cloud load balancers).", human_ms(gap))),
@@ -106,20 +106,20 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
             a.push("Heartbeats (Ping frames or application pings) shorter than the idle timeout keep the connection alive.".into());
         }
         Kind::CloseUnanswered => {
-            if tl.closes.len() >= 2 {
+            if s.closes.len() >= 2 {
                 a.push("The answer did come, after the initiator had already ended TCP: it closed its socket without waiting for the closing handshake (RFC 6455 §7.1.1: a client should wait for the server to close TCP first). Harmless for the data, but that side reports 1006.".into());
                 return a;
             }
             a.push("The peer never completed the closing handshake (RFC 6455 §5.5.1): a blocked event loop, a library that closes TCP right after receiving Close, or a proxy that dropped the frame.".into());
         }
         Kind::ProtocolViolation => {
-            for (side, v, _) in &tl.violations {
+            for (side, v, _) in &s.violations {
                 let who = if *side == client { "client" } else { "server" };
-                let hint = match v.key() {
-                    "unmasked_client_frame" => "a non-browser client or tunnel that does not mask its frames",
-                    "masked_server_frame" => "a client library used as a server, or a proxy bug",
-                    "invalid_utf8" => "binary data sent as a text message",
-                    "rsv_without_extension" => {
+                let hint = match v {
+                    Violation::UnmaskedClientFrame => "a non-browser client or tunnel that does not mask its frames",
+                    Violation::MaskedServerFrame => "a client library used as a server, or a proxy bug",
+                    Violation::InvalidUtf8 => "binary data sent as a text message",
+                    Violation::RsvWithoutExtension(_) => {
                         "compression used without negotiating permessage-deflate (a proxy may have stripped the Sec-WebSocket-Extensions header)"
                     }
                     _ => "a broken implementation or a proxy corrupting the stream",
@@ -131,7 +131,7 @@ pub fn advise(tl: &Timeline, kind: Kind, client: Side) -> Vec<String> {
             }
         }
         Kind::CleanClose => {
-            for c in &tl.closes {
+            for c in &s.closes {
                 let hint = match c.code {
                     Some(1009) => Some("1009: a message exceeded the receiver's size limit (Python websockets max_size, Node ws maxPayload, Daphne/Channels limits): raise it or send smaller messages.".to_string()),
                     Some(1011) => Some("1011: the server hit an internal error — in Django Channels an exception in the consumer; look for the traceback in the server log at this time.".to_string()),

@@ -4,7 +4,7 @@
 pub mod across;
 mod advice;
 
-use crate::timeline::{App, At, Timeline};
+use crate::timeline::{App, At, Session, TcpFacts};
 use crate::units::{Role, Side};
 use crate::ws::frame::close_code_name;
 use serde::Serialize;
@@ -98,13 +98,15 @@ pub struct Verdict {
 pub const IDLE_MIN_MS: f64 = 1000.0;
 
 struct Ctx<'a> {
-    tl: &'a Timeline,
+    tcp: &'a TcpFacts,
+    app: App,
+    s: &'a Session,
     ev: Vec<Evidence>,
 }
 
 impl Ctx<'_> {
     fn ms(&self, at: At) -> f64 {
-        round_ms(at.ts.ms_since(self.tl.first.ts))
+        round_ms(at.ts.ms_since(self.tcp.first.ts))
     }
     fn cite(&mut self, at: At, text: impl Into<String>) {
         let e = Evidence { at_ms: self.ms(at), packet: at.packet.0, text: text.into() };
@@ -113,7 +115,7 @@ impl Ctx<'_> {
         }
     }
     fn role(&self, s: Side) -> Role {
-        self.tl.role_of(s)
+        self.tcp.role_of(s)
     }
 }
 
@@ -137,15 +139,15 @@ pub fn human_ms(ms: f64) -> String {
 /// the frame had none), 1006 if its connection ended without one, `None` while still open.
 /// A Close counts as received only if it came before that side's own FIN or RST: a late answer
 /// reaches a socket that is already closed.
-pub fn sees(tl: &Timeline, side: Side) -> Option<u16> {
+pub fn sees(s: &Session, side: Side) -> Option<u16> {
     let peer = side.other();
-    let own_end = [tl.fin[side], tl.rst[side]].into_iter().flatten().map(|a| a.packet).min();
-    if let Some(c) = tl.close_from(peer) {
+    let own_end = s.ends.by[side].map(|e| e.at.packet);
+    if let Some(c) = s.close_from(peer) {
         if own_end.is_none_or(|e| c.at.packet < e) {
             return Some(c.code.unwrap_or(1005));
         }
     }
-    if tl.first_teardown().is_some() { Some(1006) } else { None }
+    if s.ends.first().is_some() { Some(1006) } else { None }
 }
 
 fn describe_close(code: Option<u16>, reason: Option<&str>) -> String {
@@ -161,66 +163,66 @@ fn teardown_word(is_rst: bool) -> &'static str {
 }
 
 /// Diagnoses one connection.
-pub fn diagnose(tl: &Timeline) -> Verdict {
-    let mut cx = Ctx { tl, ev: Vec::new() };
-    let client = tl.side_of(Role::Client);
+pub fn diagnose(tcp: &TcpFacts, app: App, s: &Session) -> Verdict {
+    let mut cx = Ctx { tcp, app, s, ev: Vec::new() };
+    let client = tcp.side_of(Role::Client);
     let server = client.other();
     let (kind, summary) = classify(&mut cx, client, server);
     let (client_sees, server_sees) = match kind {
         Kind::Refused | Kind::Unreachable => (Some(1006), None),
         Kind::NotWebsocket | Kind::StillOpen | Kind::Unknown => (None, None),
         Kind::HandshakeRejected | Kind::HandshakeUnanswered | Kind::InvalidHandshake => {
-            let ended = tl.tcp_ended() || tl.fin[client].is_some() || tl.response().is_some();
+            let ended = s.ends.closed || s.ends.by[client].is_some() || s.response().is_some();
             let cs = ended.then_some(1006);
             // The server only has a WebSocket to report on if it answered 101.
-            let ss = if kind == Kind::InvalidHandshake { sees(tl, server) } else { None };
+            let ss = if kind == Kind::InvalidHandshake { sees(s, server) } else { None };
             (cs, ss)
         }
         Kind::ClientAbort => {
             // The client ended TCP itself: a killed process reports nothing, a browser 1006.
-            (tl.close_from(server).map(|c| c.code.unwrap_or(1005)), sees(tl, server))
+            (s.close_from(server).map(|c| c.code.unwrap_or(1005)), sees(s, server))
         }
-        _ => (sees(tl, client), sees(tl, server)),
+        _ => (sees(s, client), sees(s, server)),
     };
-    let advice = advice::advise(tl, kind, client);
+    let advice = advice::advise(tcp, s, kind, client);
     let mut evidence = cx.ev;
     evidence.sort_by_key(|e| e.packet);
     Verdict { kind, client_sees, server_sees, summary, evidence, advice }
 }
 
 fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
-    let tl = cx.tl;
-    let payload = tl.bytes[client] + tl.bytes[server] > 0 || tl.last_activity().is_some();
-    let handshake = tl.syn[client].or(tl.syn[server]);
+    let (tcp, s) = (cx.tcp, cx.s);
+    let payload = tcp.bytes(client) + tcp.bytes(server) > 0 || tcp.last_activity().is_some();
+    let handshake = tcp.syn[client].or(tcp.syn[server]);
     // No payload at all: refused, unreachable, or an empty connection.
-    if !payload && tl.app == App::Empty {
+    if !payload && cx.app == App::Empty {
         if let Some(syn) = handshake {
             cx.cite(syn, "SYN from client");
-            if tl.syn_ack[server].is_none() {
-                if let Some(rst) = tl.rst[server] {
+            if tcp.syn_ack[server].is_none() {
+                if let Some(rst) = tcp.rst[server] {
                     cx.cite(rst, "RST from server in answer to the SYN");
                     return (
                         Kind::Refused,
                         format!(
                             "The server {} answered the SYN with a reset: nothing listens on that port, and the client reports 1006.",
-                            tl.addr(Role::Server)
+                            tcp.addr(Role::Server)
                         ),
                     );
                 }
-                let waited = tl.last.ts.ms_since(syn.ts);
-                let tries = tl.packets;
-                cx.cite(tl.last, "last SYN seen");
+                let waited = tcp.last.ts.ms_since(syn.ts);
+                let tries = tcp.packets;
+                cx.cite(tcp.last, "last SYN seen");
                 return (
                     Kind::Unreachable,
                     format!(
                         "The client sent {tries} SYN(s) to {} over {} and never got an answer: the host is down, unreachable, or a firewall drops the packets; the client reports 1006.",
-                        tl.addr(Role::Server),
+                        tcp.addr(Role::Server),
                         human_ms(waited)
                     ),
                 );
             }
         }
-        if let Some((side, is_rst, at)) = tl.first_teardown() {
+        if let Some((side, is_rst, at)) = tcp.first_teardown() {
             let role = cx.role(side);
             cx.cite(at, format!("{} from {role}", if is_rst { "RST" } else { "FIN" }));
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
@@ -238,14 +240,14 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
             "The TCP connection is open and has carried no data yet at the end of the capture.".into(),
         );
     }
-    match tl.app {
+    match cx.app {
         App::Tls => {
             return (
                 Kind::NotWebsocket,
                 "TLS (wss or HTTPS): without the session keys the handshake and frames cannot be seen.".into(),
             );
         }
-        App::Other if tl.partial => {
+        App::Other if tcp.partial() => {
             return (
                 Kind::NotWebsocket,
                 "The capture began mid-connection and the bytes seen are neither HTTP nor WebSocket frames.".into(),
@@ -255,13 +257,13 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
         App::Http => return (Kind::NotWebsocket, "Plain HTTP: no WebSocket upgrade was requested.".into()),
         App::WebSocket => {}
     }
-    if let Some(ex) = &tl.exchange {
+    if let Some(ex) = &s.http.exchange {
         if let Some((req, at)) = &ex.request {
             cx.cite(*at, format!("{} {} (upgrade request)", req.method, req.uri_short()));
         }
         match &ex.response {
             None => {
-                if let Some((e_side, e, at)) = &tl.http_error {
+                if let Some((e_side, e, at)) = &s.http.error {
                     cx.cite(*at, format!("{} sent bytes that are not HTTP: {e}", cx.role(*e_side)));
                 }
                 return handshake_unanswered(cx, client, server);
@@ -279,12 +281,12 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
             }
             Some((_, at)) => {
                 cx.cite(*at, "101 Switching Protocols from server");
-                if !tl.handshake_problems.is_empty() {
+                if !s.http.problems.is_empty() {
                     return (
                         Kind::InvalidHandshake,
                         format!(
                             "The server answered 101 but the handshake is invalid ({}): a client must fail such a connection, and reports 1006.",
-                            tl.handshake_problems.join("; ")
+                            s.http.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
                         ),
                     );
                 }
@@ -295,12 +297,12 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
 }
 
 fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
-    let tl = cx.tl;
-    match tl.first_teardown() {
+    let (tcp, s) = (cx.tcp, cx.s);
+    match s.ends.first().map(|e| (e.by, e.how.is_rst(), e.at)) {
         Some((side, is_rst, at)) => {
             let role = cx.role(side);
             cx.cite(at, format!("{} from {role}", if is_rst { "RST" } else { "FIN" }));
-            let wait = tl.request().map(|(_, r)| at.ts.ms_since(r.ts)).unwrap_or(0.0);
+            let wait = s.request().map(|(_, r)| at.ts.ms_since(r.ts)).unwrap_or(0.0);
             let _ = (client, server);
             (
                 Kind::HandshakeUnanswered,
@@ -312,7 +314,7 @@ fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, 
             )
         }
         None => {
-            let wait = tl.request().map(|(_, r)| tl.last.ts.ms_since(r.ts)).unwrap_or(0.0);
+            let wait = s.request().map(|(_, r)| tcp.last.ts.ms_since(r.ts)).unwrap_or(0.0);
             (
                 Kind::HandshakeUnanswered,
                 format!("The upgrade request had no HTTP answer {} later, when the capture ended.", human_ms(wait)),
@@ -322,35 +324,35 @@ fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, 
 }
 
 fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
-    let tl = cx.tl;
-    for c in &tl.closes {
+    let (tcp, s) = (cx.tcp, cx.s);
+    for c in &s.closes {
         let role = cx.role(c.side);
         cx.cite(c.at, format!("{} from {role}", describe_close(c.code, c.reason.as_deref())));
     }
-    let teardown = tl.first_teardown();
+    let teardown = s.ends.first().map(|e| (e.by, e.how.is_rst(), e.at));
     if let Some((side, is_rst, at)) = teardown {
         cx.cite(at, format!("{} from {}", if is_rst { "RST" } else { "FIN" }, cx.role(side)));
     }
     // A fatal breach of RFC 6455.
-    if let Some((side, v, at)) = tl.violations.iter().find(|(_, v, _)| v.is_fatal()) {
+    if let Some((side, v, at)) = s.violations.iter().find(|(_, v, _)| v.is_fatal()) {
         let role = cx.role(*side);
         cx.cite(*at, format!("{role} frame: {}", v.describe()));
         let peer = role.other();
-        let outcome = match tl.close_from(tl.side_of(peer)) {
+        let outcome = match s.close_from(tcp.side_of(peer)) {
             Some(c) => format!("the {peer} answered with {}", describe_close(c.code, c.reason.as_deref())),
             None => format!("the {peer} should fail the connection and report 1006"),
         };
         return (Kind::ProtocolViolation, format!("The {role} broke RFC 6455 ({}); {outcome}.", v.describe()));
     }
-    let cc = tl.close_from(client);
-    let sc = tl.close_from(server);
+    let cc = s.close_from(client);
+    let sc = s.close_from(server);
     if let (Some(a), Some(b)) = (cc, sc) {
         let (first, second) = if a.at.packet <= b.at.packet { (a, b) } else { (b, a) };
         let initiator = cx.role(first.side);
-        let first_end = [tl.fin[first.side], tl.rst[first.side]].into_iter().flatten().map(|a| a.packet).min();
+        let first_end = s.ends.by[first.side].map(|e| e.at.packet);
         let late = first_end.is_some_and(|e| e < second.at.packet);
         if !late {
-            let rst = Side::BOTH.into_iter().find_map(|s| tl.rst[s].map(|_| s));
+            let rst = Side::BOTH.into_iter().find(|side| s.ends.resets[*side].is_some());
             let rst_note = match rst {
                 Some(s) => format!(
                     ", then the {} reset TCP after the closing handshake (harmless: the WebSocket had already closed cleanly)",
@@ -381,8 +383,8 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
     if let Some(c) = cc.or(sc) {
         let role = cx.role(c.side);
         let peer = role.other();
-        if tl.tcp_ended() || teardown.is_some() {
-            let (ts, is_rst, at) = teardown.unwrap_or((server, false, tl.last));
+        if s.ends.closed || teardown.is_some() {
+            let (ts, is_rst, at) = teardown.unwrap_or((server, false, tcp.last));
             let who = cx.role(ts);
             return (
                 Kind::CloseUnanswered,
@@ -404,12 +406,12 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         );
     }
     // No Close at all.
-    let lost_end = tl.desyncs.0.iter().any(|d| *d > 0);
+    let lost_end = s.desyncs.0.iter().any(|d| *d > 0);
     match teardown {
         None => {
-            if tl.partial
-                && tl.exchange.is_none()
-                && tl.frames.0.iter().all(|f| f.text + f.binary + f.ping + f.pong == 0)
+            if tcp.partial()
+                && s.http.exchange.is_none()
+                && s.frames.0.iter().all(|f| f.text + f.binary + f.ping + f.pong == 0)
             {
                 return (
                     Kind::Unknown,
@@ -417,7 +419,7 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                         .into(),
                 );
             }
-            let idle = tl.last_activity().map(|a| tl.last.ts.ms_since(a.ts)).unwrap_or(0.0);
+            let idle = tcp.last_activity().map(|a| tcp.last.ts.ms_since(a.ts)).unwrap_or(0.0);
             let note =
                 if idle >= IDLE_MIN_MS { format!(", silent for the last {}", human_ms(idle)) } else { String::new() };
             (Kind::StillOpen, format!("The WebSocket is still open at the end of the capture{note}."))
@@ -435,10 +437,10 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                 );
             }
             let role = cx.role(side);
-            let idle = tl.last_activity().map(|a| at.ts.ms_since(a.ts));
-            let since_101 = tl.upgraded_at.map(|u| at.ts.ms_since(u.ts));
+            let idle = tcp.last_activity().map(|a| at.ts.ms_since(a.ts));
+            let since_101 = s.upgraded_at.map(|u| at.ts.ms_since(u.ts));
             if let Some(gap) = idle.filter(|g| *g >= IDLE_MIN_MS) {
-                if let Some(last) = tl.last_activity() {
+                if let Some(last) = tcp.last_activity() {
                     cx.cite(last, "last data before the silence");
                 }
                 let matched = advice::timeout_match(gap).map(|m| format!(" — that matches {m}")).unwrap_or_default();

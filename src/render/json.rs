@@ -61,31 +61,6 @@ pub fn compact(value: &impl Serialize, out: &mut Vec<u8>) -> Result {
 }
 
 fn write(value: &impl Serialize, level: usize, pretty: bool, out: &mut Vec<u8>) -> Result {
-    write_marked(value, level, pretty, None, out).map(|_| ())
-}
-
-/// [`pretty`], and where the value of the top-level struct field `field` ends in `out`.
-pub fn pretty_marked(
-    value: &impl Serialize,
-    depth: usize,
-    field: &'static str,
-    out: &mut Vec<u8>,
-) -> Result<Option<usize>> {
-    write_marked(value, depth, true, Some((field, depth + 1)), out)
-}
-
-/// [`compact`], and where the value of the top-level struct field `field` ends in `out`.
-pub fn compact_marked(value: &impl Serialize, field: &'static str, out: &mut Vec<u8>) -> Result<Option<usize>> {
-    write_marked(value, 0, false, Some((field, 1)), out)
-}
-
-fn write_marked(
-    value: &impl Serialize,
-    level: usize,
-    pretty: bool,
-    mark: Option<(&'static str, usize)>,
-    out: &mut Vec<u8>,
-) -> Result<Option<usize>> {
     thread_local! {
         static KEYS: std::cell::RefCell<Keys> = std::cell::RefCell::new(Keys::default());
     }
@@ -97,9 +72,7 @@ fn write_marked(
             Ok(k) => k,
             Err(_) => mine.insert(Keys::default()),
         };
-        let mut w = Writer { out, level, pretty, keys, mark, marked: None };
-        value.serialize(&mut w)?;
-        Ok(w.marked)
+        value.serialize(&mut Writer { out, level, pretty, keys })
     })
 }
 
@@ -108,9 +81,6 @@ pub struct Writer<'a> {
     level: usize,
     pretty: bool,
     keys: &'a mut Keys,
-    /// A field name and the level of its struct, whose value's end goes in `marked`.
-    mark: Option<(&'static str, usize)>,
-    marked: Option<usize>,
 }
 
 /// What goes before a struct field's value — the comma, the line and its indent, the quoted
@@ -349,13 +319,7 @@ impl<'w, 'a> Compound<'w, 'a> {
     fn field(&mut self, key: &'static str, value: &(impl Serialize + ?Sized)) -> Result {
         self.w.field(self.first, key);
         self.first = false;
-        value.serialize(&mut *self.w)?;
-        if let Some((name, level)) = self.w.mark {
-            if level == self.w.level && name == key {
-                self.w.marked = Some(self.w.out.len());
-            }
-        }
-        Ok(())
+        value.serialize(&mut *self.w)
     }
 
     fn end(self, c: u8) -> Result {

@@ -3,7 +3,7 @@
 
 use super::{Style, clean, wrap};
 use crate::diagnose::human_ms;
-use crate::report::Connection;
+use crate::report::{Connection, EventView};
 use crate::units::Role;
 use anstyle::{AnsiColor, Style as S};
 use std::io::{self, Write};
@@ -23,6 +23,20 @@ fn arrow(text: &str, from: Role) -> String {
     }
 }
 
+/// One event's arrow and where it is.
+fn ladder_line(e: &EventView<'_>, style: Style, w: &mut impl Write) -> io::Result<()> {
+    let a = arrow(e.text, e.from);
+    let painted = match e.event {
+        "rst" | "violation" | "gap" | "desync" | "http_error" => {
+            style.paint(&a, S::new().fg_color(Some(AnsiColor::Red.into())))
+        }
+        "close" | "fin" => style.paint(&a, S::new().fg_color(Some(AnsiColor::Yellow.into()))),
+        "request" | "response" => style.paint(&a, S::new().fg_color(Some(AnsiColor::Cyan.into()))),
+        _ => a,
+    };
+    writeln!(w, "{:>8} {:>12}  |{painted}|", format!("#{}", e.packet), format!("+{}", human_ms(e.at_ms)))
+}
+
 pub fn ladder(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "{}", style.paint(&format!("Connection #{}  {} -> {}", c.id, c.client, c.server), S::new().bold()))?;
     writeln!(w, "packets {}-{}, {}, started {}", c.first_packet, c.last_packet, human_ms(c.duration_ms), c.start)?;
@@ -31,18 +45,13 @@ pub fn ladder(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<()
     let sv = format!("server {}", c.server);
     let pad = (LANE + 2).saturating_sub(cl.chars().count());
     writeln!(w, "{:>8} {:>12}  {cl}{}{sv}", "packet", "time", " ".repeat(pad))?;
-    for e in &c.timeline {
-        let a = arrow(&e.text, e.from);
-        let painted = match e.event {
-            "rst" | "violation" | "gap" | "desync" | "http_error" => {
-                style.paint(&a, S::new().fg_color(Some(AnsiColor::Red.into())))
-            }
-            "close" | "fin" => style.paint(&a, S::new().fg_color(Some(AnsiColor::Yellow.into()))),
-            "request" | "response" => style.paint(&a, S::new().fg_color(Some(AnsiColor::Cyan.into()))),
-            _ => a,
-        };
-        writeln!(w, "{:>8} {:>12}  |{painted}|", format!("#{}", e.packet), format!("+{}", human_ms(e.at_ms)))?;
-    }
+    let mut result = Ok(());
+    c.timeline.for_each(|e| {
+        if result.is_ok() {
+            result = ladder_line(e, style, w);
+        }
+    });
+    result?;
     if c.timeline_events_dropped > 0 {
         writeln!(w, "{:>23}({} more events not kept)", "", c.timeline_events_dropped)?;
     }

@@ -10,8 +10,8 @@ pub use table::{
     Widths, explain, needs_explaining, row, table, write_empty, write_head, write_row, write_summary, write_tls_note,
 };
 
-use crate::report::{Connection, Report, ReportOptions};
-use crate::timeline::Timeline;
+use crate::diagnose::across::{ProxyPair, ReconnectLoop};
+use crate::report::{Connection, Input, Report, Stats, Summary};
 use std::io::{self, Write};
 
 /// How text output looks.
@@ -36,111 +36,96 @@ impl Style {
 
 /// The whole report as one JSON document.
 pub fn json(report: &Report, w: &mut impl Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, report).map_err(io::Error::other)?;
-    writeln!(w)
+    let parts = ReportParts {
+        inputs: &report.inputs,
+        summary: &report.summary,
+        reconnect_loops: &report.reconnect_loops,
+        proxied: &report.proxied,
+        stats: &report.stats,
+    };
+    let mut record = Vec::new();
+    write_report(&parts, !report.connections.is_empty(), w, |w| {
+        for (i, c) in report.connections.iter().enumerate() {
+            record.clear();
+            json_record(c, &mut record)?;
+            let cut = if i + 1 == report.connections.len() { RECORD_END.len() } else { 0 };
+            w.write_all(&record[..record.len() - cut])?;
+        }
+        Ok(())
+    })
 }
 
-/// Pretty JSON of `value` as serde_json's pretty printer writes it, but as if nested `depth`
-/// levels deep in a larger document: every line after the first is indented by `depth` more
-/// levels. The binary streams the report's connections this way, one at a time.
-pub fn json_nested(value: &impl serde::Serialize, depth: usize, w: &mut impl Write) -> io::Result<()> {
+/// What stands around each record in the `connections` array: its indent before, and the comma
+/// and line after it (the last record is written without its comma).
+pub const RECORD_END: &[u8] = b",\n";
+const RECORD_INDENT: &[u8] = b"    ";
+
+/// A connection as one element of the report's `connections` array: indented, pretty, and
+/// followed by [`RECORD_END`].
+pub fn json_record(c: &Connection, w: &mut Vec<u8>) -> io::Result<()> {
+    w.extend_from_slice(RECORD_INDENT);
+    json::pretty(c, 2, w)?;
+    w.extend_from_slice(RECORD_END);
+    Ok(())
+}
+
+/// The members of a report other than its connections.
+pub struct ReportParts<'a> {
+    pub inputs: &'a [Input],
+    pub summary: &'a Summary,
+    pub reconnect_loops: &'a [ReconnectLoop],
+    pub proxied: &'a [ProxyPair],
+    pub stats: &'a Stats,
+}
+
+/// The JSON document, byte for byte what serde_json's pretty printer writes for a [`Report`]:
+/// `records` writes the elements of the `connections` array (each as [`json_record`] makes
+/// them, the last without its comma), `any` says whether there is one.
+pub fn write_report<W: Write>(
+    parts: &ReportParts<'_>,
+    any: bool,
+    w: &mut W,
+    records: impl FnOnce(&mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    writeln!(w, "{{")?;
+    writeln!(w, "  \"tool\": \"wsdiag\",")?;
+    write_member(w, "version", env!("CARGO_PKG_VERSION"), ",")?;
+    writeln!(w, "  \"schema\": {},", crate::report::SCHEMA)?;
+    write_member(w, "inputs", parts.inputs, ",")?;
+    if any {
+        writeln!(w, "  \"connections\": [")?;
+        records(w)?;
+        writeln!(w)?;
+        writeln!(w, "  ],")?;
+    } else {
+        writeln!(w, "  \"connections\": [],")?;
+    }
+    write_member(w, "summary", parts.summary, ",")?;
+    write_member(w, "reconnect_loops", parts.reconnect_loops, ",")?;
+    write_member(w, "proxied", parts.proxied, ",")?;
+    write_member(w, "stats", parts.stats, "")?;
+    writeln!(w, "}}")
+}
+
+/// `  "name": VALUE,` with the pretty-printed value one level deep.
+fn write_member(
+    w: &mut impl Write,
+    name: &str,
+    value: &(impl serde::Serialize + ?Sized),
+    after: &str,
+) -> io::Result<()> {
+    write!(w, "  \"{name}\": ")?;
     let mut buf = Vec::new();
-    json::pretty(value, depth, &mut buf)?;
-    w.write_all(&buf)
+    json::pretty(&value, 1, &mut buf)?;
+    w.write_all(&buf)?;
+    writeln!(w, "{after}")
 }
 
-/// [`json_nested`] for a connection, into a buffer (`tests` compare it with serde_json's pretty
-/// printer on every capture).
+/// Pretty JSON of a connection as serde_json's pretty printer writes it, but as if nested
+/// `depth` levels deep in a larger document (every line after the first indented by `depth`
+/// more levels), into a buffer.
 pub fn json_connection(c: &Connection, depth: usize, w: &mut Vec<u8>) -> io::Result<()> {
     json::pretty(c, depth, w).map_err(io::Error::from)
-}
-
-/// [`json_connection`] for a connection built without its timeline
-/// ([`ReportOptions::no_timeline`]), its events written here from the timeline it was built
-/// from: the same bytes as the connection built with them, without a `String` per event.
-pub fn json_connection_from(
-    c: &Connection,
-    tl: &Timeline,
-    opts: ReportOptions,
-    depth: usize,
-    w: &mut Vec<u8>,
-) -> io::Result<()> {
-    let start = w.len();
-    let marked = json::pretty_marked(c, depth, "timeline", w)?;
-    splice_events(start, marked, tl, opts, Some(depth + 1), w)
-}
-
-/// [`ndjson_line`] for a connection built without its timeline, as [`json_connection_from`].
-pub fn ndjson_line_from(c: &Connection, tl: &Timeline, opts: ReportOptions, line: &mut Vec<u8>) -> io::Result<()> {
-    let start = line.len();
-    let marked = json::compact_marked(c, "timeline", line)?;
-    splice_events(start, marked, tl, opts, None, line)?;
-    line.push(b'\n');
-    Ok(())
-}
-
-/// Puts the events of `tl` into the connection written from `start` on, whose `timeline` member
-/// ends at `marked` (pretty at `level`, or compact).
-fn splice_events(
-    start: usize,
-    marked: Option<usize>,
-    tl: &Timeline,
-    opts: ReportOptions,
-    level: Option<usize>,
-    w: &mut Vec<u8>,
-) -> io::Result<()> {
-    if opts.no_timeline || tl.events.is_empty() {
-        return Ok(());
-    }
-    // The member was written as `[]` (the connection holds no events): the events go there.
-    let Some(end) = marked.filter(|&e| e >= start + 2 && w.get(e - 2..e) == Some(b"[]")) else {
-        return Err(io::Error::other("no empty timeline member in a connection's JSON"));
-    };
-    let tail = w.split_off(end);
-    w.truncate(end - 2);
-    write_events(tl, opts, level, w);
-    w.extend_from_slice(&tail);
-    Ok(())
-}
-
-/// The timeline array as serde_json writes it: pretty with its key at `level`, or compact.
-fn write_events(tl: &Timeline, opts: ReportOptions, level: Option<usize>, w: &mut Vec<u8>) {
-    // What stands between the values of an event is the same for every event: made once.
-    let line = |n: usize| match level {
-        Some(level) => {
-            let mut v = vec![b'\n'];
-            v.resize(1 + 2 * (level + n), b' ');
-            v
-        }
-        None => Vec::new(),
-    };
-    let colon: &[u8] = if level.is_some() { b"\": " } else { b"\":" };
-    let (outer, inner) = (line(1), line(2));
-    let member = |name: &str| [b",".as_slice(), &inner, b"\"", name.as_bytes(), colon].concat();
-    let open = [outer.as_slice(), b"{", &inner, b"\"at_ms", colon].concat();
-    let (packet, from, event, text) = (member("packet"), member("from"), member("event"), member("text"));
-    let close = [outer.as_slice(), b"}"].concat();
-    w.push(b'[');
-    let mut first = true;
-    crate::report::for_each_event(tl, opts, |e| {
-        if !first {
-            w.push(b',');
-        }
-        first = false;
-        w.extend_from_slice(&open);
-        json::write_f64(w, e.at_ms);
-        w.extend_from_slice(&packet);
-        w.extend_from_slice(itoa::Buffer::new().format(e.packet).as_bytes());
-        w.extend_from_slice(&from);
-        json::write_str(w, e.from.as_str());
-        w.extend_from_slice(&event);
-        json::write_str(w, e.event);
-        w.extend_from_slice(&text);
-        json::write_str(w, e.text);
-        w.extend_from_slice(&close);
-    });
-    w.extend_from_slice(&line(0));
-    w.push(b']');
 }
 
 /// One connection as one line of JSON.
@@ -219,55 +204,23 @@ mod tests {
         files
     }
 
-    /// A connection built without its events and written with them from its timeline is the
-    /// connection built with them, byte for byte: every timeline of every shipped capture, with
-    /// and without `--all`, `--show-secrets` and `no_timeline`, pretty at several depths and as
-    /// an NDJSON line.
+    /// The document `write_report` writes (the binary's way, records one by one) is serde_json's
+    /// pretty rendering of the whole `Report`, for every shipped capture, with and without
+    /// connections.
     #[test]
-    fn json_connection_from_the_timeline_is_json_connection() {
-        let files = shipped_captures();
-        let mut compared = 0;
-        for (all, show_secrets, no_timeline) in [(true, false, false), (false, true, false), (true, false, true)] {
-            for f in &files {
-                let cfg =
-                    crate::Config { all, report: ReportOptions { show_secrets, no_timeline }, ..Default::default() };
-                let mut a = crate::Analyzer::new(cfg);
-                let Ok(file) = std::fs::File::open(f) else { panic!("{f}") };
-                let reader: Box<dyn std::io::Read> =
-                    if f.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
-                a.read(reader, f, &mut 1);
-                let conclude = a.concluder();
-                let mut tls = Vec::new();
-                a.finish_timelines(|tl| tls.push(tl));
-                for tl in &tls {
-                    let (Some(full), Some(bare)) = (conclude.conclude(tl), conclude.conclude_without_timeline(tl))
-                    else {
-                        continue;
-                    };
-                    assert!(bare.timeline.is_empty());
-                    assert_eq!(full.timeline.is_empty(), no_timeline || tl.events.is_empty());
-                    for depth in [0, 2, 3] {
-                        let mut want = Vec::new();
-                        json_connection(&full, depth, &mut want).unwrap_or_else(|e| panic!("{e}"));
-                        let mut got = b"x".to_vec();
-                        json_connection_from(&bare, tl, conclude.options(), depth, &mut got)
-                            .unwrap_or_else(|e| panic!("{e}"));
-                        assert_eq!(
-                            String::from_utf8_lossy(&got[1..]),
-                            String::from_utf8_lossy(&want),
-                            "{f} #{}",
-                            full.id
-                        );
-                    }
-                    let (mut want, mut got) = (Vec::new(), b"x".to_vec());
-                    ndjson_line(&full, &mut want).unwrap_or_else(|e| panic!("{e}"));
-                    ndjson_line_from(&bare, tl, conclude.options(), &mut got).unwrap_or_else(|e| panic!("{e}"));
-                    assert_eq!(String::from_utf8_lossy(&got[1..]), String::from_utf8_lossy(&want), "{f} #{}", full.id);
-                    compared += 1;
-                }
+    fn write_report_is_serde_jsons_report() {
+        for f in shipped_captures() {
+            let (conns, stats, inputs) = crate::analyze_files(&[f.as_str()], crate::Config::default());
+            let mut report = crate::build_report(inputs, conns, stats);
+            for _ in 0..2 {
+                let mut want = serde_json::to_vec_pretty(&report).unwrap_or_default();
+                want.push(b'\n');
+                let mut got = Vec::new();
+                json(&report, &mut got).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "{f}");
+                report.connections.clear();
             }
         }
-        assert!(compared > 90, "{compared}");
     }
 
     /// Every connection of every shipped capture, and one with texts that need escaping and odd
@@ -282,14 +235,23 @@ mod tests {
         }
         assert!(conns.len() > 30, "{}", conns.len());
         let Some(mut odd) = conns.iter().find(|c| c.timeline.len() > 5).cloned() else { panic!("no timeline") };
-        odd.timeline[0].text = "quote \" backslash \\ tab \t nl \n nul \u{0} del \u{7f} é 𝄞".into();
-        odd.timeline[1].at_ms = 1e21;
-        odd.timeline[2].at_ms = 0.1 + 0.2;
-        odd.timeline[3].text = String::new();
+        use crate::timeline::EventKind;
+        use crate::units::Role;
+        odd.timeline = crate::report::Events::from_parts(vec![
+            (
+                0.0,
+                1,
+                Role::Client,
+                EventKind::HttpError("quote \" backslash \\ tab \t nl \n nul \u{0} del \u{7f} é 𝄞".into()),
+            ),
+            (1e21, 2, Role::Server, EventKind::Syn),
+            (0.1 + 0.2, 3, Role::Client, EventKind::Ping { len: 3 }),
+            (4.0, 4, Role::Server, EventKind::HttpError(String::new())),
+        ]);
         odd.verdict.summary = "\u{1b}[31m".into();
         conns.push(odd);
         let mut empty = conns[0].clone();
-        empty.timeline.clear();
+        empty.timeline = crate::report::Events::default();
         conns.push(empty);
         for c in &conns {
             for depth in [0, 2, 5] {

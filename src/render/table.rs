@@ -43,7 +43,7 @@ pub fn row(c: &Connection) -> [String; N] {
         .tcp
         .first_teardown
         .as_ref()
-        .map(|t| format!("{} {} #{}", t.by, t.kind.to_uppercase(), t.packet))
+        .map(|t| format!("{} {} #{}", t.by, t.kind.upper(), t.packet))
         .unwrap_or_else(|| "-".into());
     [
         c.id.to_string(),

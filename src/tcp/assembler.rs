@@ -4,7 +4,6 @@
 //! into the capture become explicit gaps. Sequence numbers are mapped onto a 64-bit absolute
 //! offset, so wrap-around at 2^32 needs no special case anywhere else.
 
-
 use std::collections::BTreeMap;
 
 /// Where delivered bytes came from: the packet that completed them.

@@ -1,0 +1,647 @@
+//! The per-connection driver, the only place that knows every parsing stage. It is a stack of
+//! sans-IO byte layers, each taking one side's in-order bytes, a gap or the end, and handing
+//! bytes (or typed events) up: TCP assemblers -> protocol detection -> HTTP/1.1 up to the 101
+//! ([`crate::http::h1`]) -> WebSocket frames ([`crate::ws`]). The driver turns what the layers
+//! say into one [`TcpFacts`] and the connection's [`Session`] (Suricata's app-layer does the
+//! same hand-over of leftover bytes).
+
+use crate::http::h1::{self, H1, H1Event, Upgrade};
+use crate::tcp::{Assembler, Budget, Sink};
+use crate::timeline::{
+    App, ClientBy, CloseRec, Ends, EventKind, EventLog, MAX_MESSAGE_EVENTS, Session, TcpFacts, Timeline,
+};
+use crate::units::{At, PerSide, Role, Side};
+use crate::wire::{Endpoint, TcpSegment};
+use crate::ws::deflate::{DeflateParams, Inflater};
+use crate::ws::{FrameParser, OpCode, WsEvent};
+
+/// Settings that change what the connection layer does.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnConfig {
+    /// Out-of-order bytes buffered per direction.
+    pub reorder_cap: usize,
+    /// Inflate permessage-deflate messages (for previews and UTF-8 checks).
+    pub inflate: bool,
+    /// Keep the timeline's events. Only the JSON and the ladder show them, and no diagnosis
+    /// reads them; the [`crate::Analyzer`] sets this from `ReportOptions::no_timeline`.
+    pub events: bool,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig { reorder_cap: 256 * 1024, inflate: true, events: true }
+    }
+}
+
+/// The layer that takes the in-order bytes right now.
+enum Layer {
+    /// No payload yet: the first bytes decide what the connection carries.
+    Start,
+    /// HTTP/1.x exchanges.
+    Http(Box<H1>),
+    /// After a 101 (or frames found mid-connection).
+    WebSocket(Frames),
+    /// Something else: bytes are only counted.
+    Opaque,
+}
+
+/// The frame parsers of both directions.
+struct Frames {
+    parsers: PerSide<Box<FrameParser>>,
+    /// Events of the call in progress (kept for its allocation).
+    events: Vec<WsEvent>,
+}
+
+/// Everything above TCP.
+struct Upper {
+    layer: Layer,
+    app: App,
+    session: Session,
+    log: EventLog,
+    cfg: ConnConfig,
+    /// HTTP events of the call in progress (kept for its allocation).
+    h1_events: h1::Events,
+}
+
+/// One TCP connection being analysed.
+pub struct Conn {
+    pub tcp: TcpFacts,
+    /// Side A's end, as segments carry it (finding a segment's side compares these).
+    pub a: Endpoint,
+    asm: PerSide<Assembler>,
+    up: Upper,
+}
+
+impl Conn {
+    pub fn new(id: u64, a: impl Into<Endpoint>, b: impl Into<Endpoint>, at: At, cfg: ConnConfig) -> Self {
+        let (a, b) = (a.into(), b.into());
+        Conn {
+            tcp: TcpFacts::new(id, a.addr(), b.addr(), at),
+            a,
+            asm: PerSide([Assembler::new(cfg.reorder_cap), Assembler::new(cfg.reorder_cap)]),
+            up: Upper {
+                layer: Layer::Start,
+                app: App::Empty,
+                session: Session::default(),
+                log: EventLog { keep: cfg.events, ..EventLog::default() },
+                cfg,
+                h1_events: Vec::new(),
+            },
+        }
+    }
+
+    /// Memory the connection holds beyond its fixed size, roughly.
+    pub fn buffered(&self) -> usize {
+        self.asm.0.iter().map(Assembler::pending_bytes).sum::<usize>() + self.up.head_bytes()
+    }
+
+    /// A new SYN on this 4-tuple after the connection ended means port reuse.
+    pub fn is_reuse(&self, seg: &TcpSegment<'_>) -> bool {
+        seg.flags.syn() && !seg.flags.ack() && self.tcp.tcp_ended()
+    }
+
+    /// Feeds one segment sent by `side`.
+    pub fn segment(&mut self, side: Side, seg: &TcpSegment<'_>, at: At, budget: &mut Budget) {
+        let heads_before = self.up.head_bytes();
+        self.segment_inner(side, seg, at, budget);
+        let heads_after = self.up.head_bytes();
+        budget.heads = (budget.heads + heads_after).saturating_sub(heads_before);
+        if heads_after > 0 && budget.heads > budget.heads_limit {
+            let mut sink = AppSink { side, tcp: &mut self.tcp, up: &mut self.up };
+            budget.heads_dropped += sink.shed_heads(at);
+            budget.heads = budget.heads.saturating_sub(heads_after.saturating_sub(self.up.head_bytes()));
+        }
+    }
+
+    fn segment_inner(&mut self, side: Side, seg: &TcpSegment<'_>, at: At, budget: &mut Budget) {
+        let tcp = &mut self.tcp;
+        let log = &mut self.up.log;
+        tcp.packets += 1;
+        tcp.last = at;
+        let f = seg.flags;
+        if f.syn() {
+            if f.ack() {
+                if tcp.syn_ack[side].is_none() {
+                    tcp.syn_ack[side] = Some(at);
+                    log.push(at, side, EventKind::SynAck);
+                    if tcp.client_by != ClientBy::Syn {
+                        tcp.client = Some(side.other());
+                        tcp.client_by = ClientBy::SynAck;
+                    }
+                }
+            } else if tcp.syn[side].is_none() {
+                tcp.syn[side] = Some(at);
+                log.push(at, side, EventKind::Syn);
+                if tcp.client.is_none() || tcp.client_by != ClientBy::Syn {
+                    tcp.client = Some(side);
+                    tcp.client_by = ClientBy::Syn;
+                }
+            }
+            self.asm[side].syn(seg.seq);
+        }
+        let wire = seg.wire_len();
+        if wire > 0 {
+            let before = self.asm[side].stats.delivered + self.asm[side].stats.gap_bytes;
+            let mut sink = AppSink { side, tcp: &mut self.tcp, up: &mut self.up };
+            self.asm[side].segment(seg.seq, seg.payload, seg.missing, at, budget, &mut sink);
+            let after = self.asm[side].stats.delivered + self.asm[side].stats.gap_bytes;
+            if after > before || self.asm[side].pending_bytes() > 0 {
+                self.tcp.last_payload[side] = Some(at);
+            }
+        }
+        if f.ack() {
+            let mut sink = AppSink { side: side.other(), tcp: &mut self.tcp, up: &mut self.up };
+            self.asm[side.other()].peer_ack(seg.ack, at, budget, &mut sink);
+        }
+        if f.fin() {
+            self.asm[side].fin(seg.seq, wire);
+            if self.tcp.fin[side].is_none() {
+                self.tcp.fin[side] = Some(at);
+                self.up.log.push(at, side, EventKind::Fin);
+            }
+        }
+        if f.rst() {
+            if self.tcp.rst[side].is_none() {
+                self.tcp.rst[side] = Some(at);
+                self.up.log.push(at, side, EventKind::Rst);
+            }
+            for s in Side::BOTH {
+                let mut sink = AppSink { side: s, tcp: &mut self.tcp, up: &mut self.up };
+                self.asm[s].flush(budget, &mut sink);
+            }
+        }
+    }
+
+    /// The capture ended (or the connection is evicted): deliver what is buffered.
+    pub fn finish(mut self, budget: &mut Budget) -> Timeline {
+        let heads_before = self.up.head_bytes();
+        for s in Side::BOTH {
+            let mut sink = AppSink { side: s, tcp: &mut self.tcp, up: &mut self.up };
+            self.asm[s].flush(budget, &mut sink);
+            self.tcp.streams[s] = self.asm[s].stats;
+            if let Layer::WebSocket(f) = &self.up.layer {
+                self.up.session.frames[s] = f.parsers[s].counts;
+            }
+        }
+        if self.tcp.client.is_none() {
+            self.tcp.client = Some(Side::A);
+            self.tcp.client_by = ClientBy::Guess;
+        }
+        // Whatever the flush added, the connection's buffers go with it.
+        budget.heads = budget.heads.saturating_sub(heads_before);
+        let mut session = self.up.session;
+        session.ends = Ends::of_tcp(&self.tcp);
+        Timeline::new(self.tcp, self.up.app, session, self.up.log)
+    }
+}
+
+impl Upper {
+    /// Memory held by the HTTP buffers.
+    fn head_bytes(&self) -> usize {
+        match &self.layer {
+            Layer::Http(h) => h.head_bytes(),
+            _ => 0,
+        }
+    }
+}
+
+/// One side's in-order bytes, driven up the stack.
+struct AppSink<'a> {
+    side: Side,
+    tcp: &'a mut TcpFacts,
+    up: &'a mut Upper,
+}
+
+impl Sink for AppSink<'_> {
+    fn data(&mut self, bytes: &[u8], at: At) {
+        let mut rest = bytes;
+        // Each layer consumes the bytes or hands what follows its part to the next one.
+        while !rest.is_empty() {
+            rest = match &mut self.up.layer {
+                Layer::Start => self.start(rest, at),
+                Layer::Http(h1) => {
+                    let client = self.tcp.client == Some(self.side);
+                    let mut evs = std::mem::take(&mut self.up.h1_events);
+                    let next = h1.data(self.side, client, rest, at, &mut self.up.session.http, &mut evs);
+                    self.record_http(&mut evs);
+                    self.up.h1_events = evs;
+                    match next {
+                        Some((upgrade, rest)) => {
+                            self.upgrade(upgrade, at);
+                            rest
+                        }
+                        None => &[],
+                    }
+                }
+                Layer::WebSocket(_) => {
+                    self.ws_data(self.side, rest, at);
+                    &[]
+                }
+                Layer::Opaque => &[],
+            };
+        }
+    }
+
+    fn gap(&mut self, len: u64, at: At) {
+        let side = self.side;
+        match &mut self.up.layer {
+            Layer::WebSocket(f) => {
+                f.parsers[side].gap(len, at, &mut f.events);
+                self.ws_events(side);
+            }
+            Layer::Http(h1) => {
+                let client = self.tcp.client == Some(side);
+                let mut evs = std::mem::take(&mut self.up.h1_events);
+                let next = h1.gap(side, client, len, at, &mut self.up.session.http, &mut evs);
+                self.record_http(&mut evs);
+                self.up.h1_events = evs;
+                if let Some(upgrade) = next {
+                    self.upgrade(upgrade, at);
+                }
+            }
+            Layer::Start | Layer::Opaque => {}
+        }
+        self.up.log.push(at, side, EventKind::Gap { bytes: len });
+    }
+}
+
+impl AppSink<'_> {
+    /// All flows together hold too much in HTTP buffers: this one gives its up. Returns the
+    /// bytes given up on.
+    fn shed_heads(&mut self, at: At) -> u64 {
+        let Layer::Http(h1) = &mut self.up.layer else { return 0 };
+        let mut evs = std::mem::take(&mut self.up.h1_events);
+        let (dropped, next) = h1.shed(self.tcp.client, at, &mut self.up.session.http, &mut evs);
+        self.record_http(&mut evs);
+        self.up.h1_events = evs;
+        if let Some(upgrade) = next {
+            self.upgrade(upgrade, at);
+        }
+        dropped
+    }
+
+    /// The HTTP layer's events, into the timeline.
+    fn record_http(&mut self, evs: &mut h1::Events) {
+        for (at, side, ev) in evs.drain(..) {
+            let kind = match ev {
+                H1Event::Request { method, uri, upgrade } => EventKind::Request { method, uri, upgrade },
+                H1Event::Response { status, reason } => EventKind::Response { status, reason },
+                H1Event::Error(e) => EventKind::HttpError(e.to_string()),
+            };
+            self.up.log.push(at, side, kind);
+        }
+        if self.up.session.http.attempted {
+            self.up.app = App::WebSocket;
+        }
+    }
+
+    /// The server switched protocols: frames from here on.
+    fn upgrade(&mut self, up: Upgrade, at: At) {
+        let side = self.side;
+        self.start_ws(up.deflate, at);
+        let Layer::WebSocket(f) = &mut self.up.layer else { return };
+        if up.lost {
+            for s in Side::BOTH {
+                f.parsers[s].set_lost();
+            }
+        }
+        // Client bytes that arrived after the request head belong to the frames.
+        let other = side.other();
+        if up.early_lost {
+            f.parsers[other].set_lost();
+        }
+        if !up.early.is_empty() {
+            self.ws_data(other, &up.early, at);
+        }
+    }
+
+    fn set_client(&mut self, side: Side, by: ClientBy) {
+        if matches!(self.tcp.client_by, ClientBy::Syn | ClientBy::SynAck) && self.tcp.client.is_some() {
+            return;
+        }
+        self.tcp.client = Some(side);
+        self.tcp.client_by = by;
+    }
+
+    /// The first bytes of the connection decide what it carries; returns the bytes left.
+    #[inline(never)]
+    fn start<'b>(&mut self, bytes: &'b [u8], at: At) -> &'b [u8] {
+        let side = self.side;
+        let known_client = matches!(self.tcp.client_by, ClientBy::Syn | ClientBy::SynAck);
+        let from_client = self.tcp.client == Some(side);
+        if let Some(n) = crate::http::proxy_header_len(bytes).filter(|_| !known_client || from_client) {
+            // A load balancer's PROXY protocol header: the request follows.
+            if self.up.session.proxy_header.is_none() {
+                let text = if bytes.starts_with(b"PROXY ") {
+                    String::from_utf8_lossy(&bytes[..n]).trim().to_string()
+                } else {
+                    format!("PROXY protocol v2 header ({n} bytes)")
+                };
+                self.up.session.proxy_header = Some(text);
+            }
+            return &bytes[n..];
+        }
+        if crate::http::looks_like_request(bytes) && (!known_client || from_client) {
+            self.set_client(side, ClientBy::Request);
+            self.up.layer = Layer::Http(Box::default());
+            self.up.app = App::Http;
+        } else if crate::http::looks_like_response(bytes) && (!known_client || !from_client) {
+            // The capture missed the request: the other side is the client.
+            self.set_client(side.other(), ClientBy::Response);
+            self.up.layer = Layer::Http(Box::default());
+            self.up.app = App::Http;
+        } else if bytes.len() >= 3 && bytes[0] == 0x16 && bytes[1] == 0x03 {
+            self.up.app = App::Tls;
+            self.up.layer = Layer::Opaque;
+        } else if let Some(client) = self.guess_frames(bytes) {
+            // Mid-connection: frames, masked from the client (RFC 6455 §5.1).
+            self.set_client(client, ClientBy::Masking);
+            self.up.app = App::WebSocket;
+            self.start_ws(None, at);
+        } else {
+            self.up.app = App::Other;
+            self.up.layer = Layer::Opaque;
+        }
+        bytes
+    }
+
+    /// Do these bytes begin with WebSocket frames? Returns the client side if so.
+    fn guess_frames(&self, bytes: &[u8]) -> Option<Side> {
+        let h = crate::ws::frame::parse_header(bytes).ok()??;
+        let op_ok = matches!(
+            h.opcode,
+            OpCode::Text | OpCode::Binary | OpCode::Continuation | OpCode::Ping | OpCode::Pong | OpCode::Close
+        );
+        let ctl_ok = !h.opcode.is_control() || (h.fin && h.len <= 125);
+        let fits = h.header_len as u64 + h.len <= bytes.len() as u64 + 1_000_000;
+        let rsv_ok = h.rsv & 0b011 == 0;
+        if !(op_ok && ctl_ok && fits && rsv_ok) {
+            return None;
+        }
+        // A lone frame header in a segment that ends exactly at its end is strong evidence.
+        let exact = h.header_len as u64 + h.len == bytes.len() as u64;
+        if !exact && bytes.len() < 6 {
+            return None;
+        }
+        Some(if h.mask.is_some() { self.side } else { self.side.other() })
+    }
+
+    fn start_ws(&mut self, deflate: Option<DeflateParams>, at: At) {
+        let s = &mut self.up.session;
+        s.upgraded_at.get_or_insert(at);
+        let mid = deflate.is_none() && (s.http.exchange.is_none() || s.http.truncated);
+        let parser = |side: Side| {
+            let role = self.tcp.role_of(side);
+            let inflater = match (&deflate, self.up.cfg.inflate) {
+                (Some(d), true) => Some(Inflater::new(match role {
+                    Role::Client => d.client_no_context_takeover,
+                    Role::Server => d.server_no_context_takeover,
+                })),
+                _ => None,
+            };
+            // Mid-connection we cannot know whether RSV1 was negotiated: allow it.
+            Box::new(FrameParser::new(role, deflate.is_some() || mid, inflater))
+        };
+        let parsers = PerSide([parser(Side::A), parser(Side::B)]);
+        self.up.layer = Layer::WebSocket(Frames { parsers, events: Vec::new() });
+        self.up.session.deflate = deflate;
+    }
+
+    fn ws_data(&mut self, side: Side, bytes: &[u8], at: At) {
+        let Layer::WebSocket(f) = &mut self.up.layer else { return };
+        f.parsers[side].data(bytes, at, true, &mut f.events);
+        if !f.events.is_empty() {
+            self.ws_events(side);
+        }
+    }
+
+    /// The frame layer's events of `side`, into the session and the timeline.
+    fn ws_events(&mut self, side: Side) {
+        let Layer::WebSocket(f) = &mut self.up.layer else { return };
+        let (s, log) = (&mut self.up.session, &mut self.up.log);
+        for ev in f.events.drain(..) {
+            match ev {
+                WsEvent::Message { opcode, wire_len, inflated_len, compressed, preview, meta: at, .. } => {
+                    if let Some(p) = &preview {
+                        match heartbeat_kind(p) {
+                            Some(true) => s.beats_mut().app_pings[side].record(at),
+                            Some(false) => s.beats_mut().app_pongs[side].record(at),
+                            None => {}
+                        }
+                    }
+                    if s.message_events[side] < MAX_MESSAGE_EVENTS {
+                        s.message_events[side] += 1;
+                        let len = inflated_len.unwrap_or(wire_len);
+                        log.push(at, side, EventKind::Message { opcode, len, compressed, preview });
+                    }
+                }
+                WsEvent::Ping { len, meta: at } => {
+                    let b = s.beats_mut();
+                    b.pings[side].record(at);
+                    if b.pings[side].count <= MAX_MESSAGE_EVENTS {
+                        log.push(at, side, EventKind::Ping { len });
+                    }
+                }
+                WsEvent::Pong { len, meta: at } => {
+                    let b = s.beats_mut();
+                    b.pongs[side].record(at);
+                    if b.pongs[side].count <= MAX_MESSAGE_EVENTS {
+                        log.push(at, side, EventKind::Pong { len });
+                    }
+                }
+                WsEvent::Close { code, reason, incomplete, meta: at, .. } => {
+                    log.push(at, side, EventKind::Close { code, reason: reason.clone() });
+                    if s.closes.len() < 8 {
+                        s.closes.push(CloseRec { side, code, reason, at, incomplete });
+                    }
+                }
+                WsEvent::Violation { violation, meta: at } => {
+                    if s.violations.len() < 32 {
+                        log.push(at, side, EventKind::Violation(violation.clone()));
+                        s.violations.push((side, violation, at));
+                    }
+                }
+                WsEvent::Desync { meta: at } => {
+                    s.desyncs[side] += 1;
+                    log.push(at, side, EventKind::Desync);
+                }
+                WsEvent::Resync { skipped, meta: at } => log.push(at, side, EventKind::Resync { skipped }),
+            }
+        }
+    }
+}
+
+/// Is this short text an application heartbeat? `Some(true)` ping, `Some(false)` pong.
+pub fn heartbeat_kind(preview: &str) -> Option<bool> {
+    // Lowercased on the stack: this runs for every short text message.
+    let mut lower = [0u8; 48];
+    let p = lower.get_mut(..preview.len())?;
+    p.copy_from_slice(preview.as_bytes());
+    p.make_ascii_lowercase();
+    let has = |w: &[u8]| p.windows(w.len()).any(|x| x == w);
+    if has(b"pong") || has(b"heartbeat_ack") || has(b"\"ack\"") {
+        Some(false)
+    } else if has(b"ping") || has(b"heartbeat") || has(b"keepalive") || has(b"keep-alive") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats() {
+        assert_eq!(heartbeat_kind("{\"type\":\"ping\"}"), Some(true));
+        assert_eq!(heartbeat_kind("{\"type\":\"pong\"}"), Some(false));
+        assert_eq!(heartbeat_kind("ping"), Some(true));
+        assert_eq!(heartbeat_kind("{\"op\":1,\"d\":\"heartbeat\"}"), Some(true));
+        assert_eq!(heartbeat_kind("{\"orders\":[1,2,3]}"), None);
+        assert_eq!(heartbeat_kind("KeepAlive"), Some(true));
+        let pad = |n: usize| format!("{{\"type\":\"PONG\",\"pad\":\"{}\"}}", "x".repeat(n));
+        assert_eq!(pad(24).len(), 48);
+        assert_eq!(heartbeat_kind(&pad(24)), Some(false));
+        assert_eq!(heartbeat_kind(&pad(25)), None, "longer than 48 bytes is a message, not a beat");
+    }
+
+    /// Hostile input: an upgrade request, then more than `MAX_HEAD` bytes of early frames
+    /// (buffered until the answer), a 403, then one more client byte. The head buffer was
+    /// longer than `MAX_HEAD + 1` and `MAX_HEAD + 1 - buf.len()` overflowed.
+    #[test]
+    fn early_frames_over_max_head_then_refused_then_more() {
+        use crate::units::{PacketNo, Timestamp};
+        let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap_or_else(|_| unreachable!());
+        let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+        let at = |n: u64| At { ts: Timestamp(n as i64), packet: PacketNo(n) };
+        let seg = super::head_budget_tests::seg;
+        let mut conn = Conn::new(1, c, s, at(1), ConnConfig::default());
+        let mut budget = Budget::new(1 << 24);
+        let req = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let early = vec![0x81u8; crate::http::MAX_HEAD + 100];
+        let resp = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        let rq = 101 + req.len() as u32;
+        conn.segment(Side::A, &seg(c, s, 100, 0, 0x02, &[]), at(1), &mut budget);
+        conn.segment(Side::B, &seg(s, c, 500, 101, 0x12, &[]), at(2), &mut budget);
+        conn.segment(Side::A, &seg(c, s, 101, 501, 0x18, req), at(3), &mut budget);
+        conn.segment(Side::A, &seg(c, s, rq, 501, 0x18, &early), at(4), &mut budget);
+        conn.segment(Side::B, &seg(s, c, 501, rq, 0x18, resp), at(5), &mut budget);
+        conn.segment(Side::A, &seg(c, s, rq + early.len() as u32, 501, 0x18, b"x"), at(6), &mut budget);
+        let tl = conn.finish(&mut budget);
+        assert_eq!(tl.sessions[0].response().map(|(r, _)| r.status), Some(403));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every live flow costs this much (a SYN flood fills the table): keep rare parts boxed.
+    #[test]
+    fn a_connection_stays_small() {
+        assert!(std::mem::size_of::<super::Conn>() <= 1536, "{}", std::mem::size_of::<super::Conn>());
+    }
+}
+
+#[cfg(test)]
+mod head_budget_tests {
+    use super::*;
+    use crate::units::{PacketNo, Timestamp};
+    use crate::wire::TcpFlags;
+
+    fn addr(s: &str) -> std::net::SocketAddr {
+        s.parse().unwrap_or_else(|_| unreachable!())
+    }
+    fn at(n: u64) -> At {
+        At { ts: Timestamp(n as i64), packet: PacketNo(n) }
+    }
+    pub(super) fn seg<'a>(
+        src: std::net::SocketAddr,
+        dst: std::net::SocketAddr,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &'a [u8],
+    ) -> TcpSegment<'a> {
+        TcpSegment {
+            src: src.into(),
+            dst: dst.into(),
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 0,
+            payload,
+            missing: 0,
+        }
+    }
+
+    /// A connection after its handshake, with `head` sent by the client (no end of head yet).
+    fn partial(port: u16, head: &[u8], budget: &mut Budget) -> Conn {
+        let (c, s) = (addr(&format!("10.0.0.1:{port}")), addr("10.0.0.2:80"));
+        let mut conn = Conn::new(u64::from(port), c, s, at(1), ConnConfig::default());
+        conn.segment(Side::A, &seg(c, s, 100, 0, 0x02, &[]), at(1), budget);
+        conn.segment(Side::B, &seg(s, c, 500, 101, 0x12, &[]), at(2), budget);
+        conn.segment(Side::A, &seg(c, s, 101, 501, 0x18, head), at(3), budget);
+        conn
+    }
+
+    const HEAD: &[u8] = b"GET /ws/orders HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Pad: ";
+
+    #[test]
+    fn partial_heads_of_all_flows_share_one_limit() {
+        let mut budget = Budget::new(1 << 20).with_heads_limit(2048);
+        let a = partial(40000, HEAD, &mut budget);
+        let held = budget.heads;
+        assert!(held >= HEAD.len() && held <= budget.heads_limit, "{held}");
+        let b = partial(40001, HEAD, &mut budget);
+        assert!(!b.up.session.http.shed, "two small heads fit");
+        // The third one goes over: its head is given up on, keeping what its lines say.
+        let mut big = HEAD.to_vec();
+        big.extend(std::iter::repeat_n(b'x', 2000));
+        let c = partial(40002, &big, &mut budget);
+        assert!(c.up.session.http.shed);
+        assert!(budget.heads <= budget.heads_limit, "{} over {}", budget.heads, budget.heads_limit);
+        assert_eq!(budget.heads_dropped, big.len() as u64);
+        assert!(c.up.session.http.truncated, "the request line was kept from the partial head");
+        assert_eq!(c.up.session.request().map(|(r, _)| r.uri.as_str()), Some("/ws/orders"));
+        assert!(!a.up.session.http.shed && !b.up.session.http.shed);
+        for conn in [a, b, c] {
+            let _ = conn.finish(&mut budget);
+        }
+        assert_eq!(budget.heads, 0, "finished connections give their head bytes back");
+    }
+
+    #[test]
+    fn completed_heads_give_their_memory_back() {
+        let mut budget = Budget::new(1 << 20);
+        let mut head = HEAD.to_vec();
+        head.extend(std::iter::repeat_n(b'x', 6000));
+        let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+        let mut conn = partial(40000, &head, &mut budget);
+        assert!(budget.heads >= head.len());
+        let rest = b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        conn.segment(Side::A, &seg(c, s, 101 + head.len() as u32, 501, 0x18, rest), at(4), &mut budget);
+        assert_eq!(conn.up.session.request().map(|(r, _)| r.uri.as_str()), Some("/ws/orders"));
+        assert_eq!(budget.heads, 0, "a 6 kB head buffer is freed once the head is parsed");
+    }
+
+    #[test]
+    fn early_frames_given_up_on_leave_the_client_parser_lost() {
+        let req = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let mut budget = Budget::new(1 << 20).with_heads_limit(1024);
+        let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+        let mut conn = partial(40000, req, &mut budget);
+        // 2000 bytes of masked frames before the answer: over the limit.
+        let early: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+        let rq = 101 + req.len() as u32;
+        conn.segment(Side::A, &seg(c, s, rq, 501, 0x18, &early), at(4), &mut budget);
+        assert!(conn.up.session.http.shed);
+        assert_eq!(budget.heads, 0);
+        let resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        conn.segment(Side::B, &seg(s, c, 501, rq, 0x18, resp), at(5), &mut budget);
+        assert!(
+            matches!(&conn.up.layer, Layer::WebSocket(f) if f.parsers[Side::A].lost()),
+            "client frames are found again, not read mid-frame"
+        );
+        assert!(matches!(&conn.up.layer, Layer::WebSocket(f) if !f.parsers[Side::B].lost()));
+    }
+}

@@ -1,0 +1,397 @@
+//! The HTTP/1.1 side of a connection up to its WebSocket upgrade, sans-IO: each side's in-order
+//! bytes go in, typed [`H1Event`]s come out, and on a 101 the bytes after the head are handed
+//! back with an [`Upgrade`] for the layer above. Pipelined and keep-alive exchanges, 1xx
+//! answers, bodies of known length skipped (a preview kept), heads cut by a snaplen or a gap
+//! read for their whole lines, and frames a client sends before the 101 held until it comes
+//! (RFC 9112 §6, §9.3; RFC 6455 §4.1, §4.2.2).
+
+use super::{HandshakeProblem, HttpError, MAX_HEAD, Parsed, Request, Response};
+use crate::units::{At, PerSide, Side};
+use crate::ws::deflate::DeflateParams;
+use std::collections::VecDeque;
+
+/// Bytes of a non-101 body kept.
+const BODY_PREVIEW: usize = 200;
+/// HTTP exchanges parsed per connection before the rest is only counted.
+const MAX_EXCHANGES: u32 = 32;
+
+/// One HTTP request and, once seen, its response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exchange {
+    pub request: Option<(Request, At)>,
+    pub response: Option<(Response, At)>,
+    /// The first bytes of a non-101 response body.
+    pub body: Vec<u8>,
+}
+
+/// What the exchanges of one connection showed: the upgrade exchange (or the first exchange
+/// when none asked to upgrade) and what went wrong on the way.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct H1Facts {
+    pub exchange: Option<Box<Exchange>>,
+    /// Request heads seen.
+    pub exchanges: u32,
+    /// The first bytes that were not HTTP where HTTP was due.
+    pub error: Option<(Side, HttpError, At)>,
+    /// A head was cut short (snaplen or gap): only its whole lines are known.
+    pub truncated: bool,
+    /// A partial head (or frames sent before the 101) was given up on for memory.
+    pub shed: bool,
+    /// What is wrong with the 101 (RFC 6455 §4.1).
+    pub problems: Vec<HandshakeProblem>,
+    /// A WebSocket upgrade was asked for, or answered as one (a 426 counts: the server wanted
+    /// one and something on the way dropped the headers).
+    pub attempted: bool,
+}
+
+impl H1Facts {
+    pub fn request(&self) -> Option<&(Request, At)> {
+        self.exchange.as_ref().and_then(|e| e.request.as_ref())
+    }
+    pub fn response(&self) -> Option<&(Response, At)> {
+        self.exchange.as_ref().and_then(|e| e.response.as_ref())
+    }
+}
+
+/// What the exchanges said, for the timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum H1Event {
+    Request { method: String, uri: String, upgrade: bool },
+    Response { status: u16, reason: String },
+    Error(HttpError),
+}
+
+/// The server switched to WebSocket: what the frame layer starts from.
+#[derive(Debug, Default)]
+pub struct Upgrade {
+    /// permessage-deflate as the 101 agreed it.
+    pub deflate: Option<DeflateParams>,
+    /// The 101 was read from a cut head: where either side's frames begin is unknown.
+    pub lost: bool,
+    /// Client bytes sent after its request head and before the 101 (early frames).
+    pub early: Vec<u8>,
+    /// Early client bytes were given up on for memory: the client's framing is unknown.
+    pub early_lost: bool,
+}
+
+/// Per-side parsing state.
+#[derive(Default)]
+struct HttpSide {
+    buf: Vec<u8>,
+    /// Body bytes still to skip before the next head.
+    skip: u64,
+    /// Body preview being collected (response side).
+    collecting_body: bool,
+    /// Gave up on HTTP for this side (body of unknown length, error).
+    done: bool,
+    /// Frames sent before the 101 were given up on (memory): the frame parser starts lost.
+    early_lost: bool,
+}
+
+/// Empties a head buffer and gives its memory back: a connection past its heads (a WebSocket,
+/// for hours) must not hold, nor be charged in the shared head budget for, a buffer it no
+/// longer needs.
+fn release(buf: &mut Vec<u8>) {
+    *buf = Vec::new();
+}
+
+/// The HTTP/1.1 state of one connection. What it learns goes into the caller's [`H1Facts`].
+#[derive(Default)]
+pub struct H1 {
+    sides: PerSide<HttpSide>,
+    /// Requests waiting for their response, in order (pipelining).
+    waiting: VecDeque<(Request, At)>,
+}
+
+/// Where the events of one call go.
+pub type Events = Vec<(At, Side, H1Event)>;
+
+impl H1 {
+    /// Memory held by the head buffers.
+    pub fn head_bytes(&self) -> usize {
+        self.sides.0.iter().map(|h| h.buf.capacity()).sum()
+    }
+
+    /// The next in-order bytes from `side` (`client` if it is the client). Returns the bytes
+    /// that follow a 101 and the upgrade, once the server has switched protocols.
+    pub fn data<'b>(
+        &mut self,
+        side: Side,
+        client: bool,
+        mut bytes: &'b [u8],
+        at: At,
+        facts: &mut H1Facts,
+        out: &mut Events,
+    ) -> Option<(Upgrade, &'b [u8])> {
+        while !bytes.is_empty() {
+            let h = &mut self.sides[side];
+            if h.done {
+                return None;
+            }
+            if h.skip > 0 {
+                let n = h.skip.min(bytes.len() as u64) as usize;
+                if h.collecting_body {
+                    if let Some(ex) = facts.exchange.as_mut() {
+                        let room = BODY_PREVIEW.saturating_sub(ex.body.len());
+                        ex.body.extend_from_slice(&bytes[..room.min(n)]);
+                    }
+                }
+                h.skip -= n as u64;
+                bytes = &bytes[n..];
+                continue;
+            }
+            if facts.exchanges >= MAX_EXCHANGES {
+                h.done = true;
+                return None;
+            }
+            if client && self.upgrade_waiting() {
+                // Frames sent before the answer: kept until the 101 says what they are.
+                let h = &mut self.sides[side];
+                let room = MAX_HEAD.saturating_sub(h.buf.len());
+                h.buf.extend_from_slice(&bytes[..room.min(bytes.len())]);
+                return None;
+            }
+            let h = &mut self.sides[side];
+            let start_len = h.buf.len();
+            let take = (MAX_HEAD + 1).saturating_sub(start_len).min(bytes.len());
+            h.buf.extend_from_slice(&bytes[..take]);
+            let parsed = if client {
+                self.parse_request(side, at, facts, out)
+            } else {
+                self.parse_response(side, at, facts, out)
+            };
+            match parsed {
+                Ok(Head::Partial) => {
+                    if take < bytes.len() {
+                        // Over MAX_HEAD and still partial: the parser says so next call.
+                        continue;
+                    }
+                    return None;
+                }
+                Ok(Head::Done(head_len, upgrade)) => {
+                    let used = head_len.saturating_sub(start_len);
+                    release(&mut self.sides[side].buf);
+                    bytes = &bytes[used.min(bytes.len())..];
+                    if let Some(u) = upgrade {
+                        return Some((u, bytes));
+                    }
+                }
+                Err(e) => {
+                    let h = &mut self.sides[side];
+                    h.done = true;
+                    release(&mut h.buf);
+                    if facts.error.is_none() {
+                        facts.error = Some((side, e.clone(), at));
+                        out.push((at, side, H1Event::Error(e)));
+                    }
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// `len` bytes from `side` the capture does not have.
+    pub fn gap(
+        &mut self,
+        side: Side,
+        client: bool,
+        len: u64,
+        at: At,
+        facts: &mut H1Facts,
+        out: &mut Events,
+    ) -> Option<Upgrade> {
+        let h = &mut self.sides[side];
+        if h.skip >= len {
+            h.skip -= len;
+        } else if !h.buf.is_empty() && !h.done {
+            return self.truncated_head(side, client, at, facts, out);
+        } else {
+            h.done = true;
+            release(&mut h.buf);
+        }
+        None
+    }
+
+    /// All flows together hold too much in HTTP buffers: give up on this one's. A partial head
+    /// keeps what its whole lines say (as when a snaplen cuts it); frames sent before the 101
+    /// are dropped, and the frame parser finds frames again after the 101. Returns the bytes
+    /// given up on, and the upgrade if a cut 101 was read.
+    pub fn shed(
+        &mut self,
+        client_side: Option<Side>,
+        at: At,
+        facts: &mut H1Facts,
+        out: &mut Events,
+    ) -> (u64, Option<Upgrade>) {
+        let mut dropped = 0;
+        let mut upgrade = None;
+        for side in Side::BOTH {
+            let h = &self.sides[side];
+            if h.buf.capacity() == 0 {
+                continue;
+            }
+            dropped += h.buf.len() as u64;
+            let client = client_side == Some(side);
+            let early = client && self.upgrade_waiting();
+            if early || h.buf.is_empty() {
+                let h = &mut self.sides[side];
+                release(&mut h.buf);
+                h.early_lost |= early;
+            } else {
+                upgrade = upgrade.or(self.truncated_head(side, client, at, facts, out));
+                release(&mut self.sides[side].buf);
+            }
+            facts.shed = true;
+        }
+        (dropped, upgrade)
+    }
+
+    fn upgrade_waiting(&self) -> bool {
+        self.waiting.back().is_some_and(|(r, _)| r.wants_websocket())
+    }
+
+    /// A head cut by a gap (a snaplen, lost packets): keep what its whole lines say. Where the
+    /// head ended is unknown, so frames after a 101 are found again at a segment start.
+    fn truncated_head(
+        &mut self,
+        side: Side,
+        client: bool,
+        at: At,
+        facts: &mut H1Facts,
+        out: &mut Events,
+    ) -> Option<Upgrade> {
+        let buf = std::mem::take(&mut self.sides[side].buf);
+        if client {
+            if let Some(req) = super::parse_request_partial(&buf) {
+                if !self.upgrade_waiting() {
+                    facts.exchanges += 1;
+                    out.push((
+                        at,
+                        side,
+                        H1Event::Request {
+                            method: req.method.clone(),
+                            uri: req.uri.clone(),
+                            upgrade: req.wants_websocket(),
+                        },
+                    ));
+                    if facts.exchange.is_none() {
+                        facts.exchange = Some(Box::new(Exchange {
+                            request: Some((req.clone(), at)),
+                            response: None,
+                            body: Vec::new(),
+                        }));
+                    }
+                    facts.truncated = true;
+                    // Unknown headers may have asked for an upgrade: treat it as one.
+                    let mut req = req;
+                    req.upgrade.get_or_insert_with(|| "websocket".into());
+                    self.waiting.push_back((req, at));
+                }
+                return None;
+            }
+        } else if let Some(resp) = super::parse_response_partial(&buf) {
+            facts.truncated = true;
+            out.push((at, side, H1Event::Response { status: resp.status, reason: resp.reason.clone() }));
+            let req = self.waiting.pop_front();
+            let status = resp.status;
+            facts
+                .exchange
+                .get_or_insert_with(|| Box::new(Exchange { request: None, response: None, body: Vec::new() }))
+                .response = Some((resp, at));
+            self.sides[side].done = status != 101;
+            if status == 101 {
+                facts.attempted = true;
+                release(&mut self.sides[side.other()].buf);
+                return Some(Upgrade { lost: true, ..Upgrade::default() });
+            } else if status == 426 || req.is_some_and(|(r, _)| r.upgrade.is_some()) {
+                facts.attempted = true;
+            }
+            return None;
+        }
+        self.sides[side].done = true;
+        None
+    }
+
+    /// Parses the buffered client head.
+    fn parse_request(&mut self, side: Side, at: At, facts: &mut H1Facts, out: &mut Events) -> Result<Head, HttpError> {
+        let h = &mut self.sides[side];
+        if !super::looks_like_request(&h.buf) {
+            return Err(HttpError::Malformed("client bytes are not an HTTP request".into()));
+        }
+        let Parsed::Done { head, len } = super::parse_request(&h.buf)? else { return Ok(Head::Partial) };
+        h.skip = head.content_length.unwrap_or(0);
+        facts.exchanges += 1;
+        let upgrade = head.wants_websocket();
+        out.push((at, side, H1Event::Request { method: head.method.clone(), uri: head.uri.clone(), upgrade }));
+        let have_upgrade = facts.request().is_some_and(|(r, _)| r.wants_websocket());
+        if facts.exchange.is_none() || (upgrade && !have_upgrade) {
+            facts.exchange =
+                Some(Box::new(Exchange { request: Some((head.clone(), at)), response: None, body: Vec::new() }));
+            facts.attempted |= upgrade;
+        }
+        self.waiting.push_back((head, at));
+        Ok(Head::Done(len, None))
+    }
+
+    /// Parses the buffered server head.
+    fn parse_response(&mut self, side: Side, at: At, facts: &mut H1Facts, out: &mut Events) -> Result<Head, HttpError> {
+        let h = &mut self.sides[side];
+        if !super::looks_like_response(&h.buf) {
+            return Err(HttpError::Malformed("server bytes are not an HTTP response".into()));
+        }
+        let Parsed::Done { head, len } = super::parse_response(&h.buf)? else { return Ok(Head::Partial) };
+        out.push((at, side, H1Event::Response { status: head.status, reason: head.reason.clone() }));
+        if (100..200).contains(&head.status) && head.status != 101 {
+            return Ok(Head::Done(len, None));
+        }
+        let req = self.waiting.pop_front();
+        let is_ours = match (&facts.exchange, &req) {
+            (Some(ex), Some((r, rat))) => ex.request.as_ref().is_some_and(|(er, eat)| er == r && eat == rat),
+            (Some(ex), None) => ex.request.is_none() && ex.response.is_none(),
+            (None, _) => true,
+        };
+        let exchange = facts
+            .exchange
+            .get_or_insert_with(|| Box::new(Exchange { request: None, response: None, body: Vec::new() }));
+        if !is_ours {
+            // A response to another request on a keep-alive connection: skip its body.
+            let h = &mut self.sides[side];
+            match (head.content_length, head.chunked) {
+                (Some(n), false) => h.skip = n,
+                _ if head.status == 204 || head.status == 304 => {}
+                _ => h.done = true,
+            }
+            return Ok(Head::Done(len, None));
+        }
+        facts.attempted |= head.status == 426 || head.upgrade_ok();
+        if head.status == 101 {
+            if let Some((r, _)) = &req {
+                facts.problems = super::validate_101(r, &head);
+            }
+            let deflate = DeflateParams::from_response(&head.extensions);
+            exchange.response = Some((head, at));
+            facts.attempted = true;
+            // Client bytes that arrived after the request head belong to the frames.
+            let other = &mut self.sides[side.other()];
+            let upgrade =
+                Upgrade { deflate, lost: false, early: std::mem::take(&mut other.buf), early_lost: other.early_lost };
+            return Ok(Head::Done(len, Some(upgrade)));
+        }
+        let h = &mut self.sides[side];
+        // Chunked or until close: keep a preview, stop parsing heads on this side.
+        h.skip = match (head.content_length, head.chunked) {
+            (Some(n), false) => n,
+            _ => u64::MAX,
+        };
+        h.collecting_body = true;
+        exchange.response = Some((head, at));
+        Ok(Head::Done(len, None))
+    }
+}
+
+/// A head parse: incomplete, or complete with its length (and the upgrade if it was a 101).
+enum Head {
+    Partial,
+    Done(usize, Option<Upgrade>),
+}

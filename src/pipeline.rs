@@ -1,0 +1,337 @@
+//! The binary's pipeline around the library: which connections are shown (filters built from
+//! typed values), where finished connections are concluded (inline, or on a second thread),
+//! and how their records are kept until the end (table rows in memory, explanations and JSON
+//! records in a [`Spill`]), so that memory stays flat however many connections there are.
+
+use crate::spill::{Slot, Spill};
+use anyhow::Context;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use wsdiag::diagnose::Kind;
+use wsdiag::diagnose::across::Attempt;
+use wsdiag::report::{Connection, Input, Stats, Summary};
+use wsdiag::timeline::Timeline;
+use wsdiag::{Concluder, render};
+
+/// `--port`, `--host`, `--path`, `--verdict`, `--fail-on`.
+#[derive(Clone, Debug, Default)]
+pub struct Filters {
+    pub ports: Vec<u16>,
+    pub hosts: Vec<Host>,
+    pub path: Option<String>,
+    pub verdicts: Vec<Kind>,
+    pub fail_on: Vec<Kind>,
+}
+
+/// A `--host` value: an address (of either end of the connection) or a name (of the Host
+/// header).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    ip: Option<IpAddr>,
+    name: String,
+}
+
+impl Host {
+    pub fn parse(s: &str) -> Host {
+        let name = s.trim_matches(['[', ']']).to_string();
+        Host { ip: name.parse().ok(), name }
+    }
+
+    fn matches(&self, ends: &[std::net::SocketAddr], header: &str) -> bool {
+        self.ip.is_some_and(|ip| ends.iter().any(|a| a.ip() == ip))
+            || header == self.name
+            || header.split(':').next() == Some(self.name.as_str())
+    }
+}
+
+/// Verdict kinds from a comma-separated option.
+pub fn kinds(list: &[String], flag: &str) -> anyhow::Result<Vec<Kind>> {
+    list.iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Kind::parse(s.trim()).with_context(|| {
+                let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("{flag}: unknown verdict kind {s:?} (one of: {})", all.join(", "))
+            })
+        })
+        .collect()
+}
+
+impl Filters {
+    pub fn shows(&self, c: &Connection) -> bool {
+        let ends = [c.client_addr, c.server_addr];
+        if !self.ports.is_empty() && !ends.iter().any(|a| self.ports.contains(&a.port())) {
+            return false;
+        }
+        if !self.hosts.is_empty() {
+            let header = c.handshake.request.as_ref().and_then(|r| r.host.as_deref()).unwrap_or_default();
+            if !self.hosts.iter().any(|h| h.matches(&ends, header)) {
+                return false;
+            }
+        }
+        if let Some(p) = &self.path {
+            if !c.path().is_some_and(|x| x.contains(p.as_str())) {
+                return false;
+            }
+        }
+        self.verdicts.is_empty() || self.verdicts.contains(&c.verdict.kind)
+    }
+
+    pub fn fails(&self, c: &Connection) -> bool {
+        self.fail_on.contains(&c.verdict.kind)
+    }
+}
+
+/// What happens to each shown connection.
+pub enum Output {
+    /// The table (rows and explanations) at the end.
+    Table(render::Style),
+    /// One JSON document at the end.
+    Json,
+    /// The ladder of this connection.
+    Ladder(u64, render::Style),
+}
+
+/// Finished connections for the table, `--json` or `--conn`.
+pub struct Collector {
+    output: Output,
+    summary: Summary,
+    attempts: Vec<Attempt>,
+    conn: Option<Connection>,
+    pub failed: bool,
+    spill: Spill,
+    /// JSON records by id, or table rows.
+    records: Vec<(u64, Slot)>,
+    rows: Vec<Row>,
+    widths: render::Widths,
+}
+
+/// One table row, and where its explanation is.
+struct Row {
+    id: u64,
+    cells: [String; render::table::N],
+    kind: Kind,
+    explanation: Option<Slot>,
+}
+
+impl Collector {
+    pub fn new(output: Output) -> Self {
+        Collector {
+            output,
+            summary: Summary::default(),
+            attempts: Vec::new(),
+            conn: None,
+            failed: false,
+            spill: Spill::default(),
+            records: Vec::new(),
+            rows: Vec::new(),
+            widths: render::Widths::default(),
+        }
+    }
+
+    /// Concludes a finished timeline and keeps what is shown; returns how many of its
+    /// connections the report hides.
+    fn conclude(&mut self, tl: Timeline, conclude: &Concluder, filters: &Filters) -> io::Result<u64> {
+        let (conns, hidden) = conclude.conclude(tl);
+        for c in conns {
+            if filters.shows(&c) {
+                self.failed |= filters.fails(&c);
+                self.add(c)?;
+            }
+        }
+        Ok(hidden)
+    }
+
+    fn add(&mut self, c: Connection) -> io::Result<()> {
+        let style = match self.output {
+            Output::Ladder(n, _) => {
+                if c.id == n {
+                    self.conn = Some(c);
+                }
+                return Ok(());
+            }
+            Output::Json => None,
+            Output::Table(style) => Some(style),
+        };
+        self.summary.connections += 1;
+        *self.summary.by_verdict.entry(c.verdict.kind.as_str()).or_insert(0) += 1;
+        if let Some(a) = wsdiag::attempt(&c) {
+            self.attempts.push(a);
+        }
+        let Some(style) = style else {
+            let slot = self.spill.push_with(|w| render::json_record(&c, w))?;
+            self.records.push((c.id, slot));
+            return Ok(());
+        };
+        let cells = render::row(&c);
+        self.widths.add(&cells);
+        let explanation = if render::needs_explaining(&c) {
+            Some(self.spill.push_with(|w| render::explain(&c, style, w))?)
+        } else {
+            None
+        };
+        self.rows.push(Row { id: c.id, cells, kind: c.verdict.kind, explanation });
+        Ok(())
+    }
+
+    /// Writes what was collected: the ladder, the JSON document or the table.
+    pub fn render(mut self, inputs: Vec<Input>, stats: Stats, w: &mut impl Write) -> anyhow::Result<()> {
+        let loops = wsdiag::diagnose::across::reconnect_loops(&self.attempts);
+        let pairs = wsdiag::diagnose::across::proxy_pairs(&self.attempts);
+        let mut buf = Vec::new();
+        match self.output {
+            Output::Ladder(n, style) => {
+                let Some(c) = &self.conn else {
+                    anyhow::bail!("no connection {n} in this capture (wsdiag --all lists every connection's id)");
+                };
+                render::ladder(c, style, w)?;
+            }
+            Output::Json => {
+                self.records.sort_by_key(|(id, _)| *id);
+                let slots: Vec<Slot> = self.records.iter().map(|(_, s)| *s).collect();
+                let parts = render::ReportParts {
+                    inputs: &inputs,
+                    summary: &self.summary,
+                    reconnect_loops: &loops,
+                    proxied: &pairs,
+                    stats: &stats,
+                };
+                let spill = &mut self.spill;
+                render::write_report(&parts, !slots.is_empty(), w, |w| {
+                    spill.write_records(&slots, render::RECORD_END.len() as u64, &mut buf, w)
+                })?;
+            }
+            Output::Table(style) => {
+                if self.rows.is_empty() {
+                    let n: u64 = inputs.iter().map(|i| i.packets).sum();
+                    return Ok(render::write_empty(n, &stats, w)?);
+                }
+                self.rows.sort_by_key(|r| r.id);
+                render::write_head(&self.widths, style, w)?;
+                for r in &self.rows {
+                    render::write_row(&self.widths, &r.cells, r.kind, style, w)?;
+                }
+                render::write_summary(&self.summary, &loops, &pairs, style, w)?;
+                render::write_tls_note(&stats, w)?;
+                for slot in self.rows.iter().filter_map(|r| r.explanation) {
+                    self.spill.get(slot, &mut buf)?;
+                    writeln!(w)?;
+                    w.write_all(&buf)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where finished connections go, undiagnosed: concluded (diagnosis, report, record) and
+/// collected inline, or on a second thread when there is a second core. That work is a ninth
+/// of the instructions of this repo's benchmark capture for the table and a quarter with
+/// `--json` (callgrind), and a timeline crosses over as one move, so the packet path keeps its
+/// core.
+pub enum Stage {
+    Inline {
+        collector: Box<Collector>,
+        filters: Filters,
+        conclude: Concluder,
+        hidden: u64,
+    },
+    Thread {
+        batch: Vec<Timeline>,
+        tx: std::sync::mpsc::SyncSender<Vec<Timeline>>,
+        handle: std::thread::JoinHandle<io::Result<(Collector, u64)>>,
+    },
+}
+
+impl Stage {
+    /// Timelines handed over at once (a channel message per connection costs more than one).
+    const BATCH: usize = 32;
+
+    pub fn new(collector: Collector, filters: Filters, conclude: Concluder, thread: bool) -> Self {
+        if !thread {
+            return Stage::Inline { collector: Box::new(collector), filters, conclude, hidden: 0 };
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Timeline>>(64);
+        let handle = std::thread::spawn(move || {
+            let (mut collector, mut hidden) = (collector, 0);
+            for tl in rx.iter().flatten() {
+                hidden += collector.conclude(tl, &conclude, &filters)?;
+            }
+            Ok((collector, hidden))
+        });
+        Stage::Thread { batch: Vec::with_capacity(Self::BATCH), tx, handle }
+    }
+
+    pub fn push(&mut self, tl: Timeline) -> io::Result<()> {
+        match self {
+            Stage::Inline { collector, filters, conclude, hidden } => {
+                *hidden += collector.conclude(tl, conclude, filters)?;
+            }
+            Stage::Thread { batch, .. } => {
+                batch.push(tl);
+                if batch.len() >= Self::BATCH {
+                    self.flush();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn push_all(&mut self, tls: Vec<Timeline>) -> io::Result<()> {
+        for tl in tls {
+            self.push(tl)?;
+        }
+        self.flush();
+        Ok(())
+    }
+
+    /// Hands the batch over. A closed channel means the thread stopped on an error, which
+    /// [`Stage::finish`] returns.
+    fn flush(&mut self) {
+        if let Stage::Thread { batch, tx, .. } = self {
+            if !batch.is_empty() {
+                let full = std::mem::replace(batch, Vec::with_capacity(Self::BATCH));
+                let _ = tx.send(full);
+            }
+        }
+    }
+
+    /// The collector, and how many finished connections the report hides.
+    pub fn finish(mut self) -> io::Result<(Collector, u64)> {
+        self.flush();
+        match self {
+            Stage::Inline { collector, hidden, .. } => Ok((*collector, hidden)),
+            Stage::Thread { tx, handle, .. } => {
+                drop(tx);
+                handle.join().unwrap_or_else(|_| Err(io::Error::other("the report thread panicked")))
+            }
+        }
+    }
+}
+
+/// `--ndjson`: concludes finished connections and writes a line for each one shown, as it ends.
+pub struct NdjsonWriter {
+    pub filters: Filters,
+    pub conclude: Concluder,
+    pub failed: bool,
+    pub hidden: u64,
+    line: Vec<u8>,
+}
+
+impl NdjsonWriter {
+    pub fn new(filters: Filters, conclude: Concluder) -> Self {
+        NdjsonWriter { filters, conclude, failed: false, hidden: 0, line: Vec::new() }
+    }
+
+    pub fn write(&mut self, tl: Timeline, out: &mut impl Write) -> anyhow::Result<()> {
+        let (conns, hidden) = self.conclude.conclude(tl);
+        self.hidden += hidden;
+        for c in conns.iter().filter(|c| self.filters.shows(c)) {
+            self.failed |= self.filters.fails(c);
+            self.line.clear();
+            render::ndjson_line(c, &mut self.line)?;
+            out.write_all(&self.line).context("writing NDJSON")?;
+        }
+        Ok(())
+    }
+}
