@@ -149,13 +149,17 @@ keys_for() {
     log "$SCEN.keys: $(wc -l <"$HERE/$SCEN.keys") lines for $(wc -l <"$WORK/randoms") ClientHello(s)"
 }
 
+# browser chatter that says nothing about the connection: D-Bus, the chromium launcher script's
+# shell warning, Firefox's content processes leaving at SIGTERM ("Exiting due to channel error")
+NOISE='dbus|Running as user|DevTools listening|Fontconfig|GFX1-|headless mode|^\s*$|Failed to connect to the bus|sandbox|gpu_init|viz_main|ERROR:.*(object_proxy|bus\.cc)|WARNING:.*(sandbox|dbus)|/usr/bin/chromium: [0-9]+: \[|Exiting due to channel error'
+
 # peers_log LOG...: keep what the peers printed as $HERE/$SCEN.log
 peers_log() {
     local f
     : >"$HERE/$SCEN.log"
     for f in "$@"; do
         [[ -s $WORK/$f.log ]] || continue
-        grep -v -E 'dbus|Running as user|DevTools listening|Fontconfig|GFX1-|headless mode|^\s*$|Failed to connect to the bus|sandbox|gpu_init|viz_main|ERROR:.*(object_proxy|bus\.cc)|WARNING:.*(sandbox|dbus)' \
+        grep -v -E "$NOISE" \
             "$WORK/$f.log" | sed "s|$WORK|\$WORK|g; s|$CAPS|captures|g" >>"$HERE/$SCEN.log" || true
     done
     chmod 644 "$HERE/$SCEN.log"

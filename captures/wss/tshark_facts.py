@@ -4,6 +4,10 @@ cross-checking wsdiag's TLS work.
 
     python3 captures/wss/tshark_facts.py            # every capture in captures/wss/ -> tests/tshark/wss/
     python3 captures/wss/tshark_facts.py FILE...    # only these
+    python3 captures/wss/tshark_facts.py --no-keys [FILE...]
+        # the same without the key log -> tests/tshark/wss/NAME.no-keys.json: what tshark sees
+        # of the TLS streams with no secrets (versions, cipher, SNI, record counts; "decrypted":
+        # false). Skips pcapng files with a Decryption Secrets Block, which always decrypt.
 
 Writes tests/tshark/wss/NAME.json for captures/wss/NAME.pcap (or NAME.pcapng). The per-stream
 shape is the one of captures/tshark_facts.py (the plaintext captures), plus a "tls" object per
@@ -36,8 +40,10 @@ Per stream, "tls" (null for a plaintext stream):
                    alert travelled in a protected record (TLS 1.3 after the ServerHello, or
                    TLS 1.2 after that side's ChangeCipherSpec); its description is only known
                    because the key log decrypted it
+                   (description/code/level null: a TLS 1.2 alert record not decrypted)
   close_notify     {client, server}: packet of that side's close_notify alert, or null
-  records          per side, records by content type (the inner type when decrypted)
+  records          per side, records by content type (the inner type when decrypted;
+                   "encrypted": a TLS 1.3 protected record tshark could not decrypt)
 """
 import json
 import os
@@ -161,8 +167,11 @@ def parse_packet(pkt):
             p["retrans"] = bool(fields_of(proto, "tcp.analysis.retransmission"))
         elif n == "tls":
             for rec in fields_of(proto, "tls.record"):
+                # a TLS 1.3 protected record has an opaque_type (23); tshark adds its inner
+                # content_type only when it decrypted the record
+                ct = show(rec, "tls.record.content_type")
                 r = {"opaque": show(rec, "tls.record.opaque_type") is not None,
-                     "content_type": int(show(rec, "tls.record.content_type") or 0),
+                     "content_type": int(ct) if ct is not None else None,
                      "handshakes": []}
                 for hs in fields_of(rec, "tls.handshake"):
                     t = show(hs, "tls.handshake.type")
@@ -189,6 +198,8 @@ def parse_packet(pkt):
                 if desc is not None:
                     r["alert"] = {"level": "fatal" if lvl == "2" else "warning" if lvl == "1" else lvl,
                                   "code": int(desc), "description": ALERTS.get(int(desc), f"alert_{desc}")}
+                elif r["content_type"] == 21:   # a TLS 1.2 alert record tshark could not decrypt
+                    r["alert"] = {"level": None, "code": None, "description": None}
                 p["records"].append(r)
         elif n == "http":
             for key, fname in (("method", "http.request.method"), ("uri", "http.request.uri"),
@@ -209,10 +220,12 @@ def parse_packet(pkt):
     return p
 
 
-def facts(path):
+def facts(path, use_keys=True):
     name = os.path.basename(path)
     stem = name.rsplit(".", 1)[0]
     keys = os.path.join(os.path.dirname(path), stem + ".keys")
+    if not use_keys:
+        keys = os.path.join(os.path.dirname(path), "(no key log)")
     args = ["tshark", "-r", path, "-o", "tcp.reassemble_out_of_order:TRUE"]
     if os.path.exists(keys):
         args += ["-o", f"tls.keylog_file:{keys}"]
@@ -295,10 +308,14 @@ def facts(path):
                     s["first_rst"] = {"from": who, "packet": n}
             for r in p["records"]:
                 any_tls = True
-                ct = CONTENT.get(r["content_type"], str(r["content_type"]))
+                if r["content_type"] is None:
+                    ct = "encrypted"            # TLS 1.3 record not decrypted: type unknown
+                else:
+                    ct = CONTENT.get(r["content_type"], str(r["content_type"]))
                 tls["records"][who][ct] = tls["records"][who].get(ct, 0) + 1
-                inner_known = r["opaque"] and (r["content_type"] != 23 or r["handshakes"] or p["ws"] or "method" in p or "status" in p)
-                if inner_known or any(h["type"] == 20 for h in r["handshakes"]):
+                # decrypted: a TLS 1.3 record whose inner type tshark found, or a TLS 1.2
+                # Finished it could read (without keys it is an "Encrypted Handshake Message")
+                if (r["opaque"] and r["content_type"] is not None) or any(h["type"] == 20 for h in r["handshakes"]):
                     tls["decrypted"] = True
                 if r["content_type"] == 20:
                     ccs[who] = True
@@ -356,16 +373,23 @@ def facts(path):
     return result
 
 
-def out_name(path):
-    return os.path.join(OUT, os.path.basename(path).rsplit(".", 1)[0] + ".json")
+def out_name(path, use_keys=True):
+    return os.path.join(OUT, os.path.basename(path).rsplit(".", 1)[0] + ("" if use_keys else ".no-keys") + ".json")
 
 
 def main(argv):
+    use_keys = "--no-keys" not in argv
+    argv = [a for a in argv if a != "--no-keys"]
     paths = argv or sorted(os.path.join(HERE, f) for f in os.listdir(HERE) if f.endswith(CAPTURE_EXT))
+    if not use_keys:
+        paths = [p for p in paths if not p.endswith("-dsb.pcapng")]
     os.makedirs(OUT, exist_ok=True)
     for path in paths:
-        data = facts(path)
-        with open(out_name(path), "w") as fh:
+        data = facts(path, use_keys)
+        if not use_keys:
+            data["notes"].append("made with no key log (tshark_facts.py --no-keys): what tshark sees "
+                                 "of the TLS streams without secrets.")
+        with open(out_name(path, use_keys), "w") as fh:
             json.dump(data, fh, indent=1)
             fh.write("\n")
         brief = "; ".join(
@@ -374,7 +398,7 @@ def main(argv):
             f" alerts={[(a['from'], a['description']) for a in (s['tls'] or {}).get('alerts', [])]}"
             f" fin={s['first_fin'] and s['first_fin']['from']} rst={s['first_rst'] and s['first_rst']['from']}"
             for s in data["streams"])
-        print(f"{os.path.basename(path)}: {data['packets']} packets -> {os.path.relpath(out_name(path), ROOT)}: {brief}")
+        print(f"{os.path.basename(path)}: {data['packets']} packets -> {os.path.relpath(out_name(path, use_keys), ROOT)}: {brief}")
 
 
 if __name__ == "__main__":
