@@ -27,7 +27,9 @@ Per capture:
      packet in order, with its own fields.
   4. tshark -q -z conv,tcp: the conversation table, checked against the summed frame lengths.
 
-Per stream, "tls" (null for a plaintext stream):
+Per stream, beside the plaintext script's keys: "ws_compressed_frames" (frames with RSV1 set,
+i.e. permessage-deflate compressed, per direction), "http_user_agent", "http_server", and
+"tls" (null for a plaintext stream):
   version          from the ServerHello (supported_versions if present, else its version)
   cipher           the ServerHello's cipher suite (IANA name, as tshark shows it)
   sni              the ClientHello's server_name (null: none sent, e.g. a browser given an IP)
@@ -213,7 +215,10 @@ def parse_packet(pkt):
             if op is None:
                 continue
             p["ws"].append({"opcode": int(op), "mask": show(proto, "websocket.mask") in ("1", "True"),
-                            "rsv1": show(proto, "websocket.rsv1") in ("1", "True"),
+                            # RSV1 of a frame on a permessage-deflate connection: tshark's
+                            # "Per-Message Compressed" bit (websocket.rsv is all three bits)
+                            "rsv1": show(proto, "websocket.pmc") in ("1", "True")
+                            or (int(show(proto, "websocket.rsv") or "0", 16) & 4) != 0,
                             "code": show(proto, "websocket.payload.close.status_code"),
                             "reason": show(proto, "websocket.payload.close.reason"),
                             "has_payload": int(show(proto, "websocket.payload_length") or 0) > 0})
