@@ -4,8 +4,8 @@
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
 use crate::diagnose::{Kind, Verdict, round_ms};
 use crate::http;
-use crate::timeline::{At, Beats, ClientBy, EndHow, EventKind, EventLog, Heartbeat, Session, TcpFacts};
-use crate::units::{Role, Side};
+use crate::timeline::{At, Beats, ClientBy, EndHow, Event, EventKind, EventLog, Heartbeat, Session, TcpFacts};
+use crate::units::{Role, Side, Timestamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -376,62 +376,49 @@ pub struct TimelineEvent {
     pub text: String,
 }
 
-#[derive(Clone, Debug)]
-struct EventOut {
-    at_ms: f64,
-    packet: u64,
-    from: Role,
-    kind: EventKind,
-}
-
 /// A connection's timeline: its typed events, moved from the analysis, each one's text written
 /// only when it is shown or serialized (one buffer for all of them, no `String` per event).
 #[derive(Clone, Debug, Default)]
 pub struct Events {
-    items: Vec<EventOut>,
+    events: Vec<Event>,
+    /// The connection's first packet (times are from it) and its client side.
+    first: Timestamp,
+    client: Side,
     show_secrets: bool,
     /// Events the analysis did not keep (past its cap).
     pub dropped: u64,
 }
 
 impl Events {
-    /// The events of a connection whose first packet came at `first`, as `tcp` names the sides.
+    /// The events of a connection, its sides named as `tcp` names them.
     pub fn new(log: EventLog, tcp: &TcpFacts, opts: ReportOptions) -> Events {
-        if opts.no_timeline {
-            return Events { dropped: log.dropped, ..Events::default() };
-        }
-        let items = log
-            .events
-            .into_iter()
-            .map(|e| EventOut {
-                at_ms: round_ms(e.at.ts.ms_since(tcp.first.ts)),
-                packet: e.at.packet.0,
-                from: tcp.role_of(e.side),
-                kind: e.kind,
-            })
-            .collect();
-        Events { items, show_secrets: opts.show_secrets, dropped: log.dropped }
+        let events = if opts.no_timeline { Vec::new() } else { log.events };
+        let client = tcp.side_of(Role::Client);
+        Events { events, first: tcp.first.ts, client, show_secrets: opts.show_secrets, dropped: log.dropped }
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.events.len()
     }
 
-    /// Events made by hand, for tests.
+    /// Events made by hand, for tests: (time from the start in ms, packet, sender, what).
     #[cfg(test)]
     pub(crate) fn from_parts(items: Vec<(f64, u64, Role, EventKind)>) -> Events {
-        let items =
-            items.into_iter().map(|(at_ms, packet, from, kind)| EventOut { at_ms, packet, from, kind }).collect();
-        Events { items, show_secrets: false, dropped: 0 }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        use crate::units::PacketNo;
+        let events = items
+            .into_iter()
+            .map(|(ms, packet, from, kind)| crate::timeline::Event {
+                at: At { ts: Timestamp((ms * 1e6) as i64), packet: PacketNo(packet) },
+                side: if from == Role::Client { Side::A } else { Side::B },
+                kind,
+            })
+            .collect();
+        Events { events, first: Timestamp(0), client: Side::A, show_secrets: false, dropped: 0 }
     }
 
     /// The events as owned values (for tests and tools; the renderers use [`Events::for_each`]).
     pub fn to_vec(&self) -> Vec<TimelineEvent> {
-        let mut v = Vec::with_capacity(self.items.len());
+        let mut v = Vec::with_capacity(self.events.len());
         self.for_each(|e| {
             v.push(TimelineEvent {
                 at_ms: e.at_ms,
@@ -448,10 +435,12 @@ impl Events {
     pub fn for_each(&self, mut f: impl FnMut(&EventView<'_>)) {
         let opts = ReportOptions { show_secrets: self.show_secrets, no_timeline: false };
         let mut text = String::with_capacity(128);
-        for e in &self.items {
+        for e in &self.events {
             text.clear();
             let event = event_text(&e.kind, opts, &mut text);
-            f(&EventView { at_ms: e.at_ms, packet: e.packet, from: e.from, event, text: &text });
+            let from = if e.side == self.client { Role::Client } else { Role::Server };
+            let at_ms = round_ms(e.at.ts.ms_since(self.first));
+            f(&EventView { at_ms, packet: e.at.packet.0, from, event, text: &text });
         }
     }
 }
@@ -459,7 +448,7 @@ impl Events {
 impl Serialize for Events {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let mut seq = serializer.serialize_seq(Some(self.items.len()))?;
+        let mut seq = serializer.serialize_seq(Some(self.events.len()))?;
         let mut result = Ok(());
         self.for_each(|e| {
             if result.is_ok() {

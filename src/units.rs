@@ -78,8 +78,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// One of the two sides of a TCP connection, in the order the flow table first saw them.
 /// Which side is the client is decided per connection (SYN, HTTP request, masking).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
+    #[default]
     A,
     B,
 }

@@ -244,10 +244,12 @@ mod tests {
                 Role::Client,
                 EventKind::HttpError("quote \" backslash \\ tab \t nl \n nul \u{0} del \u{7f} é 𝄞".into()),
             ),
-            (1e21, 2, Role::Server, EventKind::Syn),
-            (0.1 + 0.2, 3, Role::Client, EventKind::Ping { len: 3 }),
+            (2.5, 2, Role::Server, EventKind::Syn),
+            (3.0, 3, Role::Client, EventKind::Ping { len: 3 }),
             (4.0, 4, Role::Server, EventKind::HttpError(String::new())),
         ]);
+        odd.duration_ms = 1e21;
+        odd.handshake.latency_ms = Some(0.1 + 0.2);
         odd.verdict.summary = "\u{1b}[31m".into();
         conns.push(odd);
         let mut empty = conns[0].clone();

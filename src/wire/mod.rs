@@ -239,37 +239,90 @@ pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
     }
 }
 
+/// Why a checked view could not be made.
+enum Check {
+    /// `need` bytes were needed, `got` were captured.
+    Short { need: usize, got: usize },
+    Malformed(&'static str),
+}
+
+impl Check {
+    fn at(self, layer: Layer, offset: usize) -> Decoded<'static> {
+        match self {
+            Check::Short { need, got } => short(layer, offset, need, got),
+            Check::Malformed(what) => Decoded::Malformed { layer, offset, what },
+        }
+    }
+}
+
+/// A checked view of an IPv4 header (RFC 791 §3.1): `new_checked` makes sure the fixed part
+/// and the options the IHL announces are captured, so no accessor can read out of bounds.
+struct Ipv4Header<'a> {
+    fixed: &'a [u8; 20],
+    header_len: usize,
+}
+
+impl<'a> Ipv4Header<'a> {
+    fn new_checked(buf: &'a [u8]) -> Result<Self, Check> {
+        let Some(fixed) = buf.first_chunk::<20>() else { return Err(Check::Short { need: 20, got: buf.len() }) };
+        if fixed[0] >> 4 != 4 {
+            return Err(Check::Malformed("version is not 4"));
+        }
+        let header_len = usize::from(fixed[0] & 0x0f) * 4;
+        if header_len < 20 {
+            return Err(Check::Malformed("header length below 20"));
+        }
+        if buf.len() < header_len {
+            return Err(Check::Short { need: header_len, got: buf.len() });
+        }
+        Ok(Ipv4Header { fixed, header_len })
+    }
+
+    /// The total length field; 0 (TSO on the capturing host) means "unknown".
+    fn total_len(&self) -> usize {
+        usize::from(h16(self.fixed, 2))
+    }
+
+    /// More fragments, or a fragment offset: a piece of a fragmented datagram.
+    fn is_fragment(&self) -> bool {
+        h16(self.fixed, 6) & 0x3fff != 0
+    }
+
+    fn protocol(&self) -> u8 {
+        self.fixed[9]
+    }
+
+    fn src(&self) -> u32 {
+        h32(self.fixed, 12)
+    }
+
+    fn dst(&self) -> u32 {
+        h32(self.fixed, 16)
+    }
+}
+
 #[inline(always)]
 fn decode_ipv4(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
-    let Some(h) = d.get(off..).and_then(|h| h.first_chunk::<20>()) else {
-        return short(Layer::Ipv4, off, 20, d.len().saturating_sub(off));
+    let h = match Ipv4Header::new_checked(d.get(off..).unwrap_or_default()) {
+        Ok(h) => h,
+        Err(e) => return e.at(Layer::Ipv4, off),
     };
-    if h[0] >> 4 != 4 {
-        return Decoded::Malformed { layer: Layer::Ipv4, offset: off, what: "version is not 4" };
-    }
-    let ihl = usize::from(h[0] & 0x0f) * 4;
-    if ihl < 20 {
-        return Decoded::Malformed { layer: Layer::Ipv4, offset: off, what: "header length below 20" };
-    }
-    let total = usize::from(be16(h, 2));
     // TSO on the capturing host can leave total length 0: then the wire length counts.
-    let total = if total == 0 { wire_net } else { total };
-    if total < ihl {
+    let total = match h.total_len() {
+        0 => wire_net,
+        n => n,
+    };
+    if total < h.header_len {
         return Decoded::Malformed { layer: Layer::Ipv4, offset: off, what: "total length below header length" };
     }
-    let frag = be16(h, 6);
-    if frag & 0x3fff != 0 {
+    if h.is_fragment() {
         return Decoded::Fragment;
     }
-    if h[9] != 6 {
+    if h.protocol() != 6 {
         return Decoded::NotTcp;
     }
-    if h.len() < ihl {
-        return short(Layer::Ipv4, off, ihl, h.len());
-    }
-    let src = [0, 0, 0xffff, be32(h, 12)];
-    let dst = [0, 0, 0xffff, be32(h, 16)];
-    decode_tcp(d, off + ihl, total - ihl, src, dst, false)
+    let (src, dst) = ([0, 0, 0xffff, h.src()], [0, 0, 0xffff, h.dst()]);
+    decode_tcp(d, off + h.header_len, total - h.header_len, src, dst, false)
 }
 
 fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
@@ -322,28 +375,60 @@ fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
     Decoded::Malformed { layer: Layer::Ipv6, offset: at, what: "more than 16 extension headers" }
 }
 
+/// A checked view of a TCP header's fixed part (RFC 9293 §3.1): its 20 bytes are captured and
+/// its data offset fits the segment. Options a small snaplen cut are not needed.
+struct TcpHeader<'a> {
+    fixed: &'a [u8; 20],
+    header_len: usize,
+}
+
+impl<'a> TcpHeader<'a> {
+    fn new_checked(buf: &'a [u8], seg_len: usize) -> Result<Self, Check> {
+        let Some(fixed) = buf.first_chunk::<20>() else { return Err(Check::Short { need: 20, got: buf.len() }) };
+        let header_len = usize::from(fixed[12] >> 4) * 4;
+        if header_len < 20 || header_len > seg_len {
+            return Err(Check::Malformed("data offset outside the segment"));
+        }
+        Ok(TcpHeader { fixed, header_len })
+    }
+    fn src_port(&self) -> u16 {
+        h16(self.fixed, 0)
+    }
+    fn dst_port(&self) -> u16 {
+        h16(self.fixed, 2)
+    }
+    fn seq(&self) -> u32 {
+        h32(self.fixed, 4)
+    }
+    fn ack(&self) -> u32 {
+        h32(self.fixed, 8)
+    }
+    fn flags(&self) -> TcpFlags {
+        TcpFlags(self.fixed[13])
+    }
+    fn window(&self) -> u16 {
+        h16(self.fixed, 14)
+    }
+}
+
 #[inline(always)]
 fn decode_tcp(d: &[u8], off: usize, seg_len: usize, src: [u32; 4], dst: [u32; 4], v6: bool) -> Decoded<'_> {
-    let Some(h) = d.get(off..).and_then(|h| h.first_chunk::<20>()) else {
-        return short(Layer::Tcp, off, 20, d.len().saturating_sub(off));
+    let buf = d.get(off..).unwrap_or_default();
+    let h = match TcpHeader::new_checked(buf, seg_len) {
+        Ok(h) => h,
+        Err(e) => return e.at(Layer::Tcp, off),
     };
-    let hlen = usize::from(h[12] >> 4) * 4;
-    if hlen < 20 || hlen > seg_len {
-        return Decoded::Malformed { layer: Layer::Tcp, offset: off, what: "data offset outside the segment" };
-    }
-    let wire_payload = seg_len - hlen;
-    let start = (off + hlen).min(d.len());
-    // Ethernet padding after the IP payload is not TCP payload.
-    let end = (off + seg_len).min(d.len());
-    let payload = &d[start..end.max(start)];
+    // Captured payload: after the header, before the end of the IP payload (Ethernet padding
+    // after it is not TCP payload).
+    let payload = buf.get(h.header_len..seg_len.min(buf.len())).unwrap_or_default();
     Decoded::Tcp(TcpSegment {
-        src: Endpoint { ip: src, port: h16(h, 0), v6 },
-        dst: Endpoint { ip: dst, port: h16(h, 2), v6 },
-        seq: h32(h, 4),
-        ack: h32(h, 8),
-        flags: TcpFlags(h[13]),
-        window: h16(h, 14),
-        missing: (wire_payload - payload.len()) as u32,
+        src: Endpoint { ip: src, port: h.src_port(), v6 },
+        dst: Endpoint { ip: dst, port: h.dst_port(), v6 },
+        seq: h.seq(),
+        ack: h.ack(),
+        flags: h.flags(),
+        window: h.window(),
+        missing: (seg_len - h.header_len - payload.len()) as u32,
         payload,
     })
 }
@@ -403,6 +488,45 @@ pub(crate) mod tests {
             assert_eq!(t.src.to_string(), "10.0.0.1:5000");
             assert_eq!(t.dst.to_string(), "10.0.0.2:80");
             assert_eq!((t.seq, t.ack, t.flags.0, t.payload, t.missing), (7, 9, 0x18, &b"hello"[..], 0));
+        }
+    }
+
+    /// An IPv4 header with options (IHL 6: a Router Alert, RFC 2113) decodes like one without,
+    /// and cut at every length it is "too short" until its options and the TCP header's fixed
+    /// part are in, then TCP with the rest counted missing.
+    #[test]
+    fn ipv4_options_cut_at_every_length() {
+        let plain = ipv4_tcp([10, 0, 0, 1], 5000, [10, 0, 0, 2], 80, 7, 9, 0x18, b"hello");
+        let mut ip = vec![0x46];
+        ip.extend_from_slice(&plain[1..20]);
+        ip.extend_from_slice(&[0x94, 0x04, 0x00, 0x00]);
+        ip.extend_from_slice(&plain[20..]);
+        let total = ip.len() as u16;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        let full = eth(ETH_IPV4, false, &ip);
+        let t = tcp(decode(Linktype::ETHERNET, &full, full.len() as u32));
+        assert_eq!(t.src.to_string(), "10.0.0.1:5000");
+        assert_eq!((t.seq, t.ack, t.flags.0, t.payload, t.missing), (7, 9, 0x18, &b"hello"[..], 0));
+        for cut in 0..=full.len() {
+            let d = decode(Linktype::ETHERNET, &full[..cut], full.len() as u32);
+            match (cut, d) {
+                (0..=13, Decoded::Truncated { layer: Layer::Link, .. }) => {}
+                (14..=33, Decoded::Truncated { layer: Layer::Ipv4, offset: 14, need: 20, got }) => {
+                    assert_eq!(got, cut - 14)
+                }
+                (34..=37, Decoded::Truncated { layer: Layer::Ipv4, offset: 14, need: 24, got }) => {
+                    assert_eq!(got, cut - 14)
+                }
+                (38..=57, Decoded::Truncated { layer: Layer::Tcp, offset: 38, need: 20, got }) => {
+                    assert_eq!(got, cut - 38)
+                }
+                (58.., Decoded::Tcp(t)) => {
+                    assert_eq!(t.payload, &b"hello"[..cut - 58]);
+                    assert_eq!(t.missing as usize, full.len() - cut);
+                    assert_eq!((t.seq, t.flags.0), (7, 0x18));
+                }
+                (cut, d) => panic!("cut at {cut}: {d:?}"),
+            }
         }
     }
 
