@@ -10,7 +10,7 @@
 #   captures/make-wss.sh --setup       only install the tools, browsers and peers
 #
 # Needs root (tcpdump, apt-get). Sends traffic only to 127.0.0.1. Ports: TLS servers on
-# 8443 and 8451-8464, the plaintext nginx backend on 8766, the page server / report collector on 9499
+# 8443 and 8451-8467, the plaintext nginx backend on 8766, the page server / report collector on 9499
 # (outside every capture filter). Peer logs go to $WORK (default /tmp/wsdiag-captures-wss);
 # each capture's peer output is also kept as captures/wss/NAME.log.
 # The test CA and certificate are in peers/tls/ (peers/tls/gen-certs.sh made them).
@@ -385,12 +385,51 @@ wss-firefox-clean() {
     peers_log server collector browser
 }
 
+wss-python-server-killed() {   # SIGKILL of the server: the kernel's FIN, no close_notify, no Close
+    pytls server echo 127.0.0.1 8465
+    local server=$LAST_PID
+    cap_start "$SCEN.pcap" "tcp port 8465"
+    bg client "$PY" "$TLS/wsspy.py" client send-wait wss://127.0.0.1:8465/chat --keylog "$WORK/$SCEN.sslkeys"
+    local client=$LAST_PID
+    wait_log client "open, waiting"
+    sleep 0.5
+    kill -KILL "$server"
+    wait "$server" 2>/dev/null || true   # (reaped here, so bash prints no "Killed" line)
+    echo "make-wss.sh: kill -KILL of the server (pid $server) 0.5 s after the echo" >>"$WORK/server.log"
+    wait "$client" || true
+    cat "$WORK/client.log"
+    cap_stop
+    keys_for "$WORK/$SCEN.sslkeys"
+    peers_log client server
+}
+
+wss-firefox-server-rst() {
+    pytls server rst 127.0.0.1 8466
+    collector_up
+    cap_start "$SCEN.pcap" "tcp port 8466"
+    browser_run firefox 8466 wait --trust-ca
+    cap_stop
+    keys_for "$WORK/$SCEN.sslkeys"
+    peers_log server collector browser
+}
+
+wss-chromium-tls12() {         # the Python server allows at most TLS 1.2
+    pytls server echo 127.0.0.1 8467 --tls12 ECDHE-RSA-AES128-GCM-SHA256
+    collector_up
+    cap_start "$SCEN.pcap" "tcp port 8467"
+    browser_run chromium 8467 clean "$(spki)"
+    cap_stop
+    keys_for "$WORK/$SCEN.sslkeys"
+    peers_log server collector browser
+}
+
 SCENARIOS=(
     wss-python-tls13-aes128 wss-node-tls13-chacha wss-node-tls13-aes256
     wss-python-tls12-aes128 wss-node-tls12-aes256 wss-node-tls12-chacha
     wss-cert-refused wss-cert-refused-asyncio wss-chromium-cert-refused wss-firefox-cert-refused
     wss-nginx-terminate wss-nginx-idle
     wss-chromium-clean wss-chromium-server-close-1011 wss-chromium-server-rst wss-firefox-clean
+    wss-python-server-killed wss-firefox-server-rst wss-chromium-tls12
 )
 
 main() {
