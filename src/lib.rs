@@ -95,7 +95,10 @@ impl Flow {
 /// Analysis settings.
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
-    pub conn: ConnConfig,
+    /// Inflate permessage-deflate messages (for previews and UTF-8 checks of compressed text).
+    pub inflate: bool,
+    /// Out-of-order bytes buffered per direction of a connection.
+    pub reorder_cap: usize,
     pub report: ReportOptions,
     /// Live flows tracked at once; beyond it the least recently active are finished early.
     pub max_flows: usize,
@@ -113,7 +116,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            conn: ConnConfig::default(),
+            inflate: true,
+            reorder_cap: 256 * 1024,
             report: ReportOptions::default(),
             max_flows: 65_536,
             reorder_budget: 32 << 20,
@@ -137,6 +141,8 @@ const SWEEP_EVERY: u64 = 4096;
 /// Feeds packets, gathers connections, produces reports.
 pub struct Analyzer {
     cfg: Config,
+    /// What each connection's layers do, from `cfg`.
+    conn: ConnConfig,
     flows: FlowTable<Flow>,
     budget: Budget,
     next_id: u64,
@@ -149,10 +155,11 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    pub fn new(mut cfg: Config) -> Self {
-        cfg.conn.events = !cfg.report.no_timeline;
+    pub fn new(cfg: Config) -> Self {
+        let conn = ConnConfig { reorder_cap: cfg.reorder_cap, inflate: cfg.inflate, events: !cfg.report.no_timeline };
         Analyzer {
             cfg,
+            conn,
             flows: FlowTable::default(),
             budget: Budget::new(cfg.reorder_budget).with_heads_limit(cfg.head_budget),
             next_id: 1,
@@ -248,7 +255,7 @@ impl Analyzer {
                 }
             }
         };
-        let (conn_cfg, budget) = (self.cfg.conn, &mut self.budget);
+        let (conn_cfg, budget) = (self.conn, &mut self.budget);
         if let Some(flow) = self.flows.slot_mut(slot) {
             let conn = flow.conn(conn_cfg, budget);
             let side = side_of(conn.a, seg.src);
@@ -265,7 +272,7 @@ impl Analyzer {
         let flow = if bare_syn {
             Flow::Syn(SynOnly { id, seg: TcpSegment { payload: &[], ..*seg }, at })
         } else {
-            Flow::Conn(Box::new(Conn::new(id, seg.src, seg.dst, at, self.cfg.conn)))
+            Flow::Conn(Box::new(Conn::new(id, seg.src, seg.dst, at, self.conn)))
         };
         self.flows.insert(key, flow)
     }
@@ -308,7 +315,7 @@ impl Analyzer {
 
     fn finish_slot(&mut self, slot: usize) {
         let Some(flow) = self.flows.remove(slot) else { return };
-        let tl = flow.into_conn(self.cfg.conn, &mut self.budget).finish(&mut self.budget);
+        let tl = flow.into_conn(self.conn, &mut self.budget).finish(&mut self.budget);
         self.report(tl);
     }
 

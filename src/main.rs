@@ -56,7 +56,7 @@ fn run() -> anyhow::Result<ExitCode> {
             show_secrets: cli.show_secrets,
             no_timeline: !cli.json && !cli.ndjson && cli.conn.is_none(),
         },
-        conn: wsdiag::conn::ConnConfig { inflate: !cli.no_inflate, ..Default::default() },
+        inflate: !cli.no_inflate,
         ..Config::default()
     };
     let stdout = io::stdout();

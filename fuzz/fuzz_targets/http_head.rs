@@ -53,7 +53,9 @@ fuzz_target!(|data: &[u8]| {
     if let Some(r) = &resp {
         let _ = r.upgrade_ok();
         let _ = r.connection_ok();
-        let _ = DeflateParams::from_response(&r.extensions);
+        for e in &r.extensions {
+            let _ = DeflateParams::from_agreed(e.params.iter().map(|(k, v)| (k.as_str(), v.as_deref())));
+        }
     }
     if let (Some(q), Some(s)) = (&req, &resp) {
         let _ = http::validate_101(q, s);

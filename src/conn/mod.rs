@@ -29,7 +29,8 @@ pub struct ConnConfig {
 
 impl Default for ConnConfig {
     fn default() -> Self {
-        ConnConfig { reorder_cap: 256 * 1024, inflate: true, events: true }
+        let cfg = crate::Config::default();
+        ConnConfig { reorder_cap: cfg.reorder_cap, inflate: cfg.inflate, events: true }
     }
 }
 
@@ -298,7 +299,11 @@ impl AppSink<'_> {
     /// The server switched protocols: frames from here on.
     fn upgrade(&mut self, up: Upgrade, at: At) {
         let side = self.side;
-        self.start_ws(up.deflate, at);
+        // RFC 7692: the first permessage-deflate answer is the one in force.
+        let deflate = up.extensions.iter().find(|e| e.name == "permessage-deflate").map(|e| {
+            DeflateParams::from_agreed(e.params.iter().map(|(k, v)| (k.as_str(), v.as_deref())))
+        });
+        self.start_ws(deflate, at);
         let Layer::WebSocket(f) = &mut self.up.layer else { return };
         if up.lost {
             for s in Side::BOTH {

@@ -7,7 +7,6 @@
 
 use super::{HandshakeProblem, HttpError, MAX_HEAD, Parsed, Request, Response};
 use crate::units::{At, PerSide, Side};
-use crate::ws::deflate::DeflateParams;
 use std::collections::VecDeque;
 
 /// Bytes of a non-101 body kept.
@@ -64,8 +63,8 @@ pub enum H1Event {
 /// The server switched to WebSocket: what the frame layer starts from.
 #[derive(Debug, Default)]
 pub struct Upgrade {
-    /// permessage-deflate as the 101 agreed it.
-    pub deflate: Option<DeflateParams>,
+    /// The extensions the 101 agreed (permessage-deflate among them, if any).
+    pub extensions: Vec<super::Extension>,
     /// The 101 was read from a cut head: where either side's frames begin is unknown.
     pub lost: bool,
     /// Client bytes sent after its request head and before the 101 (early frames).
@@ -369,13 +368,13 @@ impl H1 {
             if let Some((r, _)) = &req {
                 facts.problems = super::validate_101(r, &head);
             }
-            let deflate = DeflateParams::from_response(&head.extensions);
+            let extensions = head.extensions.clone();
             exchange.response = Some((head, at));
             facts.attempted = true;
             // Client bytes that arrived after the request head belong to the frames.
             let other = &mut self.sides[side.other()];
             let upgrade =
-                Upgrade { deflate, lost: false, early: std::mem::take(&mut other.buf), early_lost: other.early_lost };
+                Upgrade { extensions, lost: false, early: std::mem::take(&mut other.buf), early_lost: other.early_lost };
             return Ok(Head::Done(len, Some(upgrade)));
         }
         let h = &mut self.sides[side];

@@ -1,7 +1,6 @@
 //! permessage-deflate (RFC 7692): negotiated parameters and a per-direction inflater that keeps
 //! its window across messages unless `*_no_context_takeover` was agreed.
 
-use crate::http::Extension;
 use flate2::{Decompress, FlushDecompress, Status};
 
 /// The most one message may inflate to before inflation stops (a deflate bomb costs bounded
@@ -18,16 +17,23 @@ pub struct DeflateParams {
 }
 
 impl DeflateParams {
-    /// The parameters of the `permessage-deflate` answer, if the server accepted it.
-    pub fn from_response(exts: &[Extension]) -> Option<DeflateParams> {
-        let e = exts.iter().find(|e| e.name == "permessage-deflate")?;
-        let bits = |name: &str| e.param(name).flatten().and_then(|v| v.parse().ok());
-        Some(DeflateParams {
-            client_no_context_takeover: e.param("client_no_context_takeover").is_some(),
-            server_no_context_takeover: e.param("server_no_context_takeover").is_some(),
-            client_max_window_bits: bits("client_max_window_bits"),
-            server_max_window_bits: bits("server_max_window_bits"),
-        })
+    /// The parameters of a `permessage-deflate` answer (RFC 7692 §7.1), given as its
+    /// parameter names (lower case) and values.
+    pub fn from_agreed<'a>(params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> DeflateParams {
+        let mut d = DeflateParams::default();
+        // A parameter given twice counts as the first one says.
+        let (mut client_bits, mut server_bits) = (false, false);
+        for (name, value) in params {
+            let bits = || value.and_then(|v| v.parse().ok());
+            match name {
+                "client_no_context_takeover" => d.client_no_context_takeover = true,
+                "server_no_context_takeover" => d.server_no_context_takeover = true,
+                "client_max_window_bits" if !client_bits => (client_bits, d.client_max_window_bits) = (true, bits()),
+                "server_max_window_bits" if !server_bits => (server_bits, d.server_max_window_bits) = (true, bits()),
+                _ => {}
+            }
+        }
+        d
     }
 }
 
@@ -153,10 +159,14 @@ mod tests {
 
     #[test]
     fn params() {
-        let e =
-            crate::http::parse_extensions("permessage-deflate; server_max_window_bits=12; client_no_context_takeover");
-        let p = DeflateParams::from_response(&e).unwrap_or_default();
+        let p = DeflateParams::from_agreed([
+            ("server_max_window_bits", Some("12")),
+            ("client_no_context_takeover", None),
+            ("server_max_window_bits", Some("9")),
+            ("client_max_window_bits", None),
+        ]);
         assert!(p.client_no_context_takeover && !p.server_no_context_takeover);
-        assert_eq!(p.server_max_window_bits, Some(12));
+        assert_eq!(p.server_max_window_bits, Some(12), "the first one counts");
+        assert_eq!(p.client_max_window_bits, None, "given without a value");
     }
 }
