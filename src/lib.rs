@@ -15,6 +15,7 @@ pub mod render;
 pub mod report;
 pub mod tcp;
 pub mod timeline;
+pub mod tls;
 pub mod units;
 pub mod wire;
 pub mod ws;
