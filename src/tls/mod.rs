@@ -253,6 +253,8 @@ struct Dir {
     secret: Option<Secret>,
     /// Decryption was expected (keys found) but is no more possible: app records are gaps.
     blind: bool,
+    /// The key log lacks the secret this side's records need now (told at its first record).
+    missing: Option<&'static str>,
     /// The sequence number is not known (after record sync was lost).
     seq_unknown: bool,
     decrypted_any: bool,
@@ -280,6 +282,7 @@ impl Dir {
             pending: None,
             secret: None,
             blind: false,
+            missing: None,
             seq_unknown: false,
             decrypted_any: false,
             finished: false,
@@ -467,6 +470,9 @@ impl Core {
             dir.first_encrypted_len = fragment.len();
         }
         let Some(prot) = dir.prot.as_mut() else {
+            if let Some(label) = dir.missing {
+                self.facts.why_not.get_or_insert(WhyNot::MissingSecret { label });
+            }
             // Not decrypting: what can be inferred.
             let ct = header.content_type();
             if dir.blind && (ct == record::APPLICATION_DATA) && dir.phase == Phase::Application {
@@ -660,7 +666,7 @@ impl Core {
                         },
                         (Some(_), None) if had => {
                             dir.blind = true;
-                            self.facts.why_not.get_or_insert(WhyNot::MissingSecret { label });
+                            dir.missing = Some(label);
                         }
                         _ => {}
                     }
@@ -729,7 +735,7 @@ impl Core {
                 (Role::Server, secrets.server_handshake, "SERVER_HANDSHAKE_TRAFFIC_SECRET"),
             ] {
                 let Some(secret) = secret else {
-                    self.facts.why_not.get_or_insert(WhyNot::MissingSecret { label });
+                    self.dirs[role].missing = Some(label);
                     continue;
                 };
                 match Protection::tls13(suite, secret.as_bytes()) {

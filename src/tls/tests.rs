@@ -1,7 +1,7 @@
 //! The stage end to end: RFC 8448's trace, and real OpenSSL conversations (testdata/make.py).
 
 use super::*;
-use crate::tls::testdata::rfc8448;
+use crate::tls::testdata::{CLIENT_FRAME, Conversation, REQUEST, RESPONSE, SERVER_FRAME, conversation, rfc8448};
 use crate::units::{PacketNo, Timestamp};
 
 /// What a sink saw.
@@ -83,4 +83,222 @@ fn rfc8448_conversation_decrypts() {
     assert_eq!(f.records.client, RecordCount { count: 4, bytes: 201 + 58 + 72 + 24 });
     assert!(seen.events.contains(&(Role::Server, TlsEvent::EncryptedExtensions { alpn: None })));
     assert!(seen.events.contains(&(Role::Client, TlsEvent::HandshakeFinished { inferred: false })));
+}
+
+fn keylog(text: &[u8]) -> Option<Arc<KeyLog>> {
+    let mut k = KeyLog::default();
+    assert_eq!(k.add(text, "test.keys"), vec![]);
+    Some(Arc::new(k))
+}
+
+/// Feeds a conversation's chunks, each cut by `cut` into pieces.
+fn run(c: &Conversation, keys: Option<Arc<KeyLog>>, cut: impl Fn(usize, &[u8]) -> Vec<&[u8]>) -> (TlsFacts, Seen) {
+    let mut tls = Tls::new(keys);
+    let mut seen = Seen::default();
+    for (i, (role, chunk)) in c.chunks.iter().enumerate() {
+        for piece in cut(i, chunk) {
+            tls.data(*role, piece, at(i as u64 + 1), &mut seen);
+        }
+    }
+    (tls.facts().clone(), seen)
+}
+
+fn whole(_: usize, c: &[u8]) -> Vec<&[u8]> {
+    vec![c]
+}
+
+fn concat(a: &[u8], b: &[u8]) -> Vec<u8> {
+    [a, b].concat()
+}
+
+/// What every decrypted conversation of make.py shows.
+fn assert_decrypted(name: &str, f: &TlsFacts, seen: &Seen, version: u16, cipher: u16) {
+    assert_eq!(seen.plain.client, concat(REQUEST, CLIENT_FRAME), "{name}");
+    assert_eq!(seen.plain.server, concat(RESPONSE, SERVER_FRAME), "{name}");
+    assert_eq!(seen.gaps, PerRole::default(), "{name}");
+    assert_eq!((f.version, f.cipher), (Some(version), Some(cipher)), "{name}");
+    assert_eq!(f.sni.as_deref(), Some("ws.example"), "{name}");
+    assert_eq!(f.alpn_offered, ["h2", "http/1.1"], "{name}");
+    assert_eq!(f.alpn.as_deref(), Some("http/1.1"), "{name}");
+    assert!(f.handshake_complete && f.decrypted && !f.not_tls, "{name}");
+    assert_eq!(f.why_not, None, "{name}");
+    assert!(f.close_notify.client.is_some() && f.close_notify.server.is_some(), "{name}");
+    let alerts: Vec<_> = f.alerts.iter().map(|a| (a.from, a.level, a.description, a.encrypted)).collect();
+    assert_eq!(alerts, [(Role::Client, Some(1), Some(0), true), (Role::Server, Some(1), Some(0), true)], "{name}");
+    assert!(!seen.events.iter().any(|(_, e)| matches!(e, TlsEvent::DecryptFailed { .. })), "{name}");
+}
+
+const DECRYPTED: [(&str, u16, u16); 6] = [
+    ("tls13_aes128", 0x0304, 0x1301),
+    ("tls13_aes256", 0x0304, 0x1302),
+    ("tls13_chacha", 0x0304, 0x1303),
+    ("tls12_aes128", 0x0303, 0xc02b),
+    ("tls12_aes256", 0x0303, 0xc02c),
+    ("tls12_chacha", 0x0303, 0xcca9),
+];
+
+#[test]
+fn real_conversations_decrypt_whole_and_byte_by_byte() {
+    for (name, version, cipher) in DECRYPTED {
+        let c = conversation(name);
+        let (f, seen) = run(&c, keylog(c.keys), whole);
+        assert_decrypted(name, &f, &seen, version, cipher);
+        let (f1, seen1) = run(&c, keylog(c.keys), |_, c| c.chunks(1).collect());
+        assert_decrypted(name, &f1, &seen1, version, cipher);
+        assert_eq!(f.records, f1.records);
+        let client = seen.events.iter().find_map(|(_, e)| match e {
+            TlsEvent::ClientHello { versions, .. } => Some(versions.clone()),
+            _ => None,
+        });
+        // A TLS 1.2-only client sends no supported_versions.
+        let want: &[u16] = if version == 0x0304 { &[0x0304] } else { &[] };
+        assert_eq!(client.as_deref(), Some(want), "{name}");
+    }
+}
+
+#[test]
+fn every_split_point_of_one_conversation() {
+    let c = conversation("tls13_aes128");
+    let keys = keylog(c.keys);
+    for (i, (_, chunk)) in c.chunks.iter().enumerate() {
+        for at in 0..=chunk.len() {
+            let (f, seen) = run(&c, keys.clone(), |j, c| if j == i { vec![&c[..at], &c[at..]] } else { vec![c] });
+            assert_decrypted("tls13_aes128", &f, &seen, 0x0304, 0x1301);
+        }
+    }
+}
+
+#[test]
+fn without_keys_the_clear_handshake_and_inference() {
+    for (name, version, cipher) in DECRYPTED {
+        let c = conversation(name);
+        let (f, seen) = run(&c, None, whole);
+        assert!(seen.plain.client.is_empty() && seen.plain.server.is_empty(), "{name}");
+        assert_eq!(seen.gaps, PerRole::default(), "{name}");
+        assert_eq!((f.version, f.cipher, f.sni.as_deref()), (Some(version), Some(cipher), Some("ws.example")));
+        assert!(f.handshake_complete && !f.decrypted, "{name}");
+        assert_eq!(f.why_not, Some(WhyNot::NoKeys), "{name}");
+        assert_eq!(f.why_not.map(|w| w.describe()).as_deref(), Some("no keys given (--keylog)"));
+        if version == 0x0303 {
+            // TLS 1.2 says its ALPN in the clear; its close_notify alerts are encrypted.
+            assert_eq!(f.alpn.as_deref(), Some("http/1.1"), "{name}");
+            assert_eq!(f.alerts.len(), 2, "{name}");
+            assert!(f.alerts.iter().all(|a| a.encrypted && a.description.is_none()));
+        } else {
+            assert_eq!((f.alpn.as_deref(), f.alerts.len()), (None, 0), "{name}");
+        }
+        assert_eq!(f.close_notify, PerRole::default(), "{name}");
+        let inferred = seen.events.iter().filter(|(_, e)| *e == TlsEvent::HandshakeFinished { inferred: true });
+        assert_eq!(inferred.count(), 2, "{name}");
+    }
+}
+
+#[test]
+fn cbc_suite_is_named_not_decrypted() {
+    let c = conversation("tls12_cbc");
+    let (f, seen) = run(&c, keylog(c.keys), whole);
+    assert_eq!(f.cipher, Some(0xc009));
+    assert!(f.handshake_complete && !f.decrypted);
+    assert!(seen.plain.client.is_empty() && seen.gaps == PerRole::default());
+    assert_eq!(
+        f.why_not.map(|w| w.describe()).as_deref(),
+        Some("cipher suite TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA (CBC) is not decrypted")
+    );
+}
+
+#[test]
+fn untrusted_certificate_alerts() {
+    for (name, version) in [("tls13_untrusted", 0x0304), ("tls12_untrusted", 0x0303)] {
+        let c = conversation(name);
+        let (f, seen) = run(&c, keylog(c.keys), whole);
+        assert_eq!(f.version, Some(version));
+        assert!(!f.handshake_complete, "{name}");
+        // OpenSSL's client refuses the certificate before its own keys are in use: the alert
+        // goes in the clear, in TLS 1.3 as well.
+        let alerts: Vec<_> = f.alerts.iter().map(|a| (a.from, a.level, a.description, a.encrypted)).collect();
+        assert_eq!(alerts, [(Role::Client, Some(2), Some(48), false)], "{name}");
+        assert_eq!(alert_description_name(48), Some("unknown_ca"));
+        assert!(seen.plain.server.is_empty());
+        if version == 0x0304 {
+            // The log holds the two handshake secrets: the server's flight is read.
+            assert!(f.decrypted);
+            assert_eq!(f.alpn.as_deref(), Some("http/1.1"));
+            assert!(seen.events.contains(&(Role::Server, TlsEvent::HandshakeFinished { inferred: false })));
+            assert_eq!(f.why_not, None);
+        } else {
+            // Nothing was logged before the failure.
+            assert_eq!(f.why_not, Some(WhyNot::NoKeyLogLine));
+        }
+    }
+}
+
+#[test]
+fn another_connections_keys_fail_authentication() {
+    let c = conversation("tls13_aes128");
+    let other = conversation("tls13_chacha");
+    let cr = |keys: &[u8]| String::from_utf8_lossy(keys).lines().nth(1).unwrap().split(' ').nth(1).unwrap().to_string();
+    let text = String::from_utf8_lossy(other.keys).replace(&cr(other.keys), &cr(c.keys));
+    let (f, seen) = run(&c, keylog(text.as_bytes()), whole);
+    assert!(!f.decrypted);
+    assert_eq!(
+        f.why_not.map(|w| w.describe()).as_deref(),
+        Some("record 3 from the server fails authentication: the key log does not belong to this connection")
+    );
+    assert!(seen.events.contains(&(Role::Server, TlsEvent::DecryptFailed { record_no: 3, why: OpenError::BadTag })));
+    assert!(seen.plain.server.is_empty() && seen.plain.client.is_empty());
+    assert_eq!(f.records.server.count, 11);
+}
+
+#[test]
+fn a_truncated_key_log_has_no_line() {
+    for name in ["tls13_aes128", "tls12_aes128"] {
+        let c = conversation(name);
+        // The log cut before its first secret line (the comment only).
+        let first_line = c.keys.iter().position(|&b| b == b'\n').unwrap();
+        let (f, seen) = run(&c, keylog(&c.keys[..first_line]), whole);
+        assert_eq!(f.why_not.map(|w| w.describe()).as_deref(), Some("no key log line for this client random"));
+        assert!(!f.decrypted && seen.plain.client.is_empty());
+        assert!(f.handshake_complete, "{name}: inferred as without keys");
+    }
+}
+
+#[test]
+fn cut_mid_handshake() {
+    let c = conversation("tls13_aes128");
+    let mut tls = Tls::new(keylog(c.keys));
+    let mut seen = Seen::default();
+    for (i, (role, chunk)) in c.chunks.iter().take(2).enumerate() {
+        tls.data(*role, &chunk[..chunk.len() - 30.min(chunk.len() / 2) * (i % 2)], at(1), &mut seen);
+    }
+    let f = tls.facts();
+    assert!(!f.handshake_complete);
+    assert_eq!(f.version, Some(0x0304));
+    assert!(seen.plain.client.is_empty());
+}
+
+#[test]
+fn gaps_lose_bytes_not_the_stream() {
+    let c = conversation("tls13_aes128");
+    // Chunk 5: the server's two application records, missing from the capture.
+    let mut tls = Tls::new(keylog(c.keys));
+    let mut seen = Seen::default();
+    for (i, (role, chunk)) in c.chunks.iter().enumerate() {
+        if i == 5 {
+            tls.gap(*role, chunk.len() as u64, at(6), &mut seen);
+        } else if i == 4 {
+            // Chunk 4: the client's request, 50 bytes of it missing from its middle.
+            tls.data(*role, &chunk[..60], at(5), &mut seen);
+            tls.gap(*role, 50, at(5), &mut seen);
+            tls.data(*role, &chunk[110..], at(5), &mut seen);
+        } else {
+            tls.data(*role, chunk, at(i as u64 + 1), &mut seen);
+        }
+    }
+    let f = tls.facts();
+    assert_eq!(seen.plain.client, CLIENT_FRAME);
+    assert!(seen.plain.server.is_empty());
+    assert_eq!(seen.gaps, PerRole { client: 50, server: 180 });
+    assert!(f.close_notify.client.is_some() && f.close_notify.server.is_some());
+    assert!(seen.events.contains(&(Role::Server, TlsEvent::SyncFound { skipped: 180 })));
+    assert_eq!(f.why_not, None);
 }
