@@ -25,7 +25,7 @@ pub enum Hash {
 }
 
 impl Hash {
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha256 => 32,
             Hash::Sha384 => 48,
@@ -79,7 +79,7 @@ pub fn suite(id: u16) -> Option<Suite> {
         0x1303 => (ChaCha20Poly1305, Hash::Sha256, true),
         0xc02b | 0xc02f | 0x009e | 0x009c => (Aes128Gcm, Hash::Sha256, false),
         0xc02c | 0xc030 | 0x009f | 0x009d => (Aes256Gcm, Hash::Sha384, false),
-        0xcca8 | 0xcca9 | 0xccaa => (ChaCha20Poly1305, Hash::Sha256, false),
+        0xcca8..=0xccaa => (ChaCha20Poly1305, Hash::Sha256, false),
         _ => return None,
     };
     Some(Suite { id, aead, hash, tls13 })
@@ -134,8 +134,8 @@ pub fn hkdf_expand_label(
     // Labels and contexts here are short constants and hashes; longer ones are refused by
     // length rather than truncated.
     const PREFIX: &[u8] = b"tls13 ";
-    if label.len() + PREFIX.len() > 255 || context.len() > 255 || out.len() > 255 * hash.len() {
-        return Err(KeyError::SecretLength { got: secret.len(), want: hash.len() });
+    if label.len() + PREFIX.len() > 255 || context.len() > 255 || out.len() > 255 * hash.output_len() {
+        return Err(KeyError::SecretLength { got: secret.len(), want: hash.output_len() });
     }
     let mut info = [0u8; 2 + 1 + 255 + 1 + 255];
     let out_len = out.len() as u16;
@@ -150,7 +150,7 @@ pub fn hkdf_expand_label(
     n += 1;
     info[n..n + context.len()].copy_from_slice(context);
     n += context.len();
-    let bad = KeyError::SecretLength { got: secret.len(), want: hash.len() };
+    let bad = KeyError::SecretLength { got: secret.len(), want: hash.output_len() };
     match hash {
         Hash::Sha256 => {
             hkdf::Hkdf::<Sha256>::from_prk(secret).map_err(|_| bad)?.expand(&info[..n], out).map_err(|_| bad)
@@ -165,9 +165,9 @@ pub fn hkdf_expand_label(
 /// `HKDF-Expand-Label(application_traffic_secret_N, "traffic upd", "", Hash.length)`.
 pub fn next_traffic_secret(hash: Hash, secret: &Secret) -> Result<Secret, KeyError> {
     let mut out = [0u8; MAX_HASH];
-    let out = &mut out[..hash.len()];
+    let out = &mut out[..hash.output_len()];
     hkdf_expand_label(hash, secret.as_bytes(), b"traffic upd", b"", out)?;
-    Secret::new(out).ok_or(KeyError::SecretLength { got: out.len(), want: hash.len() })
+    Secret::new(out).ok_or(KeyError::SecretLength { got: out.len(), want: hash.output_len() })
 }
 
 /// RFC 5246 §5: `P_hash(secret, seed)`, with `PRF(secret, label, seed) = P_<hash>(secret,
@@ -203,6 +203,8 @@ fn p_hash<M: Mac + KeyInit + Clone>(secret: &[u8], label: &[u8], seed: &[u8], ou
     }
 }
 
+// Boxed where it is kept (in `Protection`), so its size is no burden.
+#[allow(clippy::large_enum_variant)]
 enum Cipher {
     Aes128(Aes128Gcm),
     Aes256(Aes256Gcm),
@@ -283,8 +285,8 @@ impl Protection {
     /// RFC 8446 §7.3: `key = HKDF-Expand-Label(secret, "key", "", key_length)`, `iv =
     /// HKDF-Expand-Label(secret, "iv", "", 12)`.
     pub fn tls13(suite: Suite, secret: &[u8]) -> Result<Protection, KeyError> {
-        if secret.len() != suite.hash.len() {
-            return Err(KeyError::SecretLength { got: secret.len(), want: suite.hash.len() });
+        if secret.len() != suite.hash.output_len() {
+            return Err(KeyError::SecretLength { got: secret.len(), want: suite.hash.output_len() });
         }
         let mut key = [0u8; 32];
         let key = &mut key[..suite.aead.key_len()];

@@ -441,12 +441,12 @@ impl Core {
                 dir.hs.feed(fragment, &mut |m| msgs.push(m));
                 self.messages(from, at, sink);
             }
-            record::APPLICATION_DATA => {
-                // Before any ServerHello: early data, or a capture that begins later.
-                if !self.server_hello && self.facts.client_random.is_none() && self.facts.why_not.is_none() {
-                    self.facts.why_not =
-                        Some(if self.keys.is_some() { WhyNot::CaptureStartsAfterHandshake } else { WhyNot::NoKeys });
-                }
+            // Before any ServerHello: early data, or a capture that begins later.
+            record::APPLICATION_DATA
+                if !self.server_hello && self.facts.client_random.is_none() && self.facts.why_not.is_none() =>
+            {
+                self.facts.why_not =
+                    Some(if self.keys.is_some() { WhyNot::CaptureStartsAfterHandshake } else { WhyNot::NoKeys });
             }
             _ => {}
         }
@@ -524,10 +524,8 @@ impl Core {
         self.facts.decrypted = true;
         let len = opened.len.min(dir.buf.len());
         match opened.content_type {
-            record::APPLICATION_DATA => {
-                if dir.phase == Phase::Application && len > 0 {
-                    sink.plaintext(from, &dir.buf[..len], at);
-                }
+            record::APPLICATION_DATA if dir.phase == Phase::Application && len > 0 => {
+                sink.plaintext(from, &dir.buf[..len], at);
             }
             record::HANDSHAKE => {
                 let Dir { hs, buf, msgs, .. } = dir;

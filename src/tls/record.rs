@@ -124,94 +124,92 @@ impl Framer {
             self.buf.clear();
             self.handed_out = false;
         }
-        loop {
-            match self.state {
-                State::NotTls => {
-                    self.unframed_bytes += input.len() as u64;
-                    *input = &[];
+        match self.state {
+            State::NotTls => {
+                self.unframed_bytes += input.len() as u64;
+                *input = &[];
+                return None;
+            }
+            State::Skipping { header, left, missing } => {
+                let n = left.min(input.len());
+                *input = &input[n..];
+                if n < left {
+                    self.state = State::Skipping { header, left: left - n, missing };
                     return None;
                 }
-                State::Skipping { header, left, missing } => {
-                    let n = left.min(input.len());
-                    *input = &input[n..];
-                    if n < left {
-                        self.state = State::Skipping { header, left: left - n, missing };
+                self.state = State::Sync;
+                return Some(Framed::Damaged { header, missing });
+            }
+            State::Lost { skipped, told } => {
+                if !told {
+                    self.state = State::Lost { skipped, told: true };
+                    return Some(Framed::Lost);
+                }
+                match find_header(input) {
+                    Some(at) => {
+                        *input = &input[at..];
+                        self.unframed_bytes += at as u64;
+                        self.state = State::Sync;
+                        return Some(Framed::Resync { skipped: skipped + at as u64 });
+                    }
+                    None => {
+                        // Keep the last bytes that could begin a header straddling chunks.
+                        let n = input.len() as u64;
+                        self.unframed_bytes += n;
+                        self.state = State::Lost { skipped: skipped + n, told };
+                        *input = &[];
                         return None;
                     }
-                    self.state = State::Sync;
-                    return Some(Framed::Damaged { header, missing });
-                }
-                State::Lost { skipped, told } => {
-                    if !told {
-                        self.state = State::Lost { skipped, told: true };
-                        return Some(Framed::Lost);
-                    }
-                    match find_header(input) {
-                        Some(at) => {
-                            *input = &input[at..];
-                            self.unframed_bytes += at as u64;
-                            self.state = State::Sync;
-                            return Some(Framed::Resync { skipped: skipped + at as u64 });
-                        }
-                        None => {
-                            // Keep the last bytes that could begin a header straddling chunks.
-                            let n = input.len() as u64;
-                            self.unframed_bytes += n;
-                            self.state = State::Lost { skipped: skipped + n, told };
-                            *input = &[];
-                            return None;
-                        }
-                    }
-                }
-                State::Sync => {}
-            }
-            if input.is_empty() {
-                return None;
-            }
-            if !self.started {
-                self.started = true;
-                if let Some(why) = not_tls(input) {
-                    self.state = State::NotTls;
-                    return Some(Framed::NotTls(why));
                 }
             }
-            if self.buf.is_empty() {
-                // The common case: a whole record in the input, handed out where it lies.
-                if let Some(h) = Header::plausible(input) {
-                    let total = HEADER_LEN + h.len();
-                    if input.len() >= total {
-                        let (rec, rest) = input.split_at(total);
-                        *input = rest;
-                        return Some(Framed::Record { header: h, fragment: &rec[HEADER_LEN..] });
-                    }
-                } else if input.len() >= HEADER_LEN {
-                    return Some(self.bad_header(input));
-                }
+            State::Sync => {}
+        }
+        if input.is_empty() {
+            return None;
+        }
+        if !self.started {
+            self.started = true;
+            if let Some(why) = not_tls(input) {
+                self.state = State::NotTls;
+                return Some(Framed::NotTls(why));
             }
-            // Gather into the buffer: the header first, then the fragment.
-            if self.buf.len() < HEADER_LEN {
-                let n = (HEADER_LEN - self.buf.len()).min(input.len());
-                self.buf.extend_from_slice(&input[..n]);
-                *input = &input[n..];
-                if self.buf.len() < HEADER_LEN {
-                    return None;
+        }
+        if self.buf.is_empty() {
+            // The common case: a whole record in the input, handed out where it lies.
+            if let Some(h) = Header::plausible(input) {
+                let total = HEADER_LEN + h.len();
+                if input.len() >= total {
+                    let (rec, rest) = input.split_at(total);
+                    *input = rest;
+                    return Some(Framed::Record { header: h, fragment: &rec[HEADER_LEN..] });
                 }
-                if Header::plausible(&self.buf).is_none() {
-                    let bad = std::mem::take(&mut self.buf);
-                    return Some(self.bad_header(&bad));
-                }
+            } else if input.len() >= HEADER_LEN {
+                return Some(self.bad_header(input));
             }
-            let Some(h) = Header::plausible(&self.buf) else { return None };
-            let total = HEADER_LEN + h.len();
-            let n = (total - self.buf.len()).min(input.len());
+        }
+        // Gather into the buffer: the header first, then the fragment.
+        if self.buf.len() < HEADER_LEN {
+            let n = (HEADER_LEN - self.buf.len()).min(input.len());
             self.buf.extend_from_slice(&input[..n]);
             *input = &input[n..];
-            if self.buf.len() < total {
+            if self.buf.len() < HEADER_LEN {
                 return None;
             }
-            self.handed_out = true;
-            return Some(Framed::Record { header: h, fragment: &self.buf[HEADER_LEN..total] });
+            if Header::plausible(&self.buf).is_none() {
+                let bad = std::mem::take(&mut self.buf);
+                return Some(self.bad_header(&bad));
+            }
         }
+        let h = Header::plausible(&self.buf)?;
+        let total = HEADER_LEN + h.len();
+        let n = (total - self.buf.len()).min(input.len());
+        self.buf.extend_from_slice(&input[..n]);
+        *input = &input[n..];
+        if self.buf.len() < total {
+            return None;
+        }
+        self.handed_out = true;
+        Some(Framed::Record { header: h, fragment: &self.buf[HEADER_LEN..total] })
     }
 
     /// A header that does not parse at a record boundary: framing is lost (the bytes are not
