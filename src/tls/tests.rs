@@ -8,6 +8,8 @@ use crate::units::{PacketNo, Timestamp};
 #[derive(Default, Debug)]
 pub(crate) struct Seen {
     pub plain: PerRole<Vec<u8>>,
+    /// The plaintext as handed over, piece by piece.
+    pub pieces: PerRole<Vec<Vec<u8>>>,
     pub gaps: PerRole<u64>,
     pub events: Vec<(Role, TlsEvent)>,
 }
@@ -15,6 +17,7 @@ pub(crate) struct Seen {
 impl TlsSink for Seen {
     fn plaintext(&mut self, from: Role, bytes: &[u8], _at: At) {
         self.plain[from].extend_from_slice(bytes);
+        self.pieces[from].push(bytes.to_vec());
     }
     fn plaintext_gap(&mut self, from: Role, len: u64, _at: At) {
         self.gaps[from] += len;
@@ -301,4 +304,145 @@ fn gaps_lose_bytes_not_the_stream() {
     assert!(f.close_notify.client.is_some() && f.close_notify.server.is_some());
     assert!(seen.events.contains(&(Role::Server, TlsEvent::SyncFound { skipped: 180 })));
     assert_eq!(f.why_not, None);
+}
+
+/// RFC 8448's conversation up to both sides' application data, then KeyUpdates (RFC 8446
+/// §4.6.3) sealed with the RFC's traffic secrets and their next generation.
+#[test]
+fn key_update_both_ways() {
+    let suite = keys::suite(0x1301).unwrap();
+    let secret = |label: &str| Secret::new(&rfc8448(label)).unwrap();
+    let (s0, c0) = (secret("SERVER_TRAFFIC_SECRET_0"), secret("CLIENT_TRAFFIC_SECRET_0"));
+    let next = |s: &Secret| keys::next_traffic_secret(keys::Hash::Sha256, s).unwrap();
+    let mut server = Protection::tls13(suite, s0.as_bytes()).unwrap();
+    server.seq = 2; // after the NewSessionTicket and the application data
+    let mut client = Protection::tls13(suite, c0.as_bytes()).unwrap();
+    client.seq = 1;
+    let mut server1 = Protection::tls13(suite, next(&s0).as_bytes()).unwrap();
+    let mut client1 = Protection::tls13(suite, next(&c0).as_bytes()).unwrap();
+    let mut flow: Vec<(Role, Vec<u8>)> = rfc8448_flow().into_iter().take(7).collect();
+    flow.push((Role::Server, server.seal(22, &[24, 0, 0, 1, 1])));
+    flow.push((Role::Server, server1.seal(23, b"after the server's update")));
+    flow.push((Role::Client, client.seal(22, &[24, 0, 0, 1, 0])));
+    flow.push((Role::Client, client1.seal(23, b"after the client's update")));
+    // A second generation on the server side, in the same record as its data.
+    let mut server2 = Protection::tls13(suite, next(&next(&s0)).as_bytes()).unwrap();
+    let mut both = server1.seal(22, &[24, 0, 0, 1, 0]);
+    both.extend(server2.seal(23, b"!"));
+    both.extend(server2.seal(21, &[1, 0]));
+    flow.push((Role::Server, both));
+    let mut tls = Tls::new(Some(Arc::new(rfc8448_keylog())));
+    let mut seen = Seen::default();
+    for (i, (role, rec)) in flow.iter().enumerate() {
+        tls.data(*role, rec, at(i as u64 + 1), &mut seen);
+    }
+    let data = rfc8448("AppData");
+    assert_eq!(seen.plain.server, [&data[..], b"after the server's update", b"!"].concat());
+    assert_eq!(seen.plain.client, [&data[..], b"after the client's update"].concat());
+    let updates: Vec<_> =
+        seen.events.iter().filter(|(_, e)| matches!(e, TlsEvent::KeyUpdate { .. })).cloned().collect();
+    assert_eq!(
+        updates,
+        [
+            (Role::Server, TlsEvent::KeyUpdate { requested: true }),
+            (Role::Client, TlsEvent::KeyUpdate { requested: false }),
+            (Role::Server, TlsEvent::KeyUpdate { requested: false }),
+        ]
+    );
+    assert_eq!(tls.facts().close_notify.server, Some(at(12)));
+    assert_eq!(tls.facts().why_not, None);
+}
+
+/// Random bytes and random chunkings: never a panic.
+#[test]
+fn random_input_never_panics() {
+    let mut rng = crate::xorshift(0x5eed);
+    let hello = rfc8448("Record_ClientHello");
+    for round in 0..300 {
+        let mut tls = Tls::new(if round % 2 == 0 { Some(Arc::new(rfc8448_keylog())) } else { None });
+        let mut seen = Seen::default();
+        if round % 3 == 0 {
+            tls.data(Role::Client, &hello, at(0), &mut seen);
+        }
+        for i in 0..20 {
+            let role = if rng(2) == 0 { Role::Client } else { Role::Server };
+            let len = rng(300) as usize;
+            let mut chunk: Vec<u8> = (0..len).map(|_| rng(256) as u8).collect();
+            // Plausible headers now and then, to get past the framing.
+            if len >= 5 && rng(2) == 0 {
+                chunk[..5].copy_from_slice(&[20 + rng(5) as u8, 3, rng(5) as u8, 0, rng(255) as u8]);
+            }
+            if rng(8) == 0 {
+                tls.gap(role, rng(100_000), at(i), &mut seen);
+            }
+            tls.data(role, &chunk, at(i), &mut seen);
+        }
+        assert!(seen.plain.client.is_empty() && seen.plain.server.is_empty());
+        assert!(tls.facts().alerts.len() <= MAX_ALERTS);
+    }
+}
+
+/// Any one byte of a real conversation changed: what reaches the sink is still only what was
+/// sent (a prefix of it: after a record fails, its side stops), never altered bytes.
+#[test]
+fn a_changed_byte_never_yields_altered_plaintext() {
+    let mut rng = crate::xorshift(7);
+    for name in ["tls13_aes128", "tls12_chacha"] {
+        let c = conversation(name);
+        let keys = keylog(c.keys);
+        for _ in 0..200 {
+            let mut c2 = Conversation { chunks: c.chunks.clone(), keys: c.keys };
+            let i = rng(c2.chunks.len() as u64) as usize;
+            let chunk = &mut c2.chunks[i].1;
+            let j = rng(chunk.len() as u64) as usize;
+            chunk[j] ^= 1 << rng(8);
+            let (_, seen) = run(&c2, keys.clone(), whole);
+            for (role, sent) in
+                [(Role::Client, concat(REQUEST, CLIENT_FRAME)), (Role::Server, concat(RESPONSE, SERVER_FRAME))]
+            {
+                if seen.gaps[role] == 0 {
+                    assert!(sent.starts_with(&seen.plain[role]), "{name} chunk {i} byte {j}");
+                }
+                // With gaps: each piece is sent bytes, in order (a lost record between them).
+                let mut from = 0;
+                for piece in &seen.pieces[role] {
+                    let found = sent[from..].windows(piece.len()).position(|w| w == &piece[..]);
+                    let Some(p) = found else { panic!("{name} chunk {i} byte {j}: {piece:?} was not sent") };
+                    from += p + piece.len();
+                }
+            }
+        }
+    }
+}
+
+/// Decryption speed, AES-128-GCM in 16 KiB records (run with `--release -- --ignored`).
+#[test]
+#[ignore]
+fn throughput() {
+    let suite = keys::suite(0x1301).unwrap();
+    let mut server = Protection::tls13(suite, &rfc8448("SERVER_TRAFFIC_SECRET_0")).unwrap();
+    server.seq = 1;
+    let payload = vec![0x42u8; 16 * 1024 - 1];
+    let stream: Vec<u8> = (0..4096).flat_map(|_| server.seal(23, &payload)).collect();
+    let mut tls = Tls::new(Some(Arc::new(rfc8448_keylog())));
+    let mut seen = Seen::default();
+    for (role, rec) in rfc8448_flow().into_iter().take(5) {
+        tls.data(role, &rec, at(1), &mut seen);
+    }
+    struct Null(u64);
+    impl TlsSink for Null {
+        fn plaintext(&mut self, _: Role, b: &[u8], _: At) {
+            self.0 += b.len() as u64;
+        }
+        fn plaintext_gap(&mut self, _: Role, _: u64, _: At) {}
+        fn event(&mut self, _: Role, _: At, _: TlsEvent) {}
+    }
+    let mut null = Null(0);
+    let t = std::time::Instant::now();
+    for chunk in stream.chunks(1448) {
+        tls.data(Role::Server, chunk, at(2), &mut null);
+    }
+    let s = t.elapsed().as_secs_f64();
+    assert_eq!(null.0, 4096 * payload.len() as u64);
+    println!("{:.0} MB/s ({} MB in {s:.3} s)", stream.len() as f64 / s / 1e6, stream.len() >> 20);
 }
