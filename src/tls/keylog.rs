@@ -232,6 +232,11 @@ impl KeyLog {
         self.entries.get(client_random)
     }
 
+    /// Every client random and its secrets, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8; 32], &Secrets)> {
+        self.entries.iter()
+    }
+
     /// Client randoms held.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -32,6 +32,13 @@ pub use keys::{alert_description_name, cipher_suite_name};
 pub const MAX_ALERTS: usize = 32;
 /// Sequence numbers tried after record sync was lost (records missed in the gap).
 pub const SEQ_WINDOW: u64 = 64;
+/// A capture that begins after a TLS 1.3 handshake: the key logs' application secrets are
+/// tried on its first records if the log holds at most this many client randoms...
+pub const PROBE_ENTRIES: usize = 64;
+/// ...with sequence numbers below this...
+pub const PROBE_SEQ: u64 = 16;
+/// ...and at most this many bytes of AEAD work per connection.
+pub const PROBE_BUDGET: usize = 4 << 20;
 
 /// Receives what the stage finds.
 pub trait TlsSink {
@@ -316,6 +323,8 @@ struct Core {
     server_hello: bool,
     secrets: Option<Secrets>,
     early_data_offered: bool,
+    /// AEAD bytes spent on [`Core::probe`].
+    probe_spent: usize,
 }
 
 impl Tls {
@@ -332,6 +341,7 @@ impl Tls {
                 server_hello: false,
                 secrets: None,
                 early_data_offered: false,
+                probe_spent: 0,
             },
         }
     }
@@ -442,11 +452,13 @@ impl Core {
                 self.messages(from, at, sink);
             }
             // Before any ServerHello: early data, or a capture that begins later.
-            record::APPLICATION_DATA
-                if !self.server_hello && self.facts.client_random.is_none() && self.facts.why_not.is_none() =>
-            {
-                self.facts.why_not =
-                    Some(if self.keys.is_some() { WhyNot::CaptureStartsAfterHandshake } else { WhyNot::NoKeys });
+            record::APPLICATION_DATA if !self.server_hello && self.facts.client_random.is_none() => {
+                if self.probe(from, header, fragment) {
+                    self.encrypted(from, header, fragment, record_no, at, sink);
+                } else if self.facts.why_not.is_none() {
+                    self.facts.why_not =
+                        Some(if self.keys.is_some() { WhyNot::CaptureStartsAfterHandshake } else { WhyNot::NoKeys });
+                }
             }
             _ => {}
         }
@@ -540,6 +552,68 @@ impl Core {
             }
             _ => {}
         }
+    }
+
+    /// A capture that begins after a TLS 1.3 handshake: tries the key log's application
+    /// traffic secrets (`*_TRAFFIC_SECRET_0`) on this record, each with the suites of its
+    /// length and the first [`PROBE_SEQ`] sequence numbers; the AEAD tag proves the fit. On a
+    /// fit both directions are set up to decrypt (the other side's sequence number searched).
+    /// Bounded by [`PROBE_ENTRIES`] and [`PROBE_BUDGET`].
+    fn probe(&mut self, from: Role, header: Header, fragment: &[u8]) -> bool {
+        let Some(keys) = self.keys.clone() else { return false };
+        if keys.len() > PROBE_ENTRIES || self.probe_spent >= PROBE_BUDGET {
+            return false;
+        }
+        for (cr, secrets) in keys.iter() {
+            let (mine, theirs) = match from {
+                Role::Client => (secrets.client_traffic_0, secrets.server_traffic_0),
+                Role::Server => (secrets.server_traffic_0, secrets.client_traffic_0),
+            };
+            let Some(mine) = mine else { continue };
+            let ids: &[u16] = if mine.as_bytes().len() == 48 { &[0x1302] } else { &[0x1301, 0x1303] };
+            for &id in ids {
+                if self.probe_spent >= PROBE_BUDGET {
+                    return false;
+                }
+                let Some(suite) = keys::suite(id) else { continue };
+                let Ok(mut p) = Protection::tls13(suite, mine.as_bytes()) else { continue };
+                self.probe_spent += fragment.len().max(64) * PROBE_SEQ as usize;
+                let dir = &mut self.dirs[from];
+                let Ok((_, skipped)) = p.open_searching(&header.bytes, fragment, &mut dir.buf, PROBE_SEQ) else {
+                    continue;
+                };
+                // Found: the record is read again by the caller, at the sequence number found.
+                p.seq = skipped;
+                dir.prot = Some(p);
+                dir.secret = Some(mine);
+                self.facts.version = Some(0x0304);
+                self.facts.cipher = Some(id);
+                self.facts.client_random = Some(*cr);
+                if self.facts.why_not == Some(WhyNot::CaptureStartsAfterHandshake) {
+                    self.facts.why_not = None;
+                }
+                self.suite = Some(suite);
+                self.tls13 = true;
+                self.server_hello = true;
+                self.secrets = Some(secrets.clone());
+                let other = &mut self.dirs[from.other()];
+                if let Some(theirs) = theirs
+                    && let Ok(p) = Protection::tls13(suite, theirs.as_bytes())
+                {
+                    other.prot = Some(p);
+                    other.secret = Some(theirs);
+                    other.seq_unknown = true;
+                }
+                for d in [&mut self.dirs.client, &mut self.dirs.server] {
+                    d.encrypted = true;
+                    d.phase = Phase::Application;
+                    d.finished = true;
+                }
+                self.facts.handshake_complete = true;
+                return true;
+            }
+        }
+        false
     }
 
     /// TLS 1.3 without keys: the client's records after the server's flight say that the

@@ -446,3 +446,29 @@ fn throughput() {
     assert_eq!(null.0, 4096 * payload.len() as u64);
     println!("{:.0} MB/s ({} MB in {s:.3} s)", stream.len() as f64 / s / 1e6, stream.len() >> 20);
 }
+
+/// A capture that begins after the handshake: TLS 1.3's application secrets are tried (the
+/// tag proves the fit) and the other side's sequence number is searched.
+#[test]
+fn capture_beginning_after_the_handshake() {
+    for name in ["tls13_aes128", "tls13_aes256", "tls13_chacha", "tls12_aes128"] {
+        let c = conversation(name);
+        // From chunk 4 on: the client's request, the server's answer, the frames, the closes.
+        let late = Conversation { chunks: c.chunks[4..].to_vec(), keys: c.keys };
+        let (f, seen) = run(&late, keylog(c.keys), whole);
+        if name.starts_with("tls13") {
+            assert_eq!(seen.plain.client, concat(REQUEST, CLIENT_FRAME), "{name}");
+            assert_eq!(seen.plain.server, concat(RESPONSE, SERVER_FRAME), "{name}");
+            assert_eq!(f.version, Some(0x0304));
+            assert!(f.decrypted && f.why_not.is_none() && f.close_notify.server.is_some(), "{name}");
+        } else {
+            assert!(seen.plain.client.is_empty() && !f.decrypted);
+            assert_eq!(f.why_not.map(|w| w.describe()).as_deref(), Some("the capture begins after the handshake"));
+        }
+        // Without a fitting key: the same sentence.
+        let (f, _) = run(&late, keylog(conversation("tls12_cbc").keys), whole);
+        assert_eq!(f.why_not, Some(WhyNot::CaptureStartsAfterHandshake), "{name}");
+        let (f, _) = run(&late, None, whole);
+        assert_eq!(f.why_not, Some(WhyNot::NoKeys), "{name}");
+    }
+}
