@@ -162,7 +162,7 @@ fn diagnosis(b: Bencher) {
         incomplete: false,
     });
     session.ends = Ends::of_tcp(&tcp);
-    b.bench(|| wsdiag::diagnose::diagnose(black_box(&tcp), App::WebSocket, black_box(&session)).evidence.len());
+    b.bench(|| wsdiag::diagnose::diagnose(black_box(&tcp), App::WebSocket, None, black_box(&session)).evidence.len());
 }
 
 #[divan::bench]

@@ -53,6 +53,10 @@ pub struct Cli {
     /// Show tokens in URIs and subprotocols instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
+    /// Decrypt TLS (wss) with this NSS key log (SSLKEYLOGFILE of a browser, Node, Python,
+    /// curl; repeatable). Keys in pcapng Decryption Secrets Blocks are read without it.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<std::path::PathBuf>,
     /// Do not inflate permessage-deflate messages (faster; no previews or UTF-8 checks of them).
     #[arg(long)]
     pub no_inflate: bool,

@@ -44,7 +44,7 @@ struct SynOnly {
 }
 
 impl SynOnly {
-    fn replay(&self, cfg: ConnConfig, budget: &mut Budget) -> Conn {
+    fn replay(&self, cfg: &ConnConfig, budget: &mut Budget) -> Conn {
         let mut conn = Conn::new(self.id, self.seg.src, self.seg.dst, self.at, cfg);
         conn.segment(units::Side::A, &self.seg, self.at, budget);
         conn
@@ -52,7 +52,7 @@ impl SynOnly {
 }
 
 impl Flow {
-    fn conn(&mut self, cfg: ConnConfig, budget: &mut Budget) -> &mut Conn {
+    fn conn(&mut self, cfg: &ConnConfig, budget: &mut Budget) -> &mut Conn {
         if let Flow::Syn(s) = self {
             *self = Flow::Conn(Box::new(s.replay(cfg, budget)));
         }
@@ -63,7 +63,7 @@ impl Flow {
         }
     }
 
-    fn into_conn(self, cfg: ConnConfig, budget: &mut Budget) -> Conn {
+    fn into_conn(self, cfg: &ConnConfig, budget: &mut Budget) -> Conn {
         match self {
             Flow::Conn(c) => *c,
             Flow::Syn(s) => s.replay(cfg, budget),
@@ -157,7 +157,12 @@ pub struct Analyzer {
 
 impl Analyzer {
     pub fn new(cfg: Config) -> Self {
-        let conn = ConnConfig { reorder_cap: cfg.reorder_cap, inflate: cfg.inflate, events: !cfg.report.no_timeline };
+        let conn = ConnConfig {
+            reorder_cap: cfg.reorder_cap,
+            inflate: cfg.inflate,
+            events: !cfg.report.no_timeline,
+            keys: None,
+        };
         Analyzer {
             cfg,
             conn,
@@ -169,6 +174,13 @@ impl Analyzer {
             last_ts: i64::MIN,
             since_sweep: 0,
         }
+    }
+
+    /// Adds TLS secrets (NSS key log text: a `--keylog` file, a pcapng Decryption Secrets
+    /// Block) for the connections that start from now on; returns what was wrong with lines.
+    pub fn add_keys(&mut self, text: &[u8], source: &str) -> Vec<tls::KeyLogWarning> {
+        let keys = self.conn.keys.get_or_insert_with(Default::default);
+        std::sync::Arc::make_mut(keys).add(text, source)
     }
 
     /// Live flows right now.
@@ -256,7 +268,7 @@ impl Analyzer {
                 }
             }
         };
-        let (conn_cfg, budget) = (self.conn, &mut self.budget);
+        let (conn_cfg, budget) = (&self.conn, &mut self.budget);
         if let Some(flow) = self.flows.slot_mut(slot) {
             let conn = flow.conn(conn_cfg, budget);
             let side = side_of(conn.a, seg.src);
@@ -273,7 +285,7 @@ impl Analyzer {
         let flow = if bare_syn {
             Flow::Syn(SynOnly { id, seg: TcpSegment { payload: &[], ..*seg }, at })
         } else {
-            Flow::Conn(Box::new(Conn::new(id, seg.src, seg.dst, at, self.conn)))
+            Flow::Conn(Box::new(Conn::new(id, seg.src, seg.dst, at, &self.conn)))
         };
         self.flows.insert(key, flow)
     }
@@ -316,7 +328,7 @@ impl Analyzer {
 
     fn finish_slot(&mut self, slot: usize) {
         let Some(flow) = self.flows.remove(slot) else { return };
-        let tl = flow.into_conn(self.conn, &mut self.budget).finish(&mut self.budget);
+        let tl = flow.into_conn(&self.conn, &mut self.budget).finish(&mut self.budget);
         self.report(tl);
     }
 
@@ -330,8 +342,11 @@ impl Analyzer {
         if !tl.tcp.tcp_ended() {
             tl.tcp.capture_end = Some(tl.tcp.last);
         }
-        if tl.app == App::Tls {
+        if let Some(t) = &tl.tls {
             self.stats.tls_connections += 1;
+            if tl.app == App::Tls && !self.cfg.all && !diagnose::tls_shown(t) {
+                self.stats.tls_hidden += 1;
+            }
         }
         self.finished.push(tl);
     }
@@ -378,19 +393,20 @@ pub struct Concluder {
 impl Concluder {
     /// The reported connections of a finished timeline, and how many it hides.
     pub fn conclude(&self, tl: Timeline) -> (Vec<Connection>, u64) {
-        let Timeline { tcp, app, sessions, log } = tl;
+        let Timeline { tcp, app, sessions, log, tls } = tl;
+        let tls = tls.as_deref();
         let mut log = Some(log);
         let mut out = Vec::with_capacity(sessions.len());
         let mut hidden = 0;
         for s in &sessions {
-            let verdict = diagnose::diagnose(&tcp, app, s);
-            if !self.all && !reportable(&tcp, app, verdict.kind) {
+            let verdict = diagnose::diagnose(&tcp, app, tls, s);
+            if !self.all && !reportable(&tcp, app, tls, verdict.kind) {
                 hidden += 1;
                 continue;
             }
             // The connection's events go with its first reported session.
             let events = report::Events::new(log.take().unwrap_or_default(), &tcp, self.report);
-            out.push(Connection::build(&tcp, s, events, verdict, self.report));
+            out.push(Connection::build(&tcp, tls, s, events, verdict, self.report));
         }
         (out, hidden)
     }
@@ -403,14 +419,17 @@ impl Concluder {
 
 /// SPEC: every connection that attempted a WebSocket upgrade, plus every connection that never
 /// carried payload and whose start was seen.
-fn reportable(tcp: &timeline::TcpFacts, app: App, kind: Kind) -> bool {
+fn reportable(tcp: &timeline::TcpFacts, app: App, tls: Option<&tls::TlsFacts>, kind: Kind) -> bool {
     if kind == Kind::NotWebsocket {
         return false;
     }
     match app {
         App::WebSocket => true,
         App::Empty => tcp.syn.0.iter().any(Option::is_some),
-        App::Http | App::Tls | App::Other => false,
+        // A TLS connection not decrypted: shown when it failed, or when what the client
+        // offered makes a WebSocket likely.
+        App::Tls => tls.is_some_and(diagnose::tls_shown),
+        App::Http | App::Other => false,
     }
 }
 
@@ -581,6 +600,14 @@ impl Analyzer {
                     input.warnings.push(format!("{name}: {}", issue.text));
                 }
             }
+            if r.has_secrets() {
+                // pcapng Decryption Secrets Blocks come before the packets they decrypt (a
+                // bare SYN, the first packet, makes no connection yet).
+                for text in r.take_secrets() {
+                    let source = format!("{name} (Decryption Secrets Block)");
+                    input.warnings.extend(self.add_keys(&text, &source).iter().map(|w| w.to_string()));
+                }
+            }
             since_tick += 1;
             if since_tick >= 4096 {
                 since_tick = 0;
@@ -684,14 +711,18 @@ mod tests {
         assert_eq!(c.client, "10.0.0.5:50000");
     }
 
+    /// A client that starts a TLS record (a cut ClientHello) and a server that answers with
+    /// plaintext HTTP: the TLS handshake never completed, and the connection is shown as such.
     #[test]
-    fn tls_is_counted_and_hidden_by_default() {
+    fn a_tls_start_that_goes_nowhere_is_a_failed_handshake() {
         let hello = b"\x16\x03\x01\x00\x2a\x01\x00\x00\x26\x03\x03";
         let (conns, stats, _) = analyze_bytes(&conversation_with(hello, false), Config::default());
-        assert!(conns.is_empty());
         assert_eq!(stats.tls_connections, 1);
-        let (conns, _, _) = analyze_bytes(&conversation_with(hello, false), Config { all: true, ..Config::default() });
-        assert_eq!(conns.first().map(|c| c.verdict.kind), Some(Kind::NotWebsocket));
+        assert_eq!(stats.tls_hidden, 0);
+        let c = &conns[0];
+        assert_eq!((c.verdict.kind, c.verdict.client_sees), (Kind::TlsFailed, Some(1006)));
+        let tls = c.tls.as_ref().map(|t| (t.handshake_complete, t.decrypted));
+        assert_eq!(tls, Some((false, false)));
     }
 
     #[test]

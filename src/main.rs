@@ -1,9 +1,10 @@
 //! The `wsdiag` binary: thin edges around the library (ripgrep's main.rs shape).
 
+use anyhow::Context;
 #[cfg(not(feature = "live"))]
 use anyhow::bail;
 use clap::Parser;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 use wsdiag::capture;
 use wsdiag::report::{Input, ReportOptions};
@@ -74,6 +75,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
 
     let mut analyzer = Analyzer::new(cfg);
+    for path in &cli.keylog {
+        let name = path.display().to_string();
+        let text = read_keylog(path).with_context(|| format!("--keylog {name}"))?;
+        for w in analyzer.add_keys(&text, &name) {
+            eprintln!("wsdiag: warning: {w}");
+        }
+    }
     let conclude = analyzer.concluder();
     let output = match (cli.conn, cli.json) {
         (Some(n), _) => Output::Ladder(n, style),
@@ -135,6 +143,18 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     out.flush()?;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// A key log's text; a file over 256 MiB is not one.
+fn read_keylog(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    const MAX: u64 = 256 << 20;
+    let f = std::fs::File::open(path)?;
+    let mut text = Vec::new();
+    f.take(MAX + 1).read_to_end(&mut text)?;
+    if text.len() as u64 > MAX {
+        anyhow::bail!("over {} MiB: not a key log", MAX >> 20);
+    }
+    Ok(text)
 }
 
 /// Where finished connections go.

@@ -5,6 +5,7 @@ use crate::diagnose::across::{ProxyPair, ReconnectLoop};
 use crate::diagnose::{Kind, Verdict, round_ms};
 use crate::http;
 use crate::timeline::{At, Beats, ClientBy, EndHow, Event, EventKind, EventLog, Heartbeat, Session, TcpFacts};
+use crate::tls::TlsEvent;
 use crate::units::{Role, Side, Timestamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -59,8 +60,11 @@ pub struct Stats {
     pub deflate_bytes_in: u64,
     pub deflate_bytes_out: u64,
     pub connections_hidden: u64,
-    /// TLS connections (wss or HTTPS): wsdiag cannot see inside them without keys.
+    /// TLS connections (wss or HTTPS).
     pub tls_connections: u64,
+    /// TLS connections left out of the report: not decrypted, handshake completed, nothing
+    /// that makes a WebSocket likely (`--all` shows them).
+    pub tls_hidden: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -73,6 +77,8 @@ pub struct Connection {
     pub start: String,
     pub duration_ms: f64,
     pub tcp: Tcp,
+    /// null for plaintext.
+    pub tls: Option<TlsOut>,
     pub handshake: Handshake,
     pub websocket: WebSocket,
     pub verdict: Verdict,
@@ -90,6 +96,83 @@ pub struct Connection {
     pub client_addr: std::net::SocketAddr,
     #[serde(skip)]
     pub server_addr: std::net::SocketAddr,
+}
+
+/// The TLS story of a connection (SPEC: `tls`).
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsOut {
+    /// "TLS 1.3", "TLS 1.2", …
+    pub version: Option<String>,
+    /// The IANA name of the cipher suite.
+    pub cipher: Option<String>,
+    pub sni: Option<String>,
+    pub alpn_offered: Vec<String>,
+    /// The protocol chosen (TLS 1.3: seen only when decrypted).
+    pub alpn: Option<String>,
+    pub handshake_complete: bool,
+    pub decrypted: bool,
+    pub why_not: Option<String>,
+    pub alerts: Vec<AlertOut>,
+    /// The packet of each side's close_notify.
+    pub close_notify: ByRole<Option<u64>>,
+    pub records: ByRole<RecordsOut>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertOut {
+    pub from: Role,
+    /// "warning" or "fatal"; null when encrypted and not decrypted.
+    pub level: Option<&'static str>,
+    pub description: Option<String>,
+    pub at_ms: f64,
+    pub packet: u64,
+    pub encrypted: bool,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RecordsOut {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+impl TlsOut {
+    fn new(t: &crate::tls::TlsFacts, tcp: &TcpFacts) -> TlsOut {
+        let ms = |a: At| round_ms(a.ts.ms_since(tcp.first.ts));
+        TlsOut {
+            version: t.version.map(crate::tls::version_name),
+            cipher: t
+                .cipher
+                .map(|c| crate::tls::cipher_suite_name(c).map_or_else(|| format!("{c:#06x}"), String::from)),
+            sni: t.sni.clone(),
+            alpn_offered: t.alpn_offered.clone(),
+            alpn: t.alpn.clone(),
+            handshake_complete: t.handshake_complete,
+            decrypted: t.decrypted,
+            why_not: t.why_not.map(|w| w.describe()),
+            alerts: t
+                .alerts
+                .iter()
+                .map(|a| AlertOut {
+                    from: a.from,
+                    level: a.level.map(|l| if l == 2 { "fatal" } else { "warning" }),
+                    description: a
+                        .description
+                        .map(|d| crate::tls::alert_description_name(d).map_or_else(|| d.to_string(), String::from)),
+                    at_ms: ms(a.at),
+                    packet: a.at.packet.0,
+                    encrypted: a.encrypted,
+                })
+                .collect(),
+            close_notify: ByRole {
+                client: t.close_notify.client.map(|a| a.packet.0),
+                server: t.close_notify.server.map(|a| a.packet.0),
+            },
+            records: ByRole {
+                client: RecordsOut { count: t.records.client.count, bytes: t.records.client.bytes },
+                server: RecordsOut { count: t.records.server.count, bytes: t.records.server.bytes },
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -522,6 +605,7 @@ fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static
             let _ = write!(t, "frames found at a segment start ({skipped} bytes before could not be read as frames)");
         }
         EventKind::HttpError(e) => t.push_str(e),
+        EventKind::Tls(e) => tls_event_text(e, t),
     }
     match kind {
         EventKind::Syn => "syn",
@@ -539,7 +623,76 @@ fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static
         EventKind::Desync => "desync",
         EventKind::Resync { .. } => "resync",
         EventKind::HttpError(_) => "http_error",
+        EventKind::Tls(e) => tls_event_name(e),
     }
+}
+
+/// The timeline's name for a TLS event.
+fn tls_event_name(e: &TlsEvent) -> &'static str {
+    match e {
+        TlsEvent::ClientHello { .. } => "tls_client_hello",
+        TlsEvent::ServerHello { .. } => "tls_server_hello",
+        TlsEvent::EncryptedExtensions { .. } => "tls_encrypted_extensions",
+        TlsEvent::ChangeCipherSpec => "tls_change_cipher_spec",
+        TlsEvent::HandshakeFinished { .. } => "tls_finished",
+        TlsEvent::Alert { .. } => "tls_alert",
+        TlsEvent::KeyUpdate { .. } => "tls_key_update",
+        TlsEvent::DecryptFailed { .. } => "tls_decrypt_failed",
+        TlsEvent::Malformed(_) => "tls_malformed",
+        TlsEvent::SyncLost => "tls_desync",
+        TlsEvent::SyncFound { .. } => "tls_resync",
+        TlsEvent::NotTls(_) => "not_tls",
+    }
+}
+
+/// An alert as a report says it: "fatal unknown_ca", "close_notify", "an encrypted alert".
+pub fn alert_text(level: Option<u8>, description: Option<u8>) -> String {
+    let Some(d) = description else { return "an encrypted alert".into() };
+    let name = crate::tls::alert_description_name(d).map_or_else(|| format!("alert {d}"), String::from);
+    match level {
+        Some(2) => format!("fatal {name}"),
+        Some(1) if d != 0 => format!("warning {name}"),
+        _ => name,
+    }
+}
+
+fn cipher_text(c: u16) -> String {
+    crate::tls::cipher_suite_name(c).map_or_else(|| format!("cipher suite {c:#06x}"), String::from)
+}
+
+fn tls_event_text(e: &TlsEvent, t: &mut String) {
+    use std::fmt::Write;
+    let list = |v: &[String]| v.join(", ");
+    // `write!` into a `String` cannot fail.
+    let _ = match e {
+        TlsEvent::ClientHello { sni, alpn_offered, .. } => {
+            t.push_str("TLS ClientHello");
+            match (sni, alpn_offered.is_empty()) {
+                (Some(s), false) => write!(t, " (SNI {s}, ALPN {})", list(alpn_offered)),
+                (Some(s), true) => write!(t, " (SNI {s})"),
+                (None, false) => write!(t, " (ALPN {})", list(alpn_offered)),
+                (None, true) => Ok(()),
+            }
+        }
+        TlsEvent::ServerHello { retry: true, .. } => write!(t, "TLS HelloRetryRequest"),
+        TlsEvent::ServerHello { version, cipher, .. } => {
+            write!(t, "TLS ServerHello: {}, {}", crate::tls::version_name(*version), cipher_text(*cipher))
+        }
+        TlsEvent::EncryptedExtensions { alpn: Some(a) } => write!(t, "TLS EncryptedExtensions (ALPN {a})"),
+        TlsEvent::EncryptedExtensions { alpn: None } => write!(t, "TLS EncryptedExtensions"),
+        TlsEvent::ChangeCipherSpec => write!(t, "TLS ChangeCipherSpec"),
+        TlsEvent::HandshakeFinished { inferred: false } => write!(t, "TLS Finished"),
+        TlsEvent::HandshakeFinished { inferred: true } => write!(t, "TLS handshake done (Finished not decrypted)"),
+        TlsEvent::Alert { level, description, .. } => write!(t, "TLS alert: {}", alert_text(*level, *description)),
+        TlsEvent::KeyUpdate { requested } => {
+            write!(t, "TLS KeyUpdate{}", if *requested { " (update requested)" } else { "" })
+        }
+        TlsEvent::DecryptFailed { record_no, why } => write!(t, "TLS record {record_no} does not decrypt ({why:?})"),
+        TlsEvent::Malformed(e) => write!(t, "malformed TLS handshake message: {e}"),
+        TlsEvent::SyncLost => write!(t, "TLS record framing lost after a capture gap"),
+        TlsEvent::SyncFound { skipped } => write!(t, "TLS records found again ({skipped} bytes skipped)"),
+        TlsEvent::NotTls(why) => write!(t, "not TLS ({why:?})"),
+    };
 }
 
 fn last_unanswered(tcp: &TcpFacts, s: &Session) -> Option<UnansweredPing> {
@@ -565,7 +718,14 @@ fn last_unanswered(tcp: &TcpFacts, s: &Session) -> Option<UnansweredPing> {
 }
 
 impl Connection {
-    pub fn build(tcp: &TcpFacts, s: &Session, timeline: Events, verdict: Verdict, opts: ReportOptions) -> Connection {
+    pub fn build(
+        tcp: &TcpFacts,
+        tls: Option<&crate::tls::TlsFacts>,
+        s: &Session,
+        timeline: Events,
+        verdict: Verdict,
+        opts: ReportOptions,
+    ) -> Connection {
         let client = tcp.side_of(Role::Client);
         let server = client.other();
         let ms = |a: At| round_ms(a.ts.ms_since(tcp.first.ts));
@@ -710,6 +870,7 @@ impl Connection {
             start: tcp.first.ts.rfc3339(),
             duration_ms: ms(tcp.last),
             tcp: tcp_out,
+            tls: tls.map(|t| TlsOut::new(t, tcp)),
             handshake,
             websocket,
             verdict,

@@ -23,17 +23,42 @@ pub enum EventKind {
     SynAck,
     Fin,
     Rst,
-    Gap { bytes: u64 },
-    Request { method: String, uri: String, upgrade: bool },
-    Response { status: u16, reason: String },
-    Message { opcode: OpCode, len: u64, compressed: bool, preview: Option<String> },
-    Ping { len: u64 },
-    Pong { len: u64 },
-    Close { code: Option<u16>, reason: Option<String> },
+    Gap {
+        bytes: u64,
+    },
+    Request {
+        method: String,
+        uri: String,
+        upgrade: bool,
+    },
+    Response {
+        status: u16,
+        reason: String,
+    },
+    Message {
+        opcode: OpCode,
+        len: u64,
+        compressed: bool,
+        preview: Option<String>,
+    },
+    Ping {
+        len: u64,
+    },
+    Pong {
+        len: u64,
+    },
+    Close {
+        code: Option<u16>,
+        reason: Option<String>,
+    },
     Violation(Violation),
     Desync,
-    Resync { skipped: u64 },
+    Resync {
+        skipped: u64,
+    },
     HttpError(String),
+    /// What the TLS layer saw (handshake messages, alerts, decryption problems).
+    Tls(crate::tls::TlsEvent),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -296,6 +321,10 @@ pub struct Session {
     pub beats: Option<Box<Beats>>,
     pub desyncs: PerSide<u32>,
     pub message_events: PerSide<u32>,
+    /// The last packet that carried this session's bytes, per side: TCP payload on a
+    /// plaintext connection, decrypted application data on TLS (where alerts and other
+    /// records are TCP payload too).
+    pub last_data: PerSide<Option<At>>,
     /// How the carrier ended, per side.
     pub ends: Ends,
 }
@@ -315,6 +344,14 @@ impl Session {
 
     pub fn close_from(&self, side: Side) -> Option<&CloseRec> {
         self.closes.iter().find(|c| c.side == side)
+    }
+
+    /// The last packet that carried this session's bytes from either side.
+    pub fn last_activity(&self) -> Option<At> {
+        match (self.last_data.0[0], self.last_data.0[1]) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -350,11 +387,13 @@ pub struct Timeline {
     /// carried HTTP has an empty one.
     pub sessions: Vec<Session>,
     pub log: EventLog,
+    /// The TLS story, when the connection carried TLS.
+    pub tls: Option<Box<crate::tls::TlsFacts>>,
 }
 
 impl Timeline {
     /// A finished connection carrying one session.
     pub fn new(tcp: TcpFacts, app: App, session: Session, log: EventLog) -> Self {
-        Timeline { tcp, app, sessions: vec![session], log }
+        Timeline { tcp, app, sessions: vec![session], log, tls: None }
     }
 }

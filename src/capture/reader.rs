@@ -22,6 +22,11 @@ const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
 const PCAPNG_IDB: u32 = 1;
 const PCAPNG_PB: u32 = 2;
 const PCAPNG_SPB: u32 = 3;
+/// Decryption Secrets Block (pcapng, draft-ietf-opsawg-pcapng §4.7), and its TLS key log type.
+const PCAPNG_DSB: u32 = 0x0000_000A;
+const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
+/// Secrets kept from Decryption Secrets Blocks, in all.
+const MAX_SECRETS: usize = 64 << 20;
 const PCAPNG_EPB: u32 = 6;
 const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
 
@@ -84,6 +89,9 @@ pub struct CaptureReader<R: Read> {
     next_number: u64,
     last_ts_s: Option<i64>,
     warnings: Vec<Warning>,
+    /// TLS key log text from Decryption Secrets Blocks, not yet taken.
+    secrets: Vec<Vec<u8>>,
+    secrets_bytes: usize,
     done: bool,
     packets: u64,
     bytes_read: u64,
@@ -150,6 +158,8 @@ impl<R: Read> CaptureReader<R> {
             next_number: first_number,
             last_ts_s: None,
             warnings: Vec::new(),
+            secrets: Vec::new(),
+            secrets_bytes: 0,
             done: false,
             packets: 0,
             bytes_read: 0,
@@ -218,6 +228,16 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Warnings gathered since the last call.
+    /// TLS key logs read from pcapng Decryption Secrets Blocks since the last call.
+    pub fn take_secrets(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.secrets)
+    }
+
+    /// Are there secrets to take?
+    pub fn has_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
     pub fn take_warnings(&mut self) -> Vec<Warning> {
         std::mem::take(&mut self.warnings)
     }
@@ -469,6 +489,15 @@ impl<R: Read> CaptureReader<R> {
                     let caplen = u32_at(b, 20, be) as usize;
                     let orig = u32_at(b, 24, be);
                     Some((iface_id, ticks, caplen, orig, 28))
+                }
+                PCAPNG_DSB if blen >= 20 => {
+                    let (kind, len) = (u32_at(b, 8, be), u32_at(b, 12, be) as usize);
+                    let data = b.get(16..(16 + len).min(blen - 4)).unwrap_or_default();
+                    if kind == DSB_TLS_KEY_LOG && self.secrets_bytes + data.len() <= MAX_SECRETS {
+                        self.secrets_bytes += data.len();
+                        self.secrets.push(data.to_vec());
+                    }
+                    None
                 }
                 PCAPNG_SPB if blen >= 16 => {
                     let orig = u32_at(b, 8, be);

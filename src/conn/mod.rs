@@ -10,13 +10,15 @@ use crate::tcp::{Assembler, Budget, Sink};
 use crate::timeline::{
     App, ClientBy, CloseRec, Ends, EventKind, EventLog, MAX_MESSAGE_EVENTS, Session, TcpFacts, Timeline,
 };
+use crate::tls::{KeyLog, Tls, TlsEvent, TlsSink};
 use crate::units::{At, PerSide, Role, Side};
 use crate::wire::{Endpoint, TcpSegment};
 use crate::ws::deflate::{DeflateParams, Inflater};
 use crate::ws::{FrameParser, OpCode, WsEvent};
+use std::sync::Arc;
 
 /// Settings that change what the connection layer does.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnConfig {
     /// Out-of-order bytes buffered per direction.
     pub reorder_cap: usize,
@@ -25,12 +27,14 @@ pub struct ConnConfig {
     /// Keep the timeline's events. Only the JSON and the ladder show them, and no diagnosis
     /// reads them; the [`crate::Analyzer`] sets this from `ReportOptions::no_timeline`.
     pub events: bool,
+    /// TLS secrets (NSS key log), for decrypting wss.
+    pub keys: Option<Arc<KeyLog>>,
 }
 
 impl Default for ConnConfig {
     fn default() -> Self {
         let cfg = crate::Config::default();
-        ConnConfig { reorder_cap: cfg.reorder_cap, inflate: cfg.inflate, events: true }
+        ConnConfig { reorder_cap: cfg.reorder_cap, inflate: cfg.inflate, events: true, keys: None }
     }
 }
 
@@ -70,22 +74,26 @@ pub struct Conn {
     /// Side A's end, as segments carry it (finding a segment's side compares these).
     pub a: Endpoint,
     asm: PerSide<Assembler>,
+    /// The TLS layer, once the first bytes were a TLS record: it turns records into the
+    /// plaintext the layers above read.
+    tls: Option<Box<Tls>>,
     up: Upper,
 }
 
 impl Conn {
-    pub fn new(id: u64, a: impl Into<Endpoint>, b: impl Into<Endpoint>, at: At, cfg: ConnConfig) -> Self {
+    pub fn new(id: u64, a: impl Into<Endpoint>, b: impl Into<Endpoint>, at: At, cfg: &ConnConfig) -> Self {
         let (a, b) = (a.into(), b.into());
         Conn {
             tcp: TcpFacts::new(id, a.addr(), b.addr(), at),
             a,
             asm: PerSide([Assembler::new(cfg.reorder_cap), Assembler::new(cfg.reorder_cap)]),
+            tls: None,
             up: Upper {
                 layer: Layer::Start,
                 app: App::Empty,
                 session: Session::default(),
                 log: EventLog { keep: cfg.events, ..EventLog::default() },
-                cfg,
+                cfg: cfg.clone(),
                 h1_events: Vec::new(),
             },
         }
@@ -143,7 +151,7 @@ impl Conn {
         let wire = seg.wire_len();
         if wire > 0 {
             let before = self.asm[side].stats.delivered + self.asm[side].stats.gap_bytes;
-            let mut sink = AppSink { side, tcp: &mut self.tcp, up: &mut self.up };
+            let mut sink = StreamSink { side, tcp: &mut self.tcp, tls: &mut self.tls, up: &mut self.up };
             self.asm[side].segment(seg.seq, seg.payload, seg.missing, at, budget, &mut sink);
             let after = self.asm[side].stats.delivered + self.asm[side].stats.gap_bytes;
             if after > before || self.asm[side].pending_bytes() > 0 {
@@ -151,7 +159,7 @@ impl Conn {
             }
         }
         if f.ack() {
-            let mut sink = AppSink { side: side.other(), tcp: &mut self.tcp, up: &mut self.up };
+            let mut sink = StreamSink { side: side.other(), tcp: &mut self.tcp, tls: &mut self.tls, up: &mut self.up };
             self.asm[side.other()].peer_ack(seg.ack, at, budget, &mut sink);
         }
         if f.fin() {
@@ -167,7 +175,7 @@ impl Conn {
                 self.up.log.push(at, side, EventKind::Rst);
             }
             for s in Side::BOTH {
-                let mut sink = AppSink { side: s, tcp: &mut self.tcp, up: &mut self.up };
+                let mut sink = StreamSink { side: s, tcp: &mut self.tcp, tls: &mut self.tls, up: &mut self.up };
                 self.asm[s].flush(budget, &mut sink);
             }
         }
@@ -177,7 +185,7 @@ impl Conn {
     pub fn finish(mut self, budget: &mut Budget) -> Timeline {
         let heads_before = self.up.head_bytes();
         for s in Side::BOTH {
-            let mut sink = AppSink { side: s, tcp: &mut self.tcp, up: &mut self.up };
+            let mut sink = StreamSink { side: s, tcp: &mut self.tcp, tls: &mut self.tls, up: &mut self.up };
             self.asm[s].flush(budget, &mut sink);
             self.tcp.streams[s] = self.asm[s].stats;
             if let Layer::WebSocket(f) = &self.up.layer {
@@ -192,7 +200,12 @@ impl Conn {
         budget.heads = budget.heads.saturating_sub(heads_before);
         let mut session = self.up.session;
         session.ends = Ends::of_tcp(&self.tcp);
-        Timeline::new(self.tcp, self.up.app, session, self.up.log)
+        if self.tls.is_none() {
+            session.last_data = self.tcp.last_payload;
+        }
+        let mut tl = Timeline::new(self.tcp, self.up.app, session, self.up.log);
+        tl.tls = self.tls.map(|t| Box::new(t.facts().clone()));
+        tl
     }
 }
 
@@ -203,6 +216,77 @@ impl Upper {
             Layer::Http(h) => h.head_bytes(),
             _ => 0,
         }
+    }
+}
+
+/// One side's in-order TCP bytes: through the TLS layer when the connection is TLS, else
+/// straight to the layers above.
+struct StreamSink<'a> {
+    side: Side,
+    tcp: &'a mut TcpFacts,
+    tls: &'a mut Option<Box<Tls>>,
+    up: &'a mut Upper,
+}
+
+impl Sink for StreamSink<'_> {
+    fn data(&mut self, bytes: &[u8], at: At) {
+        if self.tls.is_none() && self.up.app == App::Empty && starts_tls(bytes) {
+            // The first bytes are a TLS record: a ClientHello, from the client.
+            if !matches!(self.tcp.client_by, ClientBy::Syn | ClientBy::SynAck) {
+                self.tcp.client = Some(self.side);
+                self.tcp.client_by = ClientBy::Request;
+            }
+            self.up.app = App::Tls;
+            *self.tls = Some(Box::new(Tls::new(self.up.cfg.keys.clone())));
+        }
+        match self.tls.as_mut() {
+            Some(tls) => {
+                let from = self.tcp.role_of(self.side);
+                tls.data(from, bytes, at, &mut Plain { tcp: self.tcp, up: self.up });
+            }
+            None => AppSink { side: self.side, tcp: self.tcp, up: self.up }.data(bytes, at),
+        }
+    }
+
+    fn gap(&mut self, len: u64, at: At) {
+        match self.tls.as_mut() {
+            Some(tls) => {
+                let from = self.tcp.role_of(self.side);
+                tls.gap(from, len, at, &mut Plain { tcp: self.tcp, up: self.up });
+                self.up.log.push(at, self.side, EventKind::Gap { bytes: len });
+            }
+            None => AppSink { side: self.side, tcp: self.tcp, up: self.up }.gap(len, at),
+        }
+    }
+}
+
+/// Do these first bytes of a connection begin a TLS handshake record (RFC 8446 §5.1)?
+fn starts_tls(bytes: &[u8]) -> bool {
+    bytes.len() >= 3 && bytes[0] == 0x16 && bytes[1] == 0x03
+}
+
+/// What the TLS layer hands up: plaintext to the layers above, its events to the timeline.
+struct Plain<'a> {
+    tcp: &'a mut TcpFacts,
+    up: &'a mut Upper,
+}
+
+impl TlsSink for Plain<'_> {
+    fn plaintext(&mut self, from: Role, bytes: &[u8], at: At) {
+        let side = self.tcp.side_of(from);
+        self.up.session.last_data[side] = Some(at);
+        AppSink { side, tcp: self.tcp, up: self.up }.data(bytes, at);
+    }
+
+    fn plaintext_gap(&mut self, from: Role, len: u64, at: At) {
+        let side = self.tcp.side_of(from);
+        self.up.session.last_data[side] = Some(at);
+        AppSink { side, tcp: self.tcp, up: self.up }.inner_gap(len, at);
+    }
+
+    fn event(&mut self, from: Role, at: At, event: TlsEvent) {
+        let side = self.tcp.side_of(from);
+        self.up.log.push(at, side, EventKind::Tls(event));
     }
 }
 
@@ -244,6 +328,14 @@ impl Sink for AppSink<'_> {
     }
 
     fn gap(&mut self, len: u64, at: At) {
+        self.inner_gap(len, at);
+        self.up.log.push(at, self.side, EventKind::Gap { bytes: len });
+    }
+}
+
+impl AppSink<'_> {
+    /// `len` bytes of this side's stream (TCP or TLS plaintext) are missing.
+    fn inner_gap(&mut self, len: u64, at: At) {
         let side = self.side;
         match &mut self.up.layer {
             Layer::WebSocket(f) => {
@@ -262,11 +354,8 @@ impl Sink for AppSink<'_> {
             }
             Layer::Start | Layer::Opaque => {}
         }
-        self.up.log.push(at, side, EventKind::Gap { bytes: len });
     }
-}
 
-impl AppSink<'_> {
     /// All flows together hold too much in HTTP buffers: this one gives its up. Returns the
     /// bytes given up on.
     fn shed_heads(&mut self, at: At) -> u64 {
@@ -300,9 +389,11 @@ impl AppSink<'_> {
     fn upgrade(&mut self, up: Upgrade, at: At) {
         let side = self.side;
         // RFC 7692: the first permessage-deflate answer is the one in force.
-        let deflate = up.extensions.iter().find(|e| e.name == "permessage-deflate").map(|e| {
-            DeflateParams::from_agreed(e.params.iter().map(|(k, v)| (k.as_str(), v.as_deref())))
-        });
+        let deflate = up
+            .extensions
+            .iter()
+            .find(|e| e.name == "permessage-deflate")
+            .map(|e| DeflateParams::from_agreed(e.params.iter().map(|(k, v)| (k.as_str(), v.as_deref()))));
         self.start_ws(deflate, at);
         let Layer::WebSocket(f) = &mut self.up.layer else { return };
         if up.lost {
@@ -355,9 +446,6 @@ impl AppSink<'_> {
             self.set_client(side.other(), ClientBy::Response);
             self.up.layer = Layer::Http(Box::default());
             self.up.app = App::Http;
-        } else if bytes.len() >= 3 && bytes[0] == 0x16 && bytes[1] == 0x03 {
-            self.up.app = App::Tls;
-            self.up.layer = Layer::Opaque;
         } else if let Some(client) = self.guess_frames(bytes) {
             // Mid-connection: frames, masked from the client (RFC 6455 §5.1).
             self.set_client(client, ClientBy::Masking);
@@ -521,7 +609,7 @@ mod tests {
         let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
         let at = |n: u64| At { ts: Timestamp(n as i64), packet: PacketNo(n) };
         let seg = super::head_budget_tests::seg;
-        let mut conn = Conn::new(1, c, s, at(1), ConnConfig::default());
+        let mut conn = Conn::new(1, c, s, at(1), &ConnConfig::default());
         let mut budget = Budget::new(1 << 24);
         let req = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
         let early = vec![0x81u8; crate::http::MAX_HEAD + 100];
@@ -582,7 +670,7 @@ mod head_budget_tests {
     /// A connection after its handshake, with `head` sent by the client (no end of head yet).
     fn partial(port: u16, head: &[u8], budget: &mut Budget) -> Conn {
         let (c, s) = (addr(&format!("10.0.0.1:{port}")), addr("10.0.0.2:80"));
-        let mut conn = Conn::new(u64::from(port), c, s, at(1), ConnConfig::default());
+        let mut conn = Conn::new(u64::from(port), c, s, at(1), &ConnConfig::default());
         conn.segment(Side::A, &seg(c, s, 100, 0, 0x02, &[]), at(1), budget);
         conn.segment(Side::B, &seg(s, c, 500, 101, 0x12, &[]), at(2), budget);
         conn.segment(Side::A, &seg(c, s, 101, 501, 0x18, head), at(3), budget);

@@ -30,7 +30,13 @@ fn body(s: &Session) -> String {
     s.http.exchange.as_ref().map(|e| String::from_utf8_lossy(&e.body).to_ascii_lowercase()).unwrap_or_default()
 }
 
-pub fn advise(tcp: &TcpFacts, s: &Session, kind: Kind, client: Side) -> Vec<String> {
+pub fn advise(
+    tcp: &TcpFacts,
+    tls: Option<&crate::tls::TlsFacts>,
+    s: &Session,
+    kind: Kind,
+    client: Side,
+) -> Vec<String> {
     let server = client.other();
     let srv = server_header(s);
     let mut a: Vec<String> = Vec::new();
@@ -98,7 +104,7 @@ pub fn advise(tcp: &TcpFacts, s: &Session, kind: Kind, client: Side) -> Vec<Stri
             a.push("The client went away without a Close frame: tab closed or navigated, network change, or the client process was killed. Harmless if expected; otherwise check the client's lifecycle.".into());
         }
         Kind::IdleTimeout => {
-            let gap = s.ends.first().zip(tcp.last_activity()).map(|(t, l)| t.at.ts.ms_since(l.ts)).unwrap_or(0.0);
+            let gap = s.ends.first().zip(s.last_activity()).map(|(t, l)| t.at.ts.ms_since(l.ts)).unwrap_or(0.0);
             match timeout_match(gap) {
                 Some(m) => a.push(format!("The {} of silence matches {m}: raise that timeout for WebSocket routes, or send heartbeats more often than that.", human_ms(gap))),
                 None => a.push(format!("Something closed an idle connection after {}: look for an idle timeout of that length in the proxies and load balancers on the path (nginx proxy_read_timeout, HAProxy timeout tunnel/client/server, cloud load balancers).", human_ms(gap))),
@@ -147,6 +153,21 @@ pub fn advise(tcp: &TcpFacts, s: &Session, kind: Kind, client: Side) -> Vec<Stri
                     }
                 }
             }
+        }
+        Kind::TlsFailed => {
+            let alert =
+                tls.and_then(|t| t.alerts.iter().find(|a| a.description != Some(0))).and_then(|a| a.description);
+            let name = alert.and_then(crate::tls::alert_description_name).unwrap_or("");
+            let sni = tls.and_then(|t| t.sni.clone()).map(|n| format!(" for {n}")).unwrap_or_default();
+            match name {
+                "unknown_ca" | "bad_certificate" | "certificate_unknown" | "unsupported_certificate" => a.push(format!("The client does not trust the server's certificate{sni}: self-signed or from a private CA, a missing intermediate certificate, or a name that does not match. A browser shows no prompt for wss:// — open the https:// URL of the same host once to see the certificate error.")),
+                "certificate_expired" | "certificate_revoked" => a.push("The server's certificate is expired or revoked: renew it (and check the clocks of both hosts).".into()),
+                "handshake_failure" | "protocol_version" | "insufficient_security" | "no_application_protocol" => a.push("Client and server share no TLS version, cipher suite or ALPN protocol: compare the ClientHello's offers with the server's TLS configuration (minimum version, cipher list).".into()),
+                "unrecognized_name" => a.push(format!("The server does not know the name{sni}: check the SNI the client sends and the server's virtual hosts.")),
+                "" => a.push("The handshake ended without an alert: some clients (Python websockets' asyncio client) close TCP without one when they reject the certificate; a proxy or firewall cutting TLS looks the same. Check the client's error message.".into()),
+                _ => a.push(format!("The TLS alert {name} ended the handshake: see the TLS logs of both sides.")),
+            }
+            a.push("Browsers report 1006 for a WebSocket whose TLS handshake failed (Firefox reports 1015).".into());
         }
         Kind::StillOpen | Kind::Unknown | Kind::NotWebsocket => {}
     }

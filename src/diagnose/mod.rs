@@ -5,6 +5,7 @@ pub mod across;
 mod advice;
 
 use crate::timeline::{App, At, Session, TcpFacts};
+use crate::tls::TlsFacts;
 use crate::units::{Role, Side};
 use crate::ws::frame::close_code_name;
 use serde::Serialize;
@@ -24,13 +25,14 @@ pub enum Kind {
     IdleTimeout,
     CloseUnanswered,
     ProtocolViolation,
+    TlsFailed,
     StillOpen,
     Unknown,
     NotWebsocket,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::CleanClose,
         Kind::Refused,
         Kind::Unreachable,
@@ -42,6 +44,7 @@ impl Kind {
         Kind::IdleTimeout,
         Kind::CloseUnanswered,
         Kind::ProtocolViolation,
+        Kind::TlsFailed,
         Kind::StillOpen,
         Kind::Unknown,
         Kind::NotWebsocket,
@@ -60,6 +63,7 @@ impl Kind {
             Kind::IdleTimeout => "idle_timeout",
             Kind::CloseUnanswered => "close_unanswered",
             Kind::ProtocolViolation => "protocol_violation",
+            Kind::TlsFailed => "tls_failed",
             Kind::StillOpen => "still_open",
             Kind::Unknown => "unknown",
             Kind::NotWebsocket => "not_websocket",
@@ -100,6 +104,7 @@ pub const IDLE_MIN_MS: f64 = 1000.0;
 struct Ctx<'a> {
     tcp: &'a TcpFacts,
     app: App,
+    tls: Option<&'a TlsFacts>,
     s: &'a Session,
     ev: Vec<Evidence>,
 }
@@ -163,13 +168,13 @@ fn teardown_word(is_rst: bool) -> &'static str {
 }
 
 /// Diagnoses one connection.
-pub fn diagnose(tcp: &TcpFacts, app: App, s: &Session) -> Verdict {
-    let mut cx = Ctx { tcp, app, s, ev: Vec::new() };
+pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -> Verdict {
+    let mut cx = Ctx { tcp, app, tls, s, ev: Vec::new() };
     let client = tcp.side_of(Role::Client);
     let server = client.other();
     let (kind, summary) = classify(&mut cx, client, server);
     let (client_sees, server_sees) = match kind {
-        Kind::Refused | Kind::Unreachable => (Some(1006), None),
+        Kind::Refused | Kind::Unreachable | Kind::TlsFailed => (Some(1006), None),
         Kind::NotWebsocket | Kind::StillOpen | Kind::Unknown => (None, None),
         Kind::HandshakeRejected | Kind::HandshakeUnanswered | Kind::InvalidHandshake => {
             let ended = s.ends.closed || s.ends.by[client].is_some() || s.response().is_some();
@@ -184,7 +189,7 @@ pub fn diagnose(tcp: &TcpFacts, app: App, s: &Session) -> Verdict {
         }
         _ => (sees(s, client), sees(s, server)),
     };
-    let advice = advice::advise(tcp, s, kind, client);
+    let advice = advice::advise(tcp, tls, s, kind, client);
     let mut evidence = cx.ev;
     evidence.sort_by_key(|e| e.packet);
     Verdict { kind, client_sees, server_sees, summary, evidence, advice }
@@ -242,6 +247,9 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
     }
     match cx.app {
         App::Tls => {
+            if let Some(t) = cx.tls {
+                return tls_only(cx, t);
+            }
             return (
                 Kind::NotWebsocket,
                 "TLS (wss or HTTPS): without the session keys the handshake and frames cannot be seen.".into(),
@@ -294,6 +302,92 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
         }
     }
     after_upgrade(cx, client, server)
+}
+
+/// Does what the client offered make a WebSocket likely? WebSocket libraries usually offer no
+/// ALPN, Chromium offers `http/1.1` alone for a wss:// socket and Firefox `h2, http/1.1` (it can
+/// run WebSockets over HTTP/2); a client offering neither (`h2` alone, `imap`, `dot`, …) is
+/// not opening one over HTTP/1.1.
+pub fn likely_websocket(t: &TlsFacts) -> bool {
+    let alpn_ws = t.alpn_offered.is_empty() || t.alpn_offered.iter().any(|a| a == "http/1.1");
+    let name_ws =
+        t.sni.as_deref().is_some_and(|n| ["ws", "socket", "realtime", "stream"].iter().any(|w| n.contains(w)));
+    alpn_ws || name_ws
+}
+
+/// Is a TLS connection whose inside was not seen worth showing? One whose handshake did not
+/// complete (it failed, or the capture ended in it), or one a WebSocket likely rode in.
+pub fn tls_shown(t: &TlsFacts) -> bool {
+    !t.handshake_complete || likely_websocket(t)
+}
+
+/// Who sent an alert or ended TCP, in words.
+fn party(role: Role) -> &'static str {
+    match role {
+        Role::Client => "client",
+        Role::Server => "server",
+    }
+}
+
+/// A TLS connection whose inside was not seen: the handshake failed, or it completed and the
+/// application data was not decrypted (no keys, or keys that do not fit), or nothing was sent.
+fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
+    let tcp = cx.tcp;
+    let version = t.version.map(crate::tls::version_name).unwrap_or_else(|| "TLS".into());
+    let to = t.sni.clone().unwrap_or_else(|| tcp.addr(Role::Server).to_string());
+    let teardown = tcp.first_teardown();
+    if let Some((side, is_rst, at)) = teardown {
+        cx.cite(at, format!("{} from {}", if is_rst { "RST" } else { "FIN" }, cx.role(side)));
+    }
+    if !t.handshake_complete {
+        // The first alert that ended it (a close_notify does not refuse anything).
+        if let Some(a) = t.alerts.iter().find(|a| a.description != Some(0)) {
+            let what = crate::report::alert_text(a.level, a.description);
+            let how = if a.encrypted { "an encrypted" } else { "a" };
+            cx.cite(a.at, format!("TLS alert ({what}) from {}", party(a.from)));
+            return (
+                Kind::TlsFailed,
+                format!(
+                    "The {} refused the TLS handshake with {how} {what} alert: the WebSocket never opened, and the client reports 1006.",
+                    party(a.from)
+                ),
+            );
+        }
+        if let Some((side, is_rst, _)) = teardown {
+            let who = cx.role(side);
+            let verb = if is_rst { "reset" } else { "closed (FIN)" };
+            let after = if t.version.is_some() { "after the server's hello" } else { "before any answer" };
+            return (
+                Kind::TlsFailed,
+                format!(
+                    "The {who} {verb} the TCP connection in the middle of the TLS handshake, {after}, with no alert: the WebSocket never opened, and the client reports 1006."
+                ),
+            );
+        }
+        return (Kind::StillOpen, format!("The TLS handshake to {to} was still in progress when the capture ended."));
+    }
+    if t.decrypted {
+        return (
+            Kind::NotWebsocket,
+            format!("{version} to {to}: the connection carried no application data (a browser's spare connection)."),
+        );
+    }
+    let why = t.why_not.map_or_else(|| "not decrypted".to_string(), |w| w.describe());
+    let end = match teardown {
+        Some((side, is_rst, at)) => format!(
+            "the {} {} TCP {} later",
+            cx.role(side),
+            if is_rst { "reset" } else { "closed" },
+            human_ms(at.ts.ms_since(tcp.first.ts))
+        ),
+        None => "it was still open at the end of the capture".into(),
+    };
+    let hint = if t.why_not == Some(crate::tls::WhyNot::NoKeys) {
+        "give --keylog to see the WebSocket inside".to_string()
+    } else {
+        format!("its inside cannot be seen: {why}")
+    };
+    (Kind::Unknown, format!("{version} to {to} completed; {end}; {hint}."))
 }
 
 fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
@@ -419,7 +513,7 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                         .into(),
                 );
             }
-            let idle = tcp.last_activity().map(|a| tcp.last.ts.ms_since(a.ts)).unwrap_or(0.0);
+            let idle = s.last_activity().map(|a| tcp.last.ts.ms_since(a.ts)).unwrap_or(0.0);
             let note =
                 if idle >= IDLE_MIN_MS { format!(", silent for the last {}", human_ms(idle)) } else { String::new() };
             (Kind::StillOpen, format!("The WebSocket is still open at the end of the capture{note}."))
@@ -437,10 +531,10 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                 );
             }
             let role = cx.role(side);
-            let idle = tcp.last_activity().map(|a| at.ts.ms_since(a.ts));
+            let idle = s.last_activity().map(|a| at.ts.ms_since(a.ts));
             let since_101 = s.upgraded_at.map(|u| at.ts.ms_since(u.ts));
             if let Some(gap) = idle.filter(|g| *g >= IDLE_MIN_MS) {
-                if let Some(last) = tcp.last_activity() {
+                if let Some(last) = s.last_activity() {
                     cx.cite(last, "last data before the silence");
                 }
                 let matched = advice::timeout_match(gap).map(|m| format!(" — that matches {m}")).unwrap_or_default();

@@ -26,14 +26,15 @@ impl Tl {
         Tl { tcp: TcpFacts::new(id, a, b, first), app: App::Empty, s: Session::default() }
     }
 
-    /// The session with its ends as the TCP facts give them (as `conn` does at the end).
+    /// The session with its ends and activity as the TCP facts give them (as `conn` does at
+    /// the end of a plaintext connection).
     fn ended(&self) -> Session {
-        Session { ends: Ends::of_tcp(&self.tcp), ..self.s.clone() }
+        Session { ends: Ends::of_tcp(&self.tcp), last_data: self.tcp.last_payload, ..self.s.clone() }
     }
 }
 
 fn diag(tl: &Tl) -> Verdict {
-    diagnose(&tl.tcp, tl.app, &tl.ended())
+    diagnose(&tl.tcp, tl.app, None, &tl.ended())
 }
 
 /// A connection with SYN, SYN-ACK, an upgrade request at packet 4 and a 101 at packet 6.

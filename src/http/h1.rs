@@ -373,8 +373,12 @@ impl H1 {
             facts.attempted = true;
             // Client bytes that arrived after the request head belong to the frames.
             let other = &mut self.sides[side.other()];
-            let upgrade =
-                Upgrade { extensions, lost: false, early: std::mem::take(&mut other.buf), early_lost: other.early_lost };
+            let upgrade = Upgrade {
+                extensions,
+                lost: false,
+                early: std::mem::take(&mut other.buf),
+                early_lost: other.early_lost,
+            };
             return Ok(Head::Done(len, Some(upgrade)));
         }
         let h = &mut self.sides[side];

@@ -137,11 +137,11 @@ pub fn write_empty(packets: u64, stats: &Stats, w: &mut impl Write) -> io::Resul
 
 /// wss is TLS: say so when TLS connections were left out.
 pub fn write_tls_note(stats: &Stats, w: &mut impl Write) -> io::Result<()> {
-    if stats.tls_connections > 0 {
+    if stats.tls_hidden > 0 {
         writeln!(
             w,
-            "{} TLS connection(s) (wss?) not shown: without the session keys wsdiag sees only their TCP story (--all shows it).",
-            stats.tls_connections
+            "{} TLS connection(s) not shown: not decrypted, and nothing in their handshake looks like a WebSocket (--all shows them, --keylog decrypts them).",
+            stats.tls_hidden
         )?;
     }
     Ok(())

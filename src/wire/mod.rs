@@ -242,7 +242,10 @@ pub fn decode(linktype: Linktype, data: &[u8], orig_len: u32) -> Decoded<'_> {
 /// Why a checked view could not be made.
 enum Check {
     /// `need` bytes were needed, `got` were captured.
-    Short { need: usize, got: usize },
+    Short {
+        need: usize,
+        got: usize,
+    },
     Malformed(&'static str),
 }
 
