@@ -90,7 +90,7 @@ impl fmt::Display for KeyLogWarning {
                 write!(f, "{label} secret is {got} bytes, {want}")
             }
             KeyLogProblem::UnknownLabel(l) => write!(f, "unknown label {l:?}, line skipped"),
-            KeyLogProblem::Full => write!(f, "key log holds {MAX_ENTRIES} client randoms; the rest are dropped"),
+            KeyLogProblem::Full => write!(f, "the key log is full ({MAX_ENTRIES} client randoms): line dropped"),
             KeyLogProblem::More { .. } => Ok(()),
         }
     }
@@ -125,11 +125,19 @@ impl Label {
 }
 
 /// Secrets by client random, from any number of sources.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct KeyLog {
     entries: HashMap<[u8; 32], Secrets>,
     /// Per source: lines read so far, and an unfinished last line held by [`KeyLog::append`].
     sources: HashMap<String, Pending>,
+    /// [`MAX_ENTRIES`], but for tests.
+    max_entries: usize,
+}
+
+impl Default for KeyLog {
+    fn default() -> Self {
+        KeyLog { entries: HashMap::default(), sources: HashMap::default(), max_entries: MAX_ENTRIES }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -300,7 +308,7 @@ impl KeyLog {
             return;
         }
         let Some(secret) = Secret::new(&buf[..got]) else { return };
-        if !self.entries.contains_key(&cr) && self.entries.len() >= MAX_ENTRIES {
+        if !self.entries.contains_key(&cr) && self.entries.len() >= self.max_entries {
             return warn.push(no, KeyLogProblem::Full);
         }
         let e = self.entries.entry(cr).or_default();
@@ -435,6 +443,29 @@ mod tests {
         // Secrets longer than any label allows.
         let w = k.add(format!("CLIENT_RANDOM {CR} {}\n", "00".repeat(400)).as_bytes(), "k");
         assert_eq!(w[0].to_string(), "k line 1: CLIENT_RANDOM secret is 400 bytes, a TLS 1.2 master secret has 48");
+    }
+
+    #[test]
+    fn entries_are_capped() {
+        let mut k = KeyLog { max_entries: 3, ..KeyLog::default() };
+        let mut text = String::new();
+        for i in 0..5u8 {
+            text.push_str(&format!("CLIENT_RANDOM {:02x}{} {}\n", i, &CR[2..], "ab".repeat(48)));
+        }
+        // A known client random still takes more secrets when full.
+        text.push_str(&format!("SERVER_TRAFFIC_SECRET_0 00{} {S32}\n", &CR[2..]));
+        let w: Vec<String> = k.add(text.as_bytes(), "keys.log").iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            w,
+            [
+                format!("keys.log line 4: the key log is full ({MAX_ENTRIES} client randoms): line dropped"),
+                format!("keys.log line 5: the key log is full ({MAX_ENTRIES} client randoms): line dropped"),
+            ]
+        );
+        assert_eq!(k.len(), 3);
+        let mut first = cr();
+        first[0] = 0;
+        assert!(k.lookup(&first).is_some_and(|s| s.server_traffic_0.is_some() && s.master.is_some()));
     }
 
     #[test]
