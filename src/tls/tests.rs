@@ -3,6 +3,7 @@
 use super::*;
 use crate::tls::testdata::{CLIENT_FRAME, Conversation, REQUEST, RESPONSE, SERVER_FRAME, conversation, rfc8448};
 use crate::units::{PacketNo, Timestamp};
+use record::NotTlsWhy;
 
 /// What a sink saw.
 #[derive(Default, Debug)]
@@ -471,4 +472,63 @@ fn capture_beginning_after_the_handshake() {
         let (f, _) = run(&late, None, whole);
         assert_eq!(f.why_not, Some(WhyNot::NoKeys), "{name}");
     }
+}
+
+#[test]
+fn not_tls_directions() {
+    let mut tls = Tls::new(None);
+    let mut seen = Seen::default();
+    tls.data(Role::Client, &rfc8448("Record_ClientHello"), at(1), &mut seen);
+    tls.data(Role::Server, b"HTTP/1.1 400 Bad Request\r\n\r\n", at(2), &mut seen);
+    tls.data(Role::Server, b"more", at(3), &mut seen);
+    assert!(tls.facts().not_tls);
+    assert_eq!(
+        seen.events.last(),
+        Some(&(Role::Server, TlsEvent::NotTls(NotTlsWhy::NoRecordHeader { first: *b"HTTP/", len: 5 })))
+    );
+    let mut tls = Tls::new(None);
+    tls.data(Role::Client, &[0x80, 0x2e, 0x01, 0x03, 0x01, 0, 0x15], at(1), &mut seen);
+    assert_eq!(seen.events.last(), Some(&(Role::Client, TlsEvent::NotTls(NotTlsWhy::Sslv2ClientHello))));
+    assert_eq!(tls.facts().records.client.count, 0);
+}
+
+#[test]
+fn tls12_another_connections_master_secret() {
+    let c = conversation("tls12_aes128");
+    let other = conversation("tls12_aes256");
+    let field = |keys: &[u8], n: usize| {
+        let text = String::from_utf8_lossy(keys).into_owned();
+        let line = text.lines().find(|l| l.starts_with("CLIENT_RANDOM")).unwrap().to_string();
+        line.split(' ').nth(n).unwrap().to_string()
+    };
+    let text = format!("CLIENT_RANDOM {} {}\n", field(c.keys, 1), field(other.keys, 2));
+    let (f, seen) = run(&c, keylog(text.as_bytes()), whole);
+    // The client's Finished, its first record after ChangeCipherSpec, is its fourth record.
+    assert_eq!(
+        f.why_not.map(|w| w.describe()).as_deref(),
+        Some("record 4 from the client fails authentication: the key log does not belong to this connection")
+    );
+    assert!(seen.plain.client.is_empty() && seen.plain.server.is_empty() && !f.decrypted);
+}
+
+#[test]
+fn handshake_secrets_only() {
+    let c = conversation("tls13_aes128");
+    let text: String = String::from_utf8_lossy(c.keys)
+        .lines()
+        .filter(|l| !l.contains("TRAFFIC_SECRET_0"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (f, seen) = run(&c, keylog(text.as_bytes()), whole);
+    // The handshake is read (ALPN, both Finished), the application data is not.
+    assert_eq!(f.alpn.as_deref(), Some("http/1.1"));
+    assert!(f.handshake_complete && f.decrypted);
+    assert_eq!(f.why_not, Some(WhyNot::MissingSecret { label: "SERVER_TRAFFIC_SECRET_0" }));
+    assert_eq!(
+        f.why_not.map(|w| w.describe()).as_deref(),
+        Some("the key log has no SERVER_TRAFFIC_SECRET_0 line for this client random")
+    );
+    assert!(seen.plain.client.is_empty() && seen.plain.server.is_empty());
+    // Every application record (tickets included: they cannot be told apart) is a gap.
+    assert_eq!(seen.gaps, PerRole { client: 170 + 28 + 19, server: 250 + 250 + 146 + 24 + 19 });
 }
