@@ -387,12 +387,11 @@ impl Core {
     fn framed(&mut self, from: Role, item: Framed<'_>, at: At, sink: &mut impl TlsSink) {
         match item {
             Framed::Record { header, fragment } => self.record(from, header, fragment, at, sink),
-            Framed::Damaged { header, missing } => {
+            Framed::Damaged { header, .. } => {
                 let c = &mut self.facts.records[from];
                 c.count += 1;
                 c.bytes += (record::HEADER_LEN + header.len()) as u64;
                 let dir = &mut self.dirs[from];
-                let _ = missing;
                 // Its sequence number is used up all the same.
                 if let Some(p) = dir.prot.as_mut().filter(|_| dir.encrypted) {
                     p.seq = p.seq.wrapping_add(1);

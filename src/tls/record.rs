@@ -153,7 +153,8 @@ impl Framer {
                         return Some(Framed::Resync { skipped: skipped + at as u64 });
                     }
                     None => {
-                        // Keep the last bytes that could begin a header straddling chunks.
+                        // A header split across two chunks is not seen: sync is found at
+                        // the next record instead (the sequence number search covers it).
                         let n = input.len() as u64;
                         self.unframed_bytes += n;
                         self.state = State::Lost { skipped: skipped + n, told };
@@ -184,7 +185,7 @@ impl Framer {
                     return Some(Framed::Record { header: h, fragment: &rec[HEADER_LEN..] });
                 }
             } else if input.len() >= HEADER_LEN {
-                return Some(self.bad_header(input));
+                return Some(self.bad_header(0));
             }
         }
         // Gather into the buffer: the header first, then the fragment.
@@ -196,8 +197,10 @@ impl Framer {
                 return None;
             }
             if Header::plausible(&self.buf).is_none() {
-                let bad = std::mem::take(&mut self.buf);
-                return Some(self.bad_header(&bad));
+                // Those five bytes are gone from the input: counted as skipped.
+                self.buf.clear();
+                self.unframed_bytes += HEADER_LEN as u64;
+                return Some(self.bad_header(HEADER_LEN as u64));
             }
         }
         let h = Header::plausible(&self.buf)?;
@@ -212,10 +215,10 @@ impl Framer {
         Some(Framed::Record { header: h, fragment: &self.buf[HEADER_LEN..total] })
     }
 
-    /// A header that does not parse at a record boundary: framing is lost (the bytes are not
-    /// consumed; the lost state skips them).
-    fn bad_header(&mut self, _bytes: &[u8]) -> Framed<'static> {
-        self.state = State::Lost { skipped: 0, told: true };
+    /// A header that does not parse at a record boundary: framing is lost (bytes still in the
+    /// input are skipped by the lost state; `skipped` were already taken from it).
+    fn bad_header(&mut self, skipped: u64) -> Framed<'static> {
+        self.state = State::Lost { skipped, told: true };
         Framed::Lost
     }
 
