@@ -532,3 +532,46 @@ fn handshake_secrets_only() {
     // Every application record (tickets included: they cannot be told apart) is a gap.
     assert_eq!(seen.gaps, PerRole { client: 170 + 28 + 19, server: 250 + 250 + 146 + 24 + 19 });
 }
+
+/// Random chunkings and random stretches missing from the capture: what reaches the sink is
+/// only bytes that were sent, in order; with no stretch missing, all of them.
+#[test]
+fn random_splits_and_gaps_keep_plaintext_honest() {
+    let mut rng = crate::xorshift(99);
+    for (name, _, _) in DECRYPTED {
+        let c = conversation(name);
+        let keys = keylog(c.keys);
+        for _ in 0..60 {
+            let mut tls = Tls::new(keys.clone());
+            let mut seen = Seen::default();
+            let mut gapped = false;
+            for (i, (role, chunk)) in c.chunks.iter().enumerate() {
+                let mut rest = &chunk[..];
+                while !rest.is_empty() {
+                    let n = 1 + rng(rest.len() as u64) as usize;
+                    let (piece, tail) = rest.split_at(n);
+                    if rng(12) == 0 {
+                        tls.gap(*role, n as u64, at(i as u64), &mut seen);
+                        gapped = true;
+                    } else {
+                        tls.data(*role, piece, at(i as u64), &mut seen);
+                    }
+                    rest = tail;
+                }
+            }
+            for (role, sent) in
+                [(Role::Client, concat(REQUEST, CLIENT_FRAME)), (Role::Server, concat(RESPONSE, SERVER_FRAME))]
+            {
+                if !gapped {
+                    assert_eq!(seen.plain[role], sent, "{name}");
+                }
+                let mut from = 0;
+                for piece in &seen.pieces[role] {
+                    let found = sent[from..].windows(piece.len()).position(|w| w == &piece[..]);
+                    let Some(p) = found else { panic!("{name}: {piece:?} was not sent") };
+                    from += p + piece.len();
+                }
+            }
+        }
+    }
+}
