@@ -70,6 +70,8 @@ pub struct Stats {
 #[derive(Clone, Debug, Serialize)]
 pub struct Connection {
     pub id: u64,
+    /// What the WebSocket rode on: its TCP connection (and, on HTTP/2, its stream).
+    pub transport: Transport,
     pub client: String,
     pub server: String,
     pub first_packet: u64,
@@ -96,6 +98,18 @@ pub struct Connection {
     pub client_addr: std::net::SocketAddr,
     #[serde(skip)]
     pub server_addr: std::net::SocketAddr,
+}
+
+/// A WebSocket's carrier (SPEC: `transport`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Transport {
+    /// "h1": an HTTP/1.1 upgrade, one WebSocket per TCP connection.
+    pub kind: &'static str,
+    /// The `id` of the TCP connection (as `--all` lists them).
+    pub tcp_id: u64,
+    /// The HTTP/2 stream (RFC 8441), for kind "h2".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<u32>,
 }
 
 /// The TLS story of a connection (SPEC: `tls`).
@@ -863,6 +877,7 @@ impl Connection {
         };
         Connection {
             id: tcp.id,
+            transport: Transport { kind: "h1", tcp_id: tcp.id, stream: None },
             client: addr(tcp.endpoints[client]),
             server: addr(tcp.endpoints[server]),
             first_packet: tcp.first.packet.0,

@@ -139,9 +139,40 @@ fn json_contract_keys() {
         "handshake",
         "websocket",
         "verdict",
+        "transport",
+        "tls",
     ] {
         assert!(c.get(k).is_some(), "connection.{k}");
     }
+    assert_eq!(c["transport"], serde_json::json!({"kind": "h1", "tcp_id": c["id"]}));
+    assert!(c["tls"].is_null(), "plaintext: tls is null");
+    // A wss connection's tls object, with its keys.
+    let out = wsdiag()
+        .args([
+            "--json",
+            "--keylog",
+            "captures/wss/wss-python-tls12-aes128.keys",
+            "captures/wss/wss-python-tls12-aes128.pcap",
+        ])
+        .output()
+        .unwrap();
+    let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &w["connections"][0]["tls"];
+    for k in [
+        "version",
+        "cipher",
+        "sni",
+        "alpn_offered",
+        "alpn",
+        "decrypted",
+        "why_not",
+        "alerts",
+        "close_notify",
+        "records",
+    ] {
+        assert!(t.get(k).is_some(), "tls.{k}");
+    }
+    assert_eq!((t["version"].as_str(), t["decrypted"].as_bool()), (Some("TLS 1.2"), Some(true)));
     for k in [
         "syn",
         "syn_ack",
