@@ -246,6 +246,9 @@ pub struct RequestOut {
     pub protocols: Vec<String>,
     pub extensions: Vec<String>,
     pub user_agent: Option<String>,
+    /// The client's family from its User-Agent: `chromium`, `firefox`, `safari`, a library's
+    /// name, or null.
+    pub client: Option<&'static str>,
     pub upgrade: Option<String>,
     pub connection: Option<String>,
     pub version: Option<String>,
@@ -776,6 +779,7 @@ impl Connection {
             protocols: r.protocols.iter().map(|p| mask(p)).collect(),
             extensions: r.extensions_raw.clone(),
             user_agent: r.user_agent.clone(),
+            client: r.user_agent.as_deref().and_then(http::client_family),
             upgrade: r.upgrade.clone(),
             connection: r.connection.clone(),
             version: r.ws_version.clone(),

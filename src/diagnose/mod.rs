@@ -88,15 +88,68 @@ pub struct Evidence {
     pub text: String,
 }
 
+/// How an ending grades for a dashboard, whatever the kind (SPEC: `verdict.outcome`): a clean
+/// closing handshake that carried 1011 is a clean close and an application error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 1000, or a Close with no code (1005), after a clean closing handshake.
+    Normal,
+    /// 1001, 1012 (service restart), 1013 (try again later).
+    GoingAway,
+    /// 1009, 1011, 1014 and the application's own codes (3000–4999).
+    AppError,
+    /// 1008.
+    Policy,
+    /// 1002, 1003, 1007, 1010, and frames that broke RFC 6455.
+    ProtocolError,
+    /// Every ending an endpoint reports as 1006.
+    Abnormal,
+    Unknown,
+}
+
+impl Outcome {
+    /// The outcome of a close code.
+    pub fn of_code(code: u16) -> Outcome {
+        match code {
+            1000 | 1005 => Outcome::Normal,
+            1001 | 1012 | 1013 => Outcome::GoingAway,
+            1008 => Outcome::Policy,
+            1002 | 1003 | 1007 | 1010 => Outcome::ProtocolError,
+            1009 | 1011 | 1014 | 3000..=4999 => Outcome::AppError,
+            1006 => Outcome::Abnormal,
+            _ => Outcome::Unknown,
+        }
+    }
+
+    fn of(kind: Kind, client_sees: Option<u16>, server_sees: Option<u16>, s: &Session) -> Outcome {
+        let first_code = || s.closes.iter().min_by_key(|c| c.at.packet).map(|c| c.code.unwrap_or(1005));
+        match kind {
+            Kind::StillOpen | Kind::Unknown | Kind::NotWebsocket => Outcome::Unknown,
+            Kind::ProtocolViolation => Outcome::ProtocolError,
+            Kind::CleanClose => first_code().map_or(Outcome::Unknown, Outcome::of_code),
+            Kind::CloseUnanswered if client_sees != Some(1006) && server_sees != Some(1006) => {
+                first_code().map_or(Outcome::Unknown, Outcome::of_code)
+            }
+            _ => Outcome::Abnormal,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
     pub kind: Kind,
+    pub outcome: Outcome,
     pub client_sees: Option<u16>,
     pub server_sees: Option<u16>,
     pub summary: String,
     pub evidence: Vec<Evidence>,
     pub advice: Vec<String>,
 }
+
+/// Waiting for the answer to an upgrade that makes it unanswered when the capture just ends
+/// (SPEC: ≥ 5 s; sooner it is still open).
+pub const UNANSWERED_MIN_MS: f64 = 5000.0;
 
 /// Silence before a teardown that makes an abort an idle timeout (SPEC: ≥ 1 s both ways).
 pub const IDLE_MIN_MS: f64 = 1000.0;
@@ -192,7 +245,8 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
     let advice = advice::advise(tcp, tls, s, kind, client);
     let mut evidence = cx.ev;
     evidence.sort_by_key(|e| e.packet);
-    Verdict { kind, client_sees, server_sees, summary, evidence, advice }
+    let outcome = Outcome::of(kind, client_sees, server_sees, s);
+    Verdict { kind, outcome, client_sees, server_sees, summary, evidence, advice }
 }
 
 fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
@@ -409,6 +463,16 @@ fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, 
         }
         None => {
             let wait = s.request().map(|(_, r)| tcp.last.ts.ms_since(r.ts)).unwrap_or(0.0);
+            if wait < UNANSWERED_MIN_MS {
+                // Too soon to call: a server may take that long (SPEC: ≥ 5 s of waiting).
+                return (
+                    Kind::StillOpen,
+                    format!(
+                        "The upgrade request was still waiting for its answer when the capture ended, {} later.",
+                        human_ms(wait)
+                    ),
+                );
+            }
             (
                 Kind::HandshakeUnanswered,
                 format!("The upgrade request had no HTTP answer {} later, when the capture ended.", human_ms(wait)),

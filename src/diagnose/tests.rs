@@ -252,3 +252,46 @@ fn sees_follows_rfc6455_7_1_5() {
     tl.tcp.fin[S] = Some(at(10, 11));
     assert_eq!(sees(&tl.ended(), S), Some(1006));
 }
+
+#[test]
+fn outcomes_grade_the_ending_whatever_the_kind() {
+    for (code, want) in [
+        (Some(1000), Outcome::Normal),
+        (None, Outcome::Normal),
+        (Some(1001), Outcome::GoingAway),
+        (Some(1011), Outcome::AppError),
+        (Some(4001), Outcome::AppError),
+        (Some(1008), Outcome::Policy),
+        (Some(1002), Outcome::ProtocolError),
+    ] {
+        let mut tl = upgraded();
+        close(&mut tl, S, code, at(10, 50));
+        close(&mut tl, C, code, at(11, 51));
+        tl.tcp.fin[S] = Some(at(12, 52));
+        let v = diag(&tl);
+        assert_eq!((v.kind, v.outcome), (Kind::CleanClose, want), "{code:?}");
+    }
+    let mut tl = upgraded();
+    tl.tcp.rst[S] = Some(at(9, 234));
+    assert_eq!(diag(&tl).outcome, Outcome::Abnormal);
+    assert_eq!(diag(&upgraded()).outcome, Outcome::Unknown, "still open");
+    let mut tl = upgraded();
+    tl.s.violations.push((S, Violation::MaskedServerFrame, at(8, 10)));
+    tl.tcp.fin[C] = Some(at(10, 12));
+    assert_eq!(diag(&tl).outcome, Outcome::ProtocolError);
+}
+
+#[test]
+fn a_capture_that_ends_soon_after_the_request_is_still_open() {
+    let mut tl = upgraded();
+    if let Some(ex) = tl.s.http.exchange.as_mut() {
+        ex.response = None;
+    }
+    tl.s.upgraded_at = None;
+    tl.tcp.last = at(5, 3);
+    let v = diag(&tl);
+    assert_eq!((v.kind, v.client_sees), (Kind::StillOpen, None), "{}", v.summary);
+    assert!(v.summary.contains("capture ended"), "{}", v.summary);
+    tl.tcp.last = at(5, 2 + 5_000);
+    assert_eq!(diag(&tl).kind, Kind::HandshakeUnanswered, "5 s of waiting");
+}

@@ -201,6 +201,35 @@ pub fn mask_jwt(s: &str) -> String {
     out
 }
 
+/// A client's family from its User-Agent: the browser engines by their tokens (Edge and Opera
+/// are Chromium; Safari names itself only without a Chrome token), the libraries by name.
+pub fn client_family(ua: &str) -> Option<&'static str> {
+    let has = |t: &str| ua.contains(t);
+    if has("Firefox/") {
+        Some("firefox")
+    } else if has("Chrome/") || has("Chromium/") || has("HeadlessChrome") || has("Edg/") || has("OPR/") {
+        Some("chromium")
+    } else if has("Safari/") && has("AppleWebKit") {
+        Some("safari")
+    } else if has("websockets/") {
+        Some("python-websockets")
+    } else if has("aiohttp") {
+        Some("aiohttp")
+    } else if has("okhttp") {
+        Some("okhttp")
+    } else if has("Go-http-client") {
+        Some("go")
+    } else if has("curl/") {
+        Some("curl")
+    } else if has("Dart/") {
+        Some("dart")
+    } else if has("Java/") || has("Apache-HttpClient") {
+        Some("java")
+    } else {
+        None
+    }
+}
+
 /// `Sec-WebSocket-Accept` for a key (RFC 6455 §4.2.2 item 5.4).
 pub fn accept_for(key: &str) -> String {
     let mut h = Sha1::new();
@@ -484,6 +513,33 @@ mod tests {
     const REQ: &[u8] = b"GET /ws/orders/?token=abc HTTP/1.1\r\nHost: example.com:8000\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nCookie: sessionid=x\r\n\r\n\x81\x85";
 
     const RESP: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+
+    #[test]
+    fn client_families_from_real_user_agents() {
+        let cases = [
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36",
+                Some("chromium"),
+            ),
+            ("Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0", Some("firefox")),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+                Some("safari"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+                Some("chromium"),
+            ),
+            ("Python/3.11 websockets/17.4", Some("python-websockets")),
+            ("Python/3.11 aiohttp/3.9.5", Some("aiohttp")),
+            ("okhttp/4.12.0", Some("okhttp")),
+            ("curl/7.88.1", Some("curl")),
+            ("something else", None),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(client_family(ua), want, "{ua}");
+        }
+    }
 
     #[test]
     fn rfc6455_sample_accept() {
