@@ -4,7 +4,7 @@
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
 use crate::diagnose::{Kind, Verdict, round_ms};
 use crate::http;
-use crate::timeline::{At, Beats, ClientBy, EndHow, Event, EventKind, EventLog, Heartbeat, Session, TcpFacts};
+use crate::timeline::{At, Beats, ClientBy, EndHow, Event, EventKind, EventLog, Heartbeat, Origin, Session, TcpFacts};
 use crate::tls::TlsEvent;
 use crate::units::{Role, Side, Timestamp};
 use serde::Serialize;
@@ -195,6 +195,11 @@ pub struct Teardown {
     pub kind: EndHow,
     pub at_ms: f64,
     pub packet: u64,
+    /// `endpoint`, `path` (forged on the way) or `unknown`, from the TTLs.
+    pub origin: Origin,
+    /// The TTL (hop limit) of the teardown packet, and the range of its sender's other packets.
+    pub ttl: Option<u8>,
+    pub sender_ttls: Option<[u8; 2]>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -751,6 +756,9 @@ impl Connection {
             kind: if is_rst { EndHow::Rst } else { EndHow::Fin },
             at_ms: ms(at),
             packet: at.packet.0,
+            origin: tcp.end_origin(side),
+            ttl: tcp.end_ttl[side],
+            sender_ttls: (tcp.ttls[side].packets > 0).then_some([tcp.ttls[side].min, tcp.ttls[side].max]),
         });
         let tcp_out = Tcp {
             syn: tcp.syn[client].is_some(),

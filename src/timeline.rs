@@ -226,9 +226,60 @@ pub struct TcpFacts {
     pub last_payload: PerSide<Option<At>>,
     /// The last packet of the capture, when this connection was still open at its end.
     pub capture_end: Option<At>,
+    /// The TTLs (hop limits) each side's packets arrived with, FIN and RST packets left out.
+    pub ttls: PerSide<TtlRange>,
+    /// The TTL of each side's first FIN or RST.
+    pub end_ttl: PerSide<Option<u8>>,
+}
+
+/// The smallest and largest TTL seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TtlRange {
+    pub min: u8,
+    pub max: u8,
+    pub packets: u32,
+}
+
+impl TtlRange {
+    pub fn add(&mut self, ttl: u8) {
+        if self.packets == 0 {
+            (self.min, self.max) = (ttl, ttl);
+        } else {
+            self.min = self.min.min(ttl);
+            self.max = self.max.max(ttl);
+        }
+        self.packets = self.packets.saturating_add(1);
+    }
+}
+
+/// Who sent a teardown, by its TTL against the TTLs of everything else its sender sent
+/// (SPEC: `tcp.first_teardown.origin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Its TTL fits the endpoint it claims to come from.
+    Endpoint,
+    /// Its TTL does not: something on the path forged it.
+    Path,
+    /// The capture cannot tell: one TTL for everything (a loopback or same-host capture), or
+    /// nothing else from that side to compare with.
+    Unknown,
 }
 
 impl TcpFacts {
+    /// Where `side`'s first FIN or RST came from, by its TTL.
+    pub fn end_origin(&self, side: Side) -> Origin {
+        let (Some(ttl), r) = (self.end_ttl[side], self.ttls[side]) else { return Origin::Unknown };
+        let other = self.ttls[side.other()];
+        let one_ttl = r.min == r.max && (other.packets == 0 || (other.min == r.min && other.max == r.max));
+        if r.packets == 0 || (one_ttl && ttl == r.min) {
+            return Origin::Unknown;
+        }
+        // A route may change by a hop during a connection; a forged packet comes from another
+        // host, with another initial TTL or another distance.
+        if ttl.saturating_add(1) >= r.min && ttl <= r.max.saturating_add(1) { Origin::Endpoint } else { Origin::Path }
+    }
+
     pub fn new(id: u64, a: SocketAddr, b: SocketAddr, at: At) -> Self {
         TcpFacts {
             id,
@@ -245,6 +296,8 @@ impl TcpFacts {
             streams: PerSide::default(),
             last_payload: PerSide::default(),
             capture_end: None,
+            ttls: PerSide::default(),
+            end_ttl: PerSide::default(),
         }
     }
 
@@ -395,5 +448,41 @@ impl Timeline {
     /// A finished connection carrying one session.
     pub fn new(tcp: TcpFacts, app: App, session: Session, log: EventLog) -> Self {
         Timeline { tcp, app, sessions: vec![session], log, tls: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(server_ttls: &[u8], client_ttls: &[u8], end: Option<u8>) -> TcpFacts {
+        let a = "10.0.0.5:1".parse().unwrap_or_else(|_| unreachable!());
+        let b = "10.0.0.9:2".parse().unwrap_or_else(|_| unreachable!());
+        let mut t = TcpFacts::new(1, a, b, At::default());
+        for &x in client_ttls {
+            t.ttls[Side::A].add(x);
+        }
+        for &x in server_ttls {
+            t.ttls[Side::B].add(x);
+        }
+        t.end_ttl[Side::B] = end;
+        t
+    }
+
+    #[test]
+    fn a_reset_whose_ttl_does_not_fit_its_sender_came_from_the_path() {
+        // "the RST to the client has TTL 63 where every packet from the server had 52"
+        assert_eq!(facts(&[52, 52, 52], &[60], Some(63)).end_origin(Side::B), Origin::Path);
+        assert_eq!(facts(&[52, 52, 51], &[60], Some(52)).end_origin(Side::B), Origin::Endpoint);
+        assert_eq!(
+            facts(&[52, 53], &[60], Some(54)).end_origin(Side::B),
+            Origin::Endpoint,
+            "a hop more is a route change"
+        );
+        // Loopback: one TTL for everything tells nothing.
+        assert_eq!(facts(&[64, 64], &[64], Some(64)).end_origin(Side::B), Origin::Unknown);
+        // Nothing else from the server to compare with (a refused SYN).
+        assert_eq!(facts(&[], &[64], Some(64)).end_origin(Side::B), Origin::Unknown);
+        assert_eq!(facts(&[52], &[60], None).end_origin(Side::B), Origin::Unknown);
     }
 }

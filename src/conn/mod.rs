@@ -128,6 +128,11 @@ impl Conn {
         tcp.packets += 1;
         tcp.last = at;
         let f = seg.flags;
+        if f.fin() || f.rst() {
+            tcp.end_ttl[side].get_or_insert(seg.ttl);
+        } else {
+            tcp.ttls[side].add(seg.ttl);
+        }
         if f.syn() {
             if f.ack() {
                 if tcp.syn_ack[side].is_none() {
@@ -662,6 +667,7 @@ mod head_budget_tests {
             ack,
             flags: TcpFlags(flags),
             window: 0,
+            ttl: 64,
             payload,
             missing: 0,
         }

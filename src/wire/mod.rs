@@ -87,6 +87,8 @@ pub struct TcpSegment<'a> {
     pub ack: u32,
     pub flags: TcpFlags,
     pub window: u16,
+    /// The IPv4 TTL or IPv6 hop limit it arrived with (who sent a RST: RFC 791, RFC 8200).
+    pub ttl: u8,
     /// The captured payload bytes.
     pub payload: &'a [u8],
     /// Payload bytes that were on the wire after `payload` but were not captured (snaplen).
@@ -295,6 +297,10 @@ impl<'a> Ipv4Header<'a> {
         self.fixed[9]
     }
 
+    fn ttl(&self) -> u8 {
+        self.fixed[8]
+    }
+
     fn src(&self) -> u32 {
         h32(self.fixed, 12)
     }
@@ -325,7 +331,7 @@ fn decode_ipv4(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
         return Decoded::NotTcp;
     }
     let (src, dst) = ([0, 0, 0xffff, h.src()], [0, 0, 0xffff, h.dst()]);
-    decode_tcp(d, off + h.header_len, total - h.header_len, src, dst, false)
+    decode_tcp(d, off + h.header_len, total - h.header_len, (src, dst, false), h.ttl())
 }
 
 fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
@@ -345,7 +351,7 @@ fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
     // RFC 8200 §4: walk the extension headers up to TCP.
     for _ in 0..16 {
         match next {
-            6 => return decode_tcp(d, at, left, src, dst, true),
+            6 => return decode_tcp(d, at, left, (src, dst, true), h[7]),
             0 | 43 | 60 | 51 | 44 => {
                 if d.len() < at + 8 {
                     return short(Layer::Ipv6, at, 8, d.len().saturating_sub(at));
@@ -415,7 +421,8 @@ impl<'a> TcpHeader<'a> {
 }
 
 #[inline(always)]
-fn decode_tcp(d: &[u8], off: usize, seg_len: usize, src: [u32; 4], dst: [u32; 4], v6: bool) -> Decoded<'_> {
+fn decode_tcp(d: &[u8], off: usize, seg_len: usize, ends: ([u32; 4], [u32; 4], bool), ttl: u8) -> Decoded<'_> {
+    let (src, dst, v6) = ends;
     let buf = d.get(off..).unwrap_or_default();
     let h = match TcpHeader::new_checked(buf, seg_len) {
         Ok(h) => h,
@@ -431,6 +438,7 @@ fn decode_tcp(d: &[u8], off: usize, seg_len: usize, src: [u32; 4], dst: [u32; 4]
         ack: h.ack(),
         flags: h.flags(),
         window: h.window(),
+        ttl,
         missing: (seg_len - h.header_len - payload.len()) as u32,
         payload,
     })
