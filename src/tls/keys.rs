@@ -118,6 +118,8 @@ impl std::fmt::Debug for Secret {
 pub enum KeyError {
     /// The secret's length is not the suite's hash length.
     SecretLength { got: usize, want: usize },
+    /// A label, context or output longer than RFC 8446 §7.1 allows (none of this module's).
+    TooLong,
 }
 
 /// RFC 8446 §7.1: `HKDF-Expand-Label(Secret, Label, Context, Length) = HKDF-Expand(Secret,
@@ -135,7 +137,7 @@ pub fn hkdf_expand_label(
     // length rather than truncated.
     const PREFIX: &[u8] = b"tls13 ";
     if label.len() + PREFIX.len() > 255 || context.len() > 255 || out.len() > 255 * hash.output_len() {
-        return Err(KeyError::SecretLength { got: secret.len(), want: hash.output_len() });
+        return Err(KeyError::TooLong);
     }
     let mut info = [0u8; 2 + 1 + 255 + 1 + 255];
     let out_len = out.len() as u16;
@@ -167,7 +169,7 @@ pub fn next_traffic_secret(hash: Hash, secret: &Secret) -> Result<Secret, KeyErr
     let mut out = [0u8; MAX_HASH];
     let out = &mut out[..hash.output_len()];
     hkdf_expand_label(hash, secret.as_bytes(), b"traffic upd", b"", out)?;
-    Secret::new(out).ok_or(KeyError::SecretLength { got: out.len(), want: hash.output_len() })
+    Secret::new(out).ok_or(KeyError::TooLong)
 }
 
 /// RFC 5246 §5: `P_hash(secret, seed)`, with `PRF(secret, label, seed) = P_<hash>(secret,
@@ -293,7 +295,7 @@ impl Protection {
         let mut iv = [0u8; 12];
         hkdf_expand_label(suite.hash, secret, b"key", b"", key)?;
         hkdf_expand_label(suite.hash, secret, b"iv", b"", &mut iv)?;
-        let cipher = Cipher::new(suite.aead, key).ok_or(KeyError::SecretLength { got: key.len(), want: key.len() })?;
+        let cipher = Cipher::new(suite.aead, key).ok_or(KeyError::TooLong)?;
         Ok(Protection { cipher: Box::new(cipher), iv, framing: Framing::Tls13, seq: 0, aead: suite.aead })
     }
 
@@ -323,7 +325,7 @@ impl Protection {
         let make = |key: &[u8], iv_part: &[u8]| {
             let mut iv = [0u8; 12];
             iv[..iv_part.len()].copy_from_slice(iv_part);
-            let cipher = Cipher::new(suite.aead, key).ok_or(KeyError::SecretLength { got: key.len(), want: k })?;
+            let cipher = Cipher::new(suite.aead, key).ok_or(KeyError::TooLong)?;
             Ok(Protection { cipher: Box::new(cipher), iv, framing, seq: 0, aead: suite.aead })
         };
         let client = make(&block[..k], &block[2 * k..2 * k + i])?;

@@ -178,6 +178,15 @@ impl WhyNot {
     }
 }
 
+/// Why keys could not be made, as the connection's reason.
+fn why_not_of(e: keys::KeyError) -> WhyNot {
+    match e {
+        keys::KeyError::SecretLength { got, want } => WhyNot::SecretLength { got, want },
+        // Not reached with this module's constant labels and key sizes.
+        keys::KeyError::TooLong => WhyNot::SecretLength { got: 0, want: 0 },
+    }
+}
+
 /// "TLS 1.3", "TLS 1.2", ... for a version number.
 pub fn version_name(v: u16) -> String {
     match v {
@@ -730,9 +739,9 @@ impl Core {
                                 dir.prot = Some(p);
                                 dir.secret = Some(secret);
                             }
-                            Err(keys::KeyError::SecretLength { got, want }) => {
+                            Err(e) => {
                                 dir.blind = true;
-                                self.facts.why_not.get_or_insert(WhyNot::SecretLength { got, want });
+                                self.facts.why_not.get_or_insert(why_not_of(e));
                             }
                         },
                         (Some(_), None) if had => {
@@ -811,8 +820,8 @@ impl Core {
                 };
                 match Protection::tls13(suite, secret.as_bytes()) {
                     Ok(p) => self.dirs[role].prot = Some(p),
-                    Err(keys::KeyError::SecretLength { got, want }) => {
-                        self.facts.why_not.get_or_insert(WhyNot::SecretLength { got, want });
+                    Err(e) => {
+                        self.facts.why_not.get_or_insert(why_not_of(e));
                     }
                 }
             }
@@ -826,8 +835,8 @@ impl Core {
                     self.dirs.client.pending = Some(c);
                     self.dirs.server.pending = Some(s);
                 }
-                Err(keys::KeyError::SecretLength { got, want }) => {
-                    self.facts.why_not.get_or_insert(WhyNot::SecretLength { got, want });
+                Err(e) => {
+                    self.facts.why_not.get_or_insert(why_not_of(e));
                 }
             }
         }

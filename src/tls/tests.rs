@@ -575,3 +575,23 @@ fn random_splits_and_gaps_keep_plaintext_honest() {
         }
     }
 }
+
+#[test]
+fn secrets_of_the_wrong_hash_length() {
+    // SHA-384-sized secrets for a SHA-256 suite.
+    let c = conversation("tls13_aes128");
+    let text: String = String::from_utf8_lossy(c.keys)
+        .lines()
+        .map(|l| match l.rsplit_once(' ') {
+            Some((head, _)) if !l.starts_with('#') => format!("{head} {}\n", "ab".repeat(48)),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let (f, seen) = run(&c, keylog(text.as_bytes()), whole);
+    assert_eq!(f.why_not, Some(WhyNot::SecretLength { got: 48, want: 32 }));
+    assert_eq!(
+        f.why_not.map(|w| w.describe()).as_deref(),
+        Some("the key log's secret is 48 bytes, this cipher suite's has 32")
+    );
+    assert!(!f.decrypted && seen.plain.client.is_empty());
+}
