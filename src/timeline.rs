@@ -237,18 +237,30 @@ pub struct TcpFacts {
 pub struct TtlRange {
     pub min: u8,
     pub max: u8,
-    pub packets: u32,
+    /// The last one, so that the usual packet (the same TTL as before) costs one compare.
+    last: u8,
+    /// Packets seen, counted up to 2 (none, one, several).
+    pub packets: u8,
 }
 
 impl TtlRange {
+    #[inline]
     pub fn add(&mut self, ttl: u8) {
+        if self.packets < 2 || ttl != self.last {
+            self.widen(ttl);
+        }
+    }
+
+    #[inline(never)]
+    fn widen(&mut self, ttl: u8) {
         if self.packets == 0 {
             (self.min, self.max) = (ttl, ttl);
         } else {
             self.min = self.min.min(ttl);
             self.max = self.max.max(ttl);
         }
-        self.packets = self.packets.saturating_add(1);
+        self.last = ttl;
+        self.packets = (self.packets + 1).min(2);
     }
 }
 

@@ -234,22 +234,12 @@ struct StreamSink<'a> {
 }
 
 impl Sink for StreamSink<'_> {
+    #[inline]
     fn data(&mut self, bytes: &[u8], at: At) {
-        if self.tls.is_none() && self.up.app == App::Empty && starts_tls(bytes) {
-            // The first bytes are a TLS record: a ClientHello, from the client.
-            if !matches!(self.tcp.client_by, ClientBy::Syn | ClientBy::SynAck) {
-                self.tcp.client = Some(self.side);
-                self.tcp.client_by = ClientBy::Request;
-            }
-            self.up.app = App::Tls;
-            *self.tls = Some(Box::new(Tls::new(self.up.cfg.keys.clone())));
-        }
-        match self.tls.as_mut() {
-            Some(tls) => {
-                let from = self.tcp.role_of(self.side);
-                tls.data(from, bytes, at, &mut Plain { tcp: self.tcp, up: self.up });
-            }
-            None => AppSink { side: self.side, tcp: self.tcp, up: self.up }.data(bytes, at),
+        if self.tls.is_some() || (self.up.app == App::Empty && starts_tls(bytes)) {
+            self.tls_data(bytes, at);
+        } else {
+            AppSink { side: self.side, tcp: self.tcp, up: self.up }.data(bytes, at);
         }
     }
 
@@ -262,6 +252,25 @@ impl Sink for StreamSink<'_> {
             }
             None => AppSink { side: self.side, tcp: self.tcp, up: self.up }.gap(len, at),
         }
+    }
+}
+
+impl StreamSink<'_> {
+    /// Bytes of a TLS connection (the first ones make its TLS layer).
+    #[inline(never)]
+    fn tls_data(&mut self, bytes: &[u8], at: At) {
+        if self.tls.is_none() {
+            // The first bytes are a TLS record: a ClientHello, from the client.
+            if !matches!(self.tcp.client_by, ClientBy::Syn | ClientBy::SynAck) {
+                self.tcp.client = Some(self.side);
+                self.tcp.client_by = ClientBy::Request;
+            }
+            self.up.app = App::Tls;
+        }
+        let keys = &self.up.cfg.keys;
+        let tls = self.tls.get_or_insert_with(|| Box::new(Tls::new(keys.clone())));
+        let from = self.tcp.role_of(self.side);
+        tls.data(from, bytes, at, &mut Plain { tcp: self.tcp, up: self.up });
     }
 }
 
@@ -304,6 +313,14 @@ struct AppSink<'a> {
 
 impl Sink for AppSink<'_> {
     fn data(&mut self, bytes: &[u8], at: At) {
+        // Most bytes are a WebSocket's frames: straight to them.
+        if let Layer::WebSocket(f) = &mut self.up.layer {
+            f.parsers[self.side].data(bytes, at, true, &mut f.events);
+            if !f.events.is_empty() {
+                self.ws_events(self.side);
+            }
+            return;
+        }
         let mut rest = bytes;
         // Each layer consumes the bytes or hands what follows its part to the next one.
         while !rest.is_empty() {
