@@ -379,8 +379,9 @@ impl Tls {
             sink.plaintext_gap(from, len, at);
         }
         if lost {
+            // Told now; the skipped count of the coming resync includes it.
             dir.seq_unknown = true;
-            dir.gap_told = len;
+            dir.gap_told = dir.gap_told.saturating_add(len);
         }
         if let Some(item) = flushed {
             self.core.framed(from, item, at, sink);
