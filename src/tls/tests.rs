@@ -597,3 +597,28 @@ fn secrets_of_the_wrong_hash_length() {
     );
     assert!(!f.decrypted && seen.plain.client.is_empty());
 }
+
+/// The server's Finished (the end of its first flight) partly missing: the handshake keys
+/// stop fitting, its application keys are tried and fit.
+#[test]
+fn finished_lost_in_a_gap() {
+    let c = conversation("tls13_aes128");
+    let mut tls = Tls::new(keylog(c.keys));
+    let mut seen = Seen::default();
+    for (i, (role, chunk)) in c.chunks.iter().enumerate() {
+        if i == 1 {
+            let n = chunk.len();
+            tls.data(*role, &chunk[..n - 30], at(2), &mut seen);
+            tls.gap(*role, 20, at(2), &mut seen);
+            tls.data(*role, &chunk[n - 10..], at(2), &mut seen);
+        } else {
+            tls.data(*role, chunk, at(i as u64 + 1), &mut seen);
+        }
+    }
+    let f = tls.facts();
+    assert_eq!(seen.plain.client, concat(REQUEST, CLIENT_FRAME));
+    assert_eq!(seen.plain.server, concat(RESPONSE, SERVER_FRAME));
+    assert_eq!(seen.gaps, PerRole::default());
+    assert!(f.handshake_complete && f.why_not.is_none());
+    assert!(seen.events.contains(&(Role::Server, TlsEvent::HandshakeFinished { inferred: true })));
+}
