@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 pub const SCHEMA: u32 = 1;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub tool: &'static str,
     pub version: &'static str,
@@ -27,7 +27,7 @@ pub struct Report {
     pub stats: Stats,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Input {
     pub path: String,
     pub packets: u64,
@@ -36,14 +36,14 @@ pub struct Input {
     pub format: Option<&'static str>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub connections: usize,
     pub by_verdict: BTreeMap<&'static str, usize>,
 }
 
 /// Counters over the whole analysis.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Stats {
     pub packets: u64,
     pub tcp_packets: u64,
@@ -67,7 +67,7 @@ pub struct Stats {
     pub tls_hidden: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Connection {
     pub id: u64,
     /// What the WebSocket rode on: its TCP connection (and, on HTTP/2, its stream).
@@ -101,7 +101,7 @@ pub struct Connection {
 }
 
 /// A WebSocket's carrier (SPEC: `transport`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Transport {
     /// "h1": an HTTP/1.1 upgrade, one WebSocket per TCP connection.
     pub kind: &'static str,
@@ -113,7 +113,7 @@ pub struct Transport {
 }
 
 /// The TLS story of a connection (SPEC: `tls`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct TlsOut {
     /// "TLS 1.3", "TLS 1.2", …
     pub version: Option<String>,
@@ -132,7 +132,7 @@ pub struct TlsOut {
     pub records: ByRole<RecordsOut>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct AlertOut {
     pub from: Role,
     /// "warning" or "fatal"; null when encrypted and not decrypted.
@@ -143,7 +143,7 @@ pub struct AlertOut {
     pub encrypted: bool,
 }
 
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize, schemars::JsonSchema)]
 pub struct RecordsOut {
     pub count: u64,
     pub bytes: u64,
@@ -189,7 +189,7 @@ impl TlsOut {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Teardown {
     pub by: Role,
     pub kind: EndHow,
@@ -202,7 +202,7 @@ pub struct Teardown {
     pub sender_ttls: Option<[u8; 2]>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Tcp {
     pub syn: bool,
     pub syn_ack: bool,
@@ -221,13 +221,13 @@ pub struct Tcp {
     pub conflicting_overlaps: u32,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct ByRole<T> {
     pub client: T,
     pub server: T,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Handshake {
     pub request: Option<RequestOut>,
     pub response: Option<ResponseOut>,
@@ -241,7 +241,7 @@ pub struct Handshake {
     pub truncated: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RequestOut {
     pub method: String,
     pub uri: String,
@@ -262,7 +262,7 @@ pub struct RequestOut {
     pub query_token: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ResponseOut {
     pub status: u16,
     pub reason: String,
@@ -277,13 +277,13 @@ pub struct ResponseOut {
     pub body_preview: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct MessageCounts {
     pub text: u32,
     pub binary: u32,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct ControlCounts {
     pub ping: u32,
     pub pong: u32,
@@ -294,7 +294,7 @@ pub struct ControlCounts {
     pub reserved: u32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct CloseFrame {
     pub from: Role,
     pub code: Option<u16>,
@@ -303,7 +303,7 @@ pub struct CloseFrame {
     pub packet: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ViolationOut {
     pub from: Role,
     pub kind: &'static str,
@@ -312,7 +312,7 @@ pub struct ViolationOut {
     pub packet: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct HeartbeatOut {
     pub count: u32,
     pub interval_ms: Option<f64>,
@@ -320,7 +320,7 @@ pub struct HeartbeatOut {
     pub last_packet: Option<u64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Heartbeats {
     pub ping: ByRole<Option<HeartbeatOut>>,
     pub pong: ByRole<Option<HeartbeatOut>>,
@@ -330,7 +330,7 @@ pub struct Heartbeats {
     pub last_unanswered: Option<UnansweredPing>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct UnansweredPing {
     pub from: Role,
     pub kind: &'static str,
@@ -338,7 +338,7 @@ pub struct UnansweredPing {
     pub packet: u64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Deflate {
     pub client_no_context_takeover: bool,
     pub server_no_context_takeover: bool,
@@ -346,7 +346,7 @@ pub struct Deflate {
     pub server_max_window_bits: Option<u8>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct WebSocket {
     pub messages: ByRole<MessageCounts>,
     pub frames: ByRole<ControlCounts>,
@@ -472,7 +472,7 @@ pub struct EventView<'a> {
 }
 
 /// One timeline event, owned.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TimelineEvent {
     pub at_ms: f64,
     pub packet: u64,
@@ -547,6 +547,16 @@ impl Events {
             let at_ms = round_ms(e.at.ts.ms_since(self.first));
             f(&EventView { at_ms, packet: e.at.packet.0, from, event, text: &text });
         }
+    }
+}
+
+impl schemars::JsonSchema for Events {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timeline".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<TimelineEvent>>::json_schema(generator)
     }
 }
 

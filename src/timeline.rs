@@ -142,7 +142,7 @@ pub struct Beats {
 
 /// How a WebSocket's carrier ended, as the layer below tells it: a TCP FIN or RST today; an
 /// HTTP/2 stream's END_STREAM or RST_STREAM, a GOAWAY or a TLS alert when those layers exist.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EndHow {
     Fin,
@@ -266,7 +266,7 @@ impl TtlRange {
 
 /// Who sent a teardown, by its TTL against the TTLs of everything else its sender sent
 /// (SPEC: `tcp.first_teardown.origin`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// Its TTL fits the endpoint it claims to come from.

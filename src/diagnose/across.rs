@@ -56,7 +56,7 @@ pub struct Attempt {
     pub end: Option<LegEnd>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ReconnectLoop {
     pub client_host: String,
     pub server: String,
@@ -68,7 +68,7 @@ pub struct ReconnectLoop {
     pub outcomes: BTreeMap<String, usize>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Interval {
     pub min: f64,
     pub max: f64,
@@ -113,7 +113,7 @@ pub fn reconnect_loops(attempts: &[Attempt]) -> Vec<ReconnectLoop> {
 /// Two connections that are one WebSocket through a proxy: the front leg (client -> proxy) and
 /// the back leg (the proxy host -> the backend), for the same path, the back one opened within
 /// [`PAIR_WINDOW_NS`] after the front one.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ProxyPair {
     pub front: u64,
     pub back: u64,

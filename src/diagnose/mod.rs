@@ -11,7 +11,7 @@ use crate::ws::frame::close_code_name;
 use serde::Serialize;
 
 /// The closed set of verdict kinds (SPEC.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     CleanClose,
@@ -81,7 +81,7 @@ impl Kind {
 }
 
 /// One piece of evidence: a packet and what it shows.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Evidence {
     pub at_ms: f64,
     pub packet: u64,
@@ -90,7 +90,7 @@ pub struct Evidence {
 
 /// How an ending grades for a dashboard, whatever the kind (SPEC: `verdict.outcome`): a clean
 /// closing handshake that carried 1011 is a clean close and an application error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// 1000, or a Close with no code (1005), after a clean closing handshake.
@@ -136,7 +136,7 @@ impl Outcome {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub kind: Kind,
     pub outcome: Outcome,
