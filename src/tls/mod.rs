@@ -269,6 +269,8 @@ struct Dir {
     secret: Option<Secret>,
     /// Decryption was expected (keys found) but is no more possible: app records are gaps.
     blind: bool,
+    /// Keys were set up after records had passed: the phase is not known.
+    late: bool,
     /// The key log lacks the secret this side's records need now (told at its first record).
     missing: Option<&'static str>,
     /// The sequence number is not known (after record sync was lost).
@@ -298,6 +300,7 @@ impl Dir {
             pending: None,
             secret: None,
             blind: false,
+            late: false,
             missing: None,
             seq_unknown: false,
             decrypted_any: false,
@@ -334,6 +337,9 @@ struct Core {
     early_data_offered: bool,
     /// AEAD bytes spent on [`Core::probe`].
     probe_spent: usize,
+    server_random: Option<[u8; 32]>,
+    /// Keys came after the ServerHello ([`Tls::set_keys`]): looked up at the next record.
+    late_keys: bool,
 }
 
 impl Tls {
@@ -351,6 +357,8 @@ impl Tls {
                 secrets: None,
                 early_data_offered: false,
                 probe_spent: 0,
+                server_random: None,
+                late_keys: false,
             },
         }
     }
@@ -385,6 +393,21 @@ impl Tls {
         }
         if let Some(item) = flushed {
             self.core.framed(from, item, at, sink);
+        }
+    }
+
+    /// A newer key log (a live capture's SSLKEYLOGFILE grows as connections start): used for
+    /// the lookup at the ServerHello, or, if that found nothing, at the next encrypted record,
+    /// with the sequence numbers searched (TLS 1.3: the handshake keys, then the application
+    /// keys; TLS 1.2: the keys after ChangeCipherSpec).
+    pub fn set_keys(&mut self, keys: Arc<KeyLog>) {
+        let c = &mut self.core;
+        c.keys = Some(keys);
+        if c.server_hello
+            && !c.facts.decrypted
+            && matches!(c.facts.why_not, Some(WhyNot::NoKeyLogLine | WhyNot::NoKeys))
+        {
+            c.late_keys = true;
         }
     }
 
@@ -484,6 +507,9 @@ impl Core {
         at: At,
         sink: &mut impl TlsSink,
     ) {
+        if self.late_keys {
+            self.late_lookup();
+        }
         let tls13 = self.tls13;
         let early = self.early_data_offered;
         let dir = &mut self.dirs[from];
@@ -514,7 +540,7 @@ impl Core {
         };
         let window = if dir.seq_unknown { SEQ_WINDOW } else { 1 };
         let mut opened = prot.open_searching(&header.bytes, fragment, &mut dir.buf, window);
-        if opened.is_err() && tls13 && dir.phase == Phase::Handshake && dir.decrypted_any {
+        if opened.is_err() && tls13 && dir.phase == Phase::Handshake && (dir.decrypted_any || dir.late) {
             // The Finished fell in a capture gap: this side may be on its application keys.
             let secret = self.secrets.as_ref().and_then(|s| match from {
                 Role::Client => s.client_traffic_0,
@@ -729,6 +755,7 @@ impl Core {
                 if !retry && !self.server_hello {
                     self.server_hello = true;
                     self.tls13 = version == 0x0304;
+                    self.server_random = Some(sh.random);
                     self.keys_at_server_hello(&sh.random);
                 }
             }
@@ -793,6 +820,23 @@ impl Core {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// [`Tls::set_keys`] after the ServerHello: the lookup done late.
+    fn late_lookup(&mut self) {
+        self.late_keys = false;
+        let Some(sr) = self.server_random else { return };
+        self.facts.why_not = None;
+        self.keys_at_server_hello(&sr);
+        for d in [&mut self.dirs.client, &mut self.dirs.server] {
+            if !self.tls13 && d.ccs {
+                d.prot = d.pending.take();
+            }
+            if d.prot.is_some() {
+                d.seq_unknown = true;
+                d.late = true;
+            }
         }
     }
 

@@ -622,3 +622,26 @@ fn finished_lost_in_a_gap() {
     assert!(f.handshake_complete && f.why_not.is_none());
     assert!(seen.events.contains(&(Role::Server, TlsEvent::HandshakeFinished { inferred: true })));
 }
+
+/// Keys that arrive after the ServerHello (a live capture's key log grows): looked up at the
+/// next encrypted record, the sequence numbers searched.
+#[test]
+fn keys_set_after_the_server_hello() {
+    for (name, version, cipher) in [DECRYPTED[0], DECRYPTED[3]] {
+        let c = conversation(name);
+        let mut tls = Tls::new(None);
+        let mut seen = Seen::default();
+        for (i, (role, chunk)) in c.chunks.iter().enumerate() {
+            if i == 4 {
+                assert_eq!(tls.facts().why_not, Some(WhyNot::NoKeys));
+                tls.set_keys(keylog(c.keys).unwrap());
+            }
+            tls.data(*role, chunk, at(i as u64 + 1), &mut seen);
+        }
+        let f = tls.facts();
+        assert_eq!((f.version, f.cipher), (Some(version), Some(cipher)));
+        assert_eq!(seen.plain.client, concat(REQUEST, CLIENT_FRAME), "{name}");
+        assert_eq!(seen.plain.server, concat(RESPONSE, SERVER_FRAME), "{name}");
+        assert!(f.decrypted && f.why_not.is_none() && f.close_notify.server.is_some(), "{name}");
+    }
+}
