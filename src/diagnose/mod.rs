@@ -181,12 +181,13 @@ pub fn round_ms(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// "231 ms", "2.5 s", "1 min 40 s".
+/// "231 ms", "3.004 s", "1 min 40 s": seconds keep the milliseconds the evidence has, since
+/// an exact timeout (3.000 s, 60.002 s) is often the point.
 pub fn human_ms(ms: f64) -> String {
     if ms < 1000.0 {
         format!("{} ms", (ms * 10.0).round() / 10.0)
     } else if ms < 60_000.0 {
-        format!("{} s", (ms / 100.0).round() / 10.0)
+        format!("{} s", ms.round() / 1000.0)
     } else {
         let s = (ms / 1000.0).round() as u64;
         format!("{} min {} s", s / 60, s % 60)

@@ -295,3 +295,12 @@ fn a_capture_that_ends_soon_after_the_request_is_still_open() {
     tl.tcp.last = at(5, 2 + 5_000);
     assert_eq!(diag(&tl).kind, Kind::HandshakeUnanswered, "5 s of waiting");
 }
+
+#[test]
+fn seconds_keep_their_milliseconds() {
+    assert_eq!(human_ms(231.04), "231 ms");
+    assert_eq!(human_ms(3004.2), "3.004 s");
+    assert_eq!(human_ms(3000.0), "3 s");
+    assert_eq!(human_ms(2500.0), "2.5 s");
+    assert_eq!(human_ms(100_400.0), "1 min 40 s");
+}

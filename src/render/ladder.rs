@@ -73,8 +73,8 @@ pub fn ladder(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<()
     writeln!(
         w,
         "client sees {}, server sees {}",
-        c.verdict.client_sees.map_or("nothing yet".into(), |x| x.to_string()),
-        c.verdict.server_sees.map_or("nothing yet".into(), |x| x.to_string())
+        super::sees_cell(c.verdict.client_sees, c.verdict.kind),
+        super::sees_cell(c.verdict.server_sees, c.verdict.kind)
     )?;
     for a in &c.verdict.advice {
         writeln!(w, "  - {}", wrap(&clean(a), style.width.saturating_sub(4), "    "))?;

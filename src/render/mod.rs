@@ -184,6 +184,27 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> String {
     out
 }
 
+/// What an endpoint reports, in the explanations: its close code, or why there is none.
+pub(crate) fn sees_cell(code: Option<u16>, kind: crate::diagnose::Kind) -> String {
+    use crate::diagnose::Kind;
+    match (code, kind) {
+        (Some(c), _) => c.to_string(),
+        (None, Kind::StillOpen) => "nothing yet (still open)".into(),
+        (None, Kind::Unknown) => "what the capture cannot tell".into(),
+        (None, Kind::ClientAbort) => "nothing (it ended the connection itself)".into(),
+        (
+            None,
+            Kind::Refused
+            | Kind::Unreachable
+            | Kind::HandshakeRejected
+            | Kind::HandshakeUnanswered
+            | Kind::InvalidHandshake
+            | Kind::TlsFailed,
+        ) => "nothing (no WebSocket opened)".into(),
+        (None, _) => "no close code".into(),
+    }
+}
+
 /// What an endpoint reports, as a cell.
 pub fn code_cell(c: Option<u16>) -> String {
     c.map_or_else(|| "-".to_string(), |c| c.to_string())

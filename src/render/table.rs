@@ -212,8 +212,8 @@ pub fn explain(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<(
     writeln!(
         w,
         "  client sees {}, server sees {}",
-        c.verdict.client_sees.map_or("nothing yet".into(), |x| x.to_string()),
-        c.verdict.server_sees.map_or("nothing yet".into(), |x| x.to_string())
+        super::sees_cell(c.verdict.client_sees, c.verdict.kind),
+        super::sees_cell(c.verdict.server_sees, c.verdict.kind)
     )?;
     for e in &c.verdict.evidence {
         writeln!(w, "    #{:<6} {:>12}  {}", e.packet, format!("+{}", human_ms(e.at_ms)), clean(&e.text))?;
