@@ -362,10 +362,15 @@ impl TcpFacts {
 
     /// The last packet that carried payload from either side.
     pub fn last_activity(&self) -> Option<At> {
-        match (self.last_payload.0[0], self.last_payload.0[1]) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        latest(self.last_payload)
+    }
+}
+
+/// The later of two sides' packets, either may be missing.
+fn latest(per_side: PerSide<Option<At>>) -> Option<At> {
+    match per_side.0 {
+        [Some(a), Some(b)] => Some(a.max(b)),
+        [a, b] => a.or(b),
     }
 }
 
@@ -413,10 +418,7 @@ impl Session {
 
     /// The last packet that carried this session's bytes from either side.
     pub fn last_activity(&self) -> Option<At> {
-        match (self.last_data.0[0], self.last_data.0[1]) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        latest(self.last_data)
     }
 }
 
