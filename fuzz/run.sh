@@ -15,7 +15,7 @@ secs="${1:-1800}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(capture_reader decode reassembly http_head ws_frames pipeline)
+    targets=(capture_reader decode reassembly http_head ws_frames pipeline tls)
 fi
 export RUSTC_BOOTSTRAP=1
 flags=(-O -a -s none)

@@ -183,6 +183,21 @@ impl Analyzer {
         std::sync::Arc::make_mut(keys).add(text, source)
     }
 
+    /// Adds the next bytes of a key log that is still being written (a browser's
+    /// SSLKEYLOGFILE during a live capture: an unfinished last line waits for the rest), and
+    /// hands the new keys to the connections already open, whose TLS looks them up again.
+    pub fn append_keys(&mut self, text: &[u8], source: &str) -> Vec<tls::KeyLogWarning> {
+        let keys = self.conn.keys.get_or_insert_with(Default::default);
+        let warnings = std::sync::Arc::make_mut(keys).append(text, source);
+        let keys = keys.clone();
+        for slot in self.flows.slots() {
+            if let Some(Flow::Conn(c)) = self.flows.slot_mut(slot) {
+                c.set_keys(&keys);
+            }
+        }
+        warnings
+    }
+
     /// Live flows right now.
     pub fn live_flows(&self) -> usize {
         self.flows.len()

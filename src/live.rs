@@ -49,6 +49,10 @@ pub struct LiveCli {
     /// Exit 1 if a connection had one of these verdicts.
     #[arg(long, value_delimiter = ',')]
     pub fail_on: Vec<String>,
+    /// Decrypt TLS with this NSS key log; lines appended while the capture runs (a browser's
+    /// SSLKEYLOGFILE) are read as they come (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<std::path::PathBuf>,
     /// List the interfaces and exit.
     #[arg(long)]
     pub list: bool,
@@ -90,6 +94,10 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
         ..Config::default()
     };
     let mut analyzer = Analyzer::new(cfg);
+    let mut keylogs: Vec<KeyLogFile> = cli.keylog.iter().map(|p| KeyLogFile { path: p.clone(), read: 0 }).collect();
+    for k in &mut keylogs {
+        k.poll(&mut analyzer);
+    }
     let conclude = analyzer.concluder();
     let started = Instant::now();
     let deadline = cli.duration.map(|s| started + Duration::from_secs_f64(s));
@@ -119,6 +127,9 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
         }
         if last_tick.elapsed() >= Duration::from_millis(200) {
             last_tick = Instant::now();
+            for k in &mut keylogs {
+                k.poll(&mut analyzer);
+            }
             analyzer.tick(now());
             for tl in analyzer.drain() {
                 emit(conclude.conclude(tl).0, cli.ndjson, &fail_on, &mut out, &mut failed)?;
@@ -138,6 +149,36 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// A key log being written while the capture runs, and how far it has been read.
+struct KeyLogFile {
+    path: std::path::PathBuf,
+    read: u64,
+}
+
+impl KeyLogFile {
+    /// Reads what was appended since the last call (a file that shrank is read again).
+    fn poll(&mut self, analyzer: &mut Analyzer) {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(&self.path) else { return };
+        let len = f.metadata().map_or(0, |m| m.len());
+        if len < self.read {
+            self.read = 0;
+        }
+        if len == self.read || f.seek(SeekFrom::Start(self.read)).is_err() {
+            return;
+        }
+        let mut text = Vec::new();
+        if f.take((len - self.read).min(64 << 20)).read_to_end(&mut text).is_err() {
+            return;
+        }
+        self.read += text.len() as u64;
+        let name = self.path.display().to_string();
+        for w in analyzer.append_keys(&text, &name) {
+            eprintln!("wsdiag: warning: {w}");
+        }
+    }
 }
 
 fn emit(

@@ -222,3 +222,28 @@ fn wss_verdicts_with_and_without_keys() {
     assert!(!t.decrypted);
     assert_eq!(t.why_not.as_deref(), Some("no key log line for this client random"));
 }
+
+/// A live capture's key log grows while the capture runs: the lines that arrive after the
+/// ServerHello (in two pieces, one cut mid-line) still decrypt the connection.
+#[test]
+fn keys_that_arrive_late_still_decrypt() {
+    let bytes = std::fs::read("captures/wss/wss-python-tls13-aes128.pcap").unwrap();
+    let keys = std::fs::read("captures/wss/wss-python-tls13-aes128.keys").unwrap();
+    let mut a = Analyzer::new(Config::default());
+    let mut r = wsdiag::capture::CaptureReader::new(&bytes[..], "live", 1).unwrap();
+    let mut n = 0;
+    while let Some(p) = r.next() {
+        a.packet(&p);
+        n += 1;
+        if n == 8 {
+            // After the ServerHello and the server's flight: the browser writes its lines now.
+            let (first, rest) = keys.split_at(keys.len() / 2 + 7);
+            assert!(a.append_keys(first, "keys.log").is_empty());
+            assert!(a.append_keys(rest, "keys.log").is_empty());
+        }
+    }
+    let (conns, _) = wsdiag::conclude_all(a);
+    let c = &conns[0];
+    assert!(c.tls.as_ref().is_some_and(|t| t.decrypted), "{:?}", c.tls);
+    assert_eq!((c.verdict.kind, c.verdict.client_sees), (Kind::CleanClose, Some(1000)), "{}", c.verdict.summary);
+}

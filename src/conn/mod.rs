@@ -104,6 +104,15 @@ impl Conn {
         self.asm.0.iter().map(Assembler::pending_bytes).sum::<usize>() + self.up.head_bytes()
     }
 
+    /// A newer key log (a live capture's): this connection's TLS looks its keys up again if it
+    /// had found none.
+    pub fn set_keys(&mut self, keys: &Arc<KeyLog>) {
+        self.up.cfg.keys = Some(keys.clone());
+        if let Some(tls) = self.tls.as_mut() {
+            tls.set_keys(keys.clone());
+        }
+    }
+
     /// A new SYN on this 4-tuple after the connection ended means port reuse.
     pub fn is_reuse(&self, seg: &TcpSegment<'_>) -> bool {
         seg.flags.syn() && !seg.flags.ack() && self.tcp.tcp_ended()
