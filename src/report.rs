@@ -506,6 +506,10 @@ impl Events {
         self.events.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
     /// Events made by hand, for tests: (time from the start in ms, packet, sender, what).
     #[cfg(test)]
     pub(crate) fn from_parts(items: Vec<(f64, u64, Role, EventKind)>) -> Events {
