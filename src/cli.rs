@@ -19,10 +19,14 @@ pub enum ColorChoice {
     after_help = "Live capture: wsdiag live -i IFACE [-f BPF] (cargo feature `live`).\nExit status: 0 analysed, 1 a connection matched --fail-on, 2 bad usage or unreadable input."
 )]
 pub struct Cli {
-    /// Capture files (pcap or pcapng, optionally gzip'd); "-" reads standard input. Several
-    /// files form one capture, in the order given.
-    #[arg(required = true, value_name = "CAPTURE")]
+    /// Capture files (pcap or pcapng; plain, gzip, zstd or lz4) or directories of them; "-"
+    /// reads standard input. Several files form one capture, in the order given.
+    #[arg(required_unless_present = "read", value_name = "CAPTURE")]
     pub captures: Vec<String>,
+    /// A capture file, as tcpdump, tshark and Zeek take it (repeatable); a directory is read
+    /// as its capture files in name order.
+    #[arg(short = 'r', value_name = "FILE")]
+    pub read: Vec<String>,
     /// One JSON document (the report contract, schema 1).
     #[arg(long, conflicts_with_all = ["ndjson", "conn"])]
     pub json: bool,

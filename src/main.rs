@@ -99,7 +99,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut inputs = Vec::new();
     let mut readable = 0;
     let mut next_number = 1;
-    for path in &cli.captures {
+    for path in &inputs_of(&cli) {
         let reader = match capture::open(path) {
             Ok(r) => r,
             Err(e) => {
@@ -143,6 +143,34 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     out.flush()?;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The capture files to read: the arguments and `-r` files in order, a directory as its files
+/// (not hidden ones) in name order, as a rotation set's pieces are named.
+fn inputs_of(cli: &Cli) -> Vec<String> {
+    let mut out = Vec::new();
+    for arg in cli.captures.iter().chain(&cli.read) {
+        let path = std::path::Path::new(arg);
+        if arg != "-" && path.is_dir() {
+            let mut files: Vec<String> = std::fs::read_dir(path)
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.path().is_file() && !e.file_name().to_string_lossy().starts_with('.'))
+                        .map(|e| e.path().display().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            if files.is_empty() {
+                // Said as an unreadable input, with the others analysed.
+                out.push(arg.clone());
+            }
+            out.extend(files);
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    out
 }
 
 /// A key log's text; a file over 256 MiB is not one.

@@ -92,6 +92,58 @@ fn stdin_gzip_and_several_files_form_one_capture() {
     assert_eq!(v["connections"][1]["first_packet"].as_u64(), Some(n + 1));
 }
 
+/// zstd and lz4 captures (as Wireshark 4.2+ reads them) give the report of the plain file;
+/// formats wsdiag does not read are named, with how to undo them.
+#[test]
+fn zstd_and_lz4_captures_and_a_clear_word_for_xz() {
+    let plain = std::fs::read("captures/python-clean.pcap").unwrap();
+    let want = wsdiag().args(["--json", "captures/python-clean.pcap"]).output().unwrap().stdout;
+    let dir = std::env::temp_dir().join(format!("wsdiag-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zst = ruzstd::encoding::compress_to_vec(&plain[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    std::io::Write::write_all(&mut lz4, &plain).unwrap();
+    let lz4 = lz4.finish().unwrap();
+    for (name, bytes) in [("c.pcap.zst", zst), ("c.pcap.lz4", lz4)] {
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let p = path.to_str().unwrap();
+        let got = wsdiag().args(["--json", p]).output().unwrap();
+        assert_eq!(got.status.code(), Some(0), "{name}");
+        let (mut g, mut w): (Value, Value) =
+            (serde_json::from_slice(&got.stdout).unwrap(), serde_json::from_slice(&want).unwrap());
+        g["inputs"][0]["path"] = Value::Null;
+        w["inputs"][0]["path"] = Value::Null;
+        assert_eq!(g, w, "{name}: the same report as the plain file");
+    }
+    let xz = dir.join("c.pcap.xz");
+    std::fs::write(&xz, b"\xfd7zXZ\x00\x00\x04rest of it").unwrap();
+    let out = wsdiag().arg(xz.to_str().unwrap()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("c.pcap.xz: this is xz: decompress it first (xz -d FILE)"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `-r FILE` as tcpdump takes it, and a directory as its capture files in name order.
+#[test]
+fn dash_r_and_a_directory() {
+    let by_arg = json(&["captures/refused.pcap"]);
+    let by_r = json(&["-r", "captures/refused.pcap"]);
+    assert_eq!(by_arg["connections"], by_r["connections"]);
+    let dir = std::env::temp_dir().join(format!("wsdiag-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("captures/refused.pcap", dir.join("b.pcap")).unwrap();
+    std::fs::copy("captures/python-clean.pcap", dir.join("a.pcap")).unwrap();
+    std::fs::write(dir.join(".hidden"), b"not a capture").unwrap();
+    let v = json(&[dir.to_str().unwrap()]);
+    let paths: Vec<&str> = v["inputs"].as_array().unwrap().iter().filter_map(|i| i["path"].as_str()).collect();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(paths[0].ends_with("a.pcap") && paths[1].ends_with("b.pcap"), "{paths:?}");
+    assert_eq!(v["summary"]["connections"], 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn ndjson_one_object_per_line() {
     let out = wsdiag().args(["--ndjson", "captures/reconnect-loop.pcap"]).output().unwrap_or_else(|e| panic!("{e}"));

@@ -77,23 +77,63 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Opens a capture for reading: a path, or `-` for standard input. A gzip stream (by its magic,
-/// not its name) is decompressed on the fly. When there is a second core, the input is read
-/// (and inflated) there and its buffers handed over whole, so that the kernel's copy of the
-/// file and the analysis overlap; with one core it is read inline.
+/// Opens a capture for reading: a path, or `-` for standard input. A gzip, zstd or lz4 stream
+/// (by its magic, not its name) is decompressed on the fly; xz, bzip2, zip and 7z are named
+/// in the error. When there is a second core, the input is read (and decompressed) there and
+/// its buffers handed over whole, so that the kernel's copy of the file and the analysis
+/// overlap; with one core it is read inline.
 pub fn open(path: &str) -> io::Result<Source> {
     let raw: Box<dyn Read + Send> =
         if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let head = buffered.fill_buf()?;
-    let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    let input: Box<dyn Read + Send> = match Compression::of(head) {
+        Compression::None => Box::new(buffered),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+        Compression::Zstd => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(buffered)
+                .map_err(|e| io::Error::other(format!("zstd stream: {e}")))?,
+        ),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(buffered)),
+        Compression::Unsupported(name, how) => {
+            return Err(io::Error::other(format!("this is {name}: decompress it first ({how})")));
+        }
+    };
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    Ok(match (gzip, two_cores) {
-        (true, true) => Source::Pipe(Pipe::spawn(flate2::read::MultiGzDecoder::new(buffered))),
-        (true, false) => Source::Inline(Box::new(flate2::read::MultiGzDecoder::new(buffered))),
-        (false, true) => Source::Pipe(Pipe::spawn(buffered)),
-        (false, false) => Source::Inline(Box::new(buffered)),
-    })
+    Ok(if two_cores { Source::Pipe(Pipe::spawn(input)) } else { Source::Inline(input) })
+}
+
+/// How a capture file is compressed, by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    Lz4,
+    /// A format wsdiag does not read, and how to undo it.
+    Unsupported(&'static str, &'static str),
+}
+
+impl Compression {
+    fn of(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+            Compression::Lz4
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Compression::Unsupported("xz", "xz -d FILE")
+        } else if head.starts_with(b"BZh") {
+            Compression::Unsupported("bzip2", "bunzip2 FILE")
+        } else if head.starts_with(b"PK\x03\x04") {
+            Compression::Unsupported("a zip archive", "unzip FILE")
+        } else if head.starts_with(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]) {
+            Compression::Unsupported("a 7z archive", "7z x FILE")
+        } else {
+            Compression::None
+        }
+    }
 }
 
 /// An opened capture: read inline, or arriving in buffers from a reading thread.
