@@ -23,6 +23,13 @@
 # If CAPTURE.fates.jsonl exists (written by make-large-capture.sh), wsdiag's verdicts are
 # checked connection by connection against what the client library saw.
 #
+# wss: with KEYS=FILE (an NSS key log), or if CAPTURE.keys exists (written by
+# `TLS=1 make-large-capture.sh`), every wsdiag row gets `--keylog FILE` and a row without it is
+# added (TLS records only, nothing decrypted); the tshark rows get `-o tls.keylog_file:FILE`
+# and `-d tcp.port==PORT,tls -d tls.port==PORT,http` (TLS on the odd port, HTTP inside it);
+# the verdict check also compares wsdiag's TLS version and cipher with the client's. KEYS=
+# (empty) turns this off.
+#
 # Rows marked "two cores" run with `taskset -c $CPUS2` (0,1): wsdiag then reads the file (and
 # inflates a gzip'd one) on a second thread, and diagnoses and renders finished connections on
 # a third; the other rows have one core, where it does everything on one thread.
@@ -30,7 +37,8 @@
 #
 # Environment: WSDIAG (default: target/release/wsdiag of this repo), CPU=1, CPUS2=0,1, RUNS=3,
 # TSHARK_RUNS=1, GZIP=1 (0: skip the gzip row), TSHARK=1 (0: skip tshark), FRESH=1 (0: do not
-# drop the capture from the page cache before reading it in).
+# drop the capture from the page cache before reading it in), KEYS (default CAPTURE.keys if it
+# exists).
 set -euo pipefail
 
 CAP=${1:?usage: e2e.sh CAPTURE [PORT]}
@@ -49,6 +57,13 @@ trap 'rm -rf "$TMP"' EXIT
 
 [ -x "$WSDIAG" ] || { echo "e2e.sh: no wsdiag at $WSDIAG (cargo build --release)" >&2; exit 2; }
 [ -r "$CAP" ] || { echo "e2e.sh: cannot read $CAP" >&2; exit 2; }
+if [ -z "${KEYS+set}" ] && [ -r "$CAP.keys" ]; then KEYS=$CAP.keys; fi
+KEYS=${KEYS:-}
+KEYLOG=()
+if [ -n "$KEYS" ]; then
+  [ -r "$KEYS" ] || { echo "e2e.sh: cannot read the key log $KEYS" >&2; exit 2; }
+  KEYLOG=(--keylog "$KEYS")
+fi
 missing=()
 command -v tshark >/dev/null || missing+=(tshark)
 command -v tcpdump >/dev/null || missing+=(tcpdump)
@@ -114,29 +129,38 @@ run_once() {
 
 echo "measuring on CPU $CPU (load average before: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 CMD_WSDIAG=$(basename "$WSDIAG")
-job "wsdiag (table)" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
-job "wsdiag --json" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
-job "wsdiag --ndjson" "$size" "$packets" "$RUNS" "$WSDIAG" --ndjson "$CAP"
-job "wsdiag --no-inflate (table)" "$size" "$packets" "$RUNS" "$WSDIAG" --no-inflate "$CAP"
+W=("$WSDIAG" "${KEYLOG[@]}")
+job "wsdiag (table)" "$size" "$packets" "$RUNS" "${W[@]}" "$CAP"
+job "wsdiag --json" "$size" "$packets" "$RUNS" "${W[@]}" --json "$CAP"
+job "wsdiag --ndjson" "$size" "$packets" "$RUNS" "${W[@]}" --ndjson "$CAP"
+job "wsdiag --no-inflate (table)" "$size" "$packets" "$RUNS" "${W[@]}" --no-inflate "$CAP"
+if [ -n "$KEYS" ]; then
+  job "wsdiag (table), no key log" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
+fi
 # Both cores allowed: the file is read (a gzip'd one inflated) on a second thread
 # (capture::open), and finished connections are diagnosed and rendered on another (main.rs).
 JOB_ON=$CPUS2
-job "wsdiag (table), two cores" "$size" "$packets" "$RUNS" "$WSDIAG" "$CAP"
-job "wsdiag --json, two cores" "$size" "$packets" "$RUNS" "$WSDIAG" --json "$CAP"
-job "wsdiag --ndjson, two cores" "$size" "$packets" "$RUNS" "$WSDIAG" --ndjson "$CAP"
+job "wsdiag (table), two cores" "$size" "$packets" "$RUNS" "${W[@]}" "$CAP"
+job "wsdiag --json, two cores" "$size" "$packets" "$RUNS" "${W[@]}" --json "$CAP"
+job "wsdiag --ndjson, two cores" "$size" "$packets" "$RUNS" "${W[@]}" --ndjson "$CAP"
 JOB_ON=$CPU
-job "wsdiag (table), capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" "$CAP" "$CAP"
-job "wsdiag --ndjson, capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "$WSDIAG" --ndjson "$CAP" "$CAP"
+job "wsdiag (table), capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "${W[@]}" "$CAP" "$CAP"
+job "wsdiag --ndjson, capture twice" "$((2 * size))" "$((2 * packets))" "$RUNS" "${W[@]}" --ndjson "$CAP" "$CAP"
 if [ "$GZIP" = 1 ]; then
-  job "wsdiag (table), gzip -1 input" "$size" "$packets" "$RUNS" "$WSDIAG" "$GZ"
+  job "wsdiag (table), gzip -1 input" "$size" "$packets" "$RUNS" "${W[@]}" "$GZ"
   JOB_ON=$CPUS2
-  job "wsdiag (table), gzip -1 input, two cores" "$size" "$packets" "$RUNS" "$WSDIAG" "$GZ"
+  job "wsdiag (table), gzip -1 input, two cores" "$size" "$packets" "$RUNS" "${W[@]}" "$GZ"
   JOB_ON=$CPU
   job "gzip -dc (decompression alone)" "$size" "$packets" "$RUNS" gzip -dc "$GZ"
 fi
 job "tcpdump -r (bare libpcap read)" "$size" "$packets" "$RUNS" tcpdump -r "$CAP" -w /dev/null
 if [ "$TSHARK" = 1 ]; then
-  TS=(tshark -r "$CAP" -o tcp.reassemble_out_of_order:TRUE -d "tcp.port==$PORT,http")
+  if [ -n "$KEYS" ]; then
+    TS=(tshark -r "$CAP" -o tcp.reassemble_out_of_order:TRUE -o "tls.keylog_file:$KEYS"
+      -d "tcp.port==$PORT,tls" -d "tls.port==$PORT,http")
+  else
+    TS=(tshark -r "$CAP" -o tcp.reassemble_out_of_order:TRUE -d "tcp.port==$PORT,http")
+  fi
   job "tshark -Y websocket" "$size" "$packets" "$TSHARK_RUNS" "${TS[@]}" -Y websocket
   job "tshark -Y websocket -T fields" "$size" "$packets" "$TSHARK_RUNS" \
     "${TS[@]}" -Y websocket -T fields -e frame.number
@@ -158,7 +182,7 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # --- the table -----------------------------------------------------------------------------
 echo
-echo "Capture: \`$(basename "$CAP")\`, $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1e9}') GB), $packets packets$([ "$GZIP" = 1 ] && echo ", gzip -1: $gzsize bytes"). One core (\`taskset -c $CPU\`) unless the row says two cores (\`taskset -c $CPUS2\`), file in the page cache, output to /dev/null; best wall time of $RUNS runs (tshark: of $TSHARK_RUNS), the runs interleaved; CPU = user + sys of that run; GB/s and packets/s from the wall time, GB per CPU-s from the CPU time (steadier when the machine is busy); the ratios compare wall times."
+echo "Capture: \`$(basename "$CAP")\`, $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1e9}') GB), $packets packets$([ "$GZIP" = 1 ] && echo ", gzip -1: $gzsize bytes")$([ -n "$KEYS" ] && echo ", key log \`$(basename "$KEYS")\` ($(wc -l <"$KEYS") lines; wsdiag \`--keylog\`, tshark \`-o tls.keylog_file\`)"). One core (\`taskset -c $CPU\`) unless the row says two cores (\`taskset -c $CPUS2\`), file in the page cache, output to /dev/null; best wall time of $RUNS runs (tshark: of $TSHARK_RUNS), the runs interleaved; CPU = user + sys of that run; GB/s and packets/s from the wall time, GB per CPU-s from the CPU time (steadier when the machine is busy); the ratios compare wall times."
 echo
 awk -F'|' -v ts=1 '
   { name[NR] = $1; wall[NR] = $2; rss[NR] = $3; bytes[NR] = $4; pk[NR] = $5; cmd[NR] = $6; cpu[NR] = $7
@@ -190,7 +214,7 @@ echo
 # --- verdicts against what the generator did ------------------------------------------------
 FATES=$CAP.fates.jsonl
 if [ -r "$FATES" ]; then
-  "$WSDIAG" --json "$CAP" >"$TMP/report.json"
+  "$WSDIAG" "${KEYLOG[@]}" --json "$CAP" >"$TMP/report.json"
   echo
   python3 - "$FATES" "$TMP/report.json" <<'EOF'
 import collections, json, sys
@@ -242,6 +266,27 @@ for f, c, ncap in pairs:
     key = (f["fate"], got.split(" (")[0])
     bad[key] += 1
     examples.setdefault(key, got)
+# wss: the TLS version and cipher wsdiag read against the client's TLS socket, and decryption
+tls_bad = collections.Counter()
+tls_seen = collections.Counter()
+for f, c, ncap in pairs:
+    if "tls" not in f or c is None:
+        continue
+    t = c.get("tls") or {}
+    want = ((f["tls"] or {}).get("version", "").replace("TLSv", "TLS "), (f["tls"] or {}).get("cipher"))
+    got = (t.get("version"), t.get("cipher"))
+    tls_seen[(got, t.get("decrypted"))] += 1
+    if got != want or t.get("decrypted") is not True:
+        tls_bad[(f["fate"], want, got, t.get("decrypted"), t.get("why_not"))] += 1
+if tls_seen:
+    print("wsdiag's tls (version, cipher, decrypted):",
+          "; ".join(f"{n} {v} {ci} decrypted={d}" for ((v, ci), d), n in tls_seen.most_common()))
+    if not tls_bad:
+        print(f"tls: all {sum(tls_seen.values())} connections decrypted, version and cipher as the client saw them")
+    else:
+        print(f"tls: {sum(tls_bad.values())} connections differ from the client's TLS socket or are not decrypted:")
+        for (fate, want, got, dec, why), n in tls_bad.most_common():
+            print(f"  {n:5d}  fate {fate}: client {want}, wsdiag {got} decrypted={dec} why_not={why}")
 if not bad:
     print(f"verdicts: all {len(fates)} connections match what the client library saw")
 else:

@@ -18,8 +18,17 @@
 # only inside the two namespaces this script makes; nothing is routed anywhere else.
 # Everything runs on one core (CPU, default 1) to leave the other free.
 #
+# wss: with TLS=1 the same load runs over TLS (`wss://`): the server is an https.createServer
+# with a self-signed P-256 certificate made for the run (CN=bench, in the temporary directory),
+# the client does not check it, and every TLS session's secrets are written as NSS key log lines
+# to OUT.keys (by the server's 'keylog' event), for `wsdiag --keylog OUT.keys OUT.pcap` and
+# `tshark -o tls.keylog_file:OUT.keys`. TLS_CIPHERS (both sides' `ciphers` option; unset: Node's
+# defaults, which settle on TLS_AES_256_GCM_SHA384 between two Node peers) picks the suite, e.g.
+# TLS_AES_128_GCM_SHA256 or TLS_CHACHA20_POLY1305_SHA256; TLS_CIPHERS=mix gives the client's
+# connections the three TLS 1.3 suites in turn. Each fates record gains "tls": {version, cipher}.
+#
 # Environment: CONNS, CONCURRENCY, BIN_MIN, BIN_MAX, BIN_SIZE, SEED (see peers/node/client.js),
-# CPU=1, PORT=8080.
+# CPU=1, PORT=8080, TLS=0, TLS_CIPHERS.
 set -euo pipefail
 
 OUT=${1:?usage: make-large-capture.sh OUT.pcap}
@@ -38,6 +47,8 @@ IP_C=198.18.0.2
 mkdir -p "$(dirname "$OUT")"
 OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 FATES=$OUT.fates.jsonl
+KEYS=$OUT.keys
+TLS=${TLS:-0}
 WORK=$(mktemp -d)
 
 # --- install what is missing -------------------------------------------------------------
@@ -49,6 +60,7 @@ command -v capinfos >/dev/null || missing+=(tshark)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v taskset >/dev/null || missing+=(util-linux)
+if [ "$TLS" = 1 ]; then command -v openssl >/dev/null || missing+=(openssl); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
@@ -95,7 +107,20 @@ ip netns exec $NS_C sysctl -qw net.ipv4.ip_local_port_range="10000 60999"
 ip netns exec $NS_S sysctl -qw net.core.somaxconn=4096
 
 # --- server, recorder, client --------------------------------------------------------------
-ip netns exec $NS_S taskset -c "$CPU" node "$PEERS/server.js" $IP_S "$PORT" >"$WORK/server.log" 2>&1 &
+SCHEME=ws
+SRV_ENV=()
+if [ "$TLS" = 1 ]; then
+  SCHEME=wss
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench \
+    -days 30 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>"$WORK/openssl.log" ||
+    { cat "$WORK/openssl.log"; exit 1; }
+  rm -f "$KEYS"
+  : >"$KEYS"
+  SRV_ENV=(TLS_KEY="$WORK/key.pem" TLS_CERT="$WORK/cert.pem" TLS_KEYLOG="$KEYS"
+    TLS_CIPHERS="${TLS_CIPHERS:-}")
+fi
+ip netns exec $NS_S env "${SRV_ENV[@]}" taskset -c "$CPU" node "$PEERS/server.js" $IP_S "$PORT" \
+  >"$WORK/server.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 100); do grep -q '^listening' "$WORK/server.log" && break; sleep 0.1; done
 grep -q '^listening' "$WORK/server.log" || { cat "$WORK/server.log"; echo "server did not start" >&2; exit 1; }
@@ -109,8 +134,8 @@ grep -q 'listening on' "$WORK/tcpdump.log" || { cat "$WORK/tcpdump.log"; echo "t
 sleep 0.5
 
 start=$(date +%s.%N)
-ip netns exec $NS_C taskset -c "$CPU" node "$PEERS/client.js" "ws://$IP_S:$PORT" "$FATES" \
-  >"$WORK/client.log" 2>&1 &
+ip netns exec $NS_C env TLS_CIPHERS="${TLS_CIPHERS:-}" taskset -c "$CPU" node "$PEERS/client.js" \
+  "$SCHEME://$IP_S:$PORT" "$FATES" >"$WORK/client.log" 2>&1 &
 CLI_PID=$!
 while ! grep -qs '^HOLDING' "$WORK/client.log"; do
   if ! kill -0 $CLI_PID 2>/dev/null; then cat "$WORK/client.log"; echo "client failed" >&2; exit 1; fi
@@ -141,14 +166,25 @@ echo "packets:     $packets"
 echo "connections: $conns attempted by the client, $syns SYNs in the capture"
 awk -v a="$start" -v b="$end" 'BEGIN {printf "load time:   %.1f s\n", b-a}'
 echo "fates:       $FATES"
+if [ "$TLS" = 1 ]; then
+  echo "key log:     $KEYS ($(wc -l <"$KEYS") lines, $(grep -c '^CLIENT_TRAFFIC_SECRET_0 ' "$KEYS") TLS 1.3 sessions, $(grep -c '^CLIENT_RANDOM ' "$KEYS") TLS 1.2)"
+fi
 python3 - "$FATES" <<'EOF'
 import collections, json, sys
 c = collections.Counter()
+s = collections.Counter()
 for line in open(sys.argv[1]):
     r = json.loads(line)
     c[(r["fate"], r["status"], r["close_code"])] += 1
+    if "tls" in r:
+        t = r["tls"] or {}
+        s[(t.get("version"), t.get("cipher"))] += 1
 for (fate, status, code), n in sorted(c.items(), key=lambda kv: -kv[1]):
     print(f"  {n:6d}  {fate:14s} HTTP {status}  client close code {code}")
+if s:
+    print("tls suites (as the client saw them):")
+for (version, cipher), n in sorted(s.items(), key=lambda kv: -kv[1]):
+    print(f"  {n:6d}  {version} {cipher}")
 EOF
 if [ "${drops:-0}" != 0 ] || [ "${ifdrops:-0}" != 0 ]; then
   echo "WARNING: tcpdump dropped packets: ${drops:-?} by the kernel, ${ifdrops:-?} by the interface" >&2

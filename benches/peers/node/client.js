@@ -8,6 +8,13 @@
 //   BIN_MIN=2 BIN_MAX=7     binary messages (BIN_SIZE bytes each) a bulk client sends
 //   BIN_SIZE=65536
 //   SEED=1            the plan (which connection gets which fate) is reproducible
+//   TLS_CIPHERS       wss only: the `ciphers` option of every connection (e.g.
+//                     TLS_AES_256_GCM_SHA384); "mix": connection seq gets TLS_AES_128_GCM_SHA256,
+//                     TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256 in turn (seq % 3);
+//                     unset: Node's defaults
+//   TLS_SNI=bench     wss only: the server name sent (Node sends none for an IP address)
+// With a wss:// URL_BASE the certificate is not checked (rejectUnauthorized: false) and each
+// record gains "tls": {"version", "cipher"} as the client's TLS socket reported them.
 // Every message is echoed by the server and the client waits for the echo before sending the
 // next one. When every connection but the "open" ones is over, the client writes one JSON line
 // per connection to FATES_OUT (what the client library saw), prints "HOLDING N open" and keeps
@@ -15,6 +22,16 @@
 'use strict';
 const fs = require('fs');
 const WebSocket = require('ws');
+
+// RST instead of FIN. Under TLS the socket's handle is a TLSWrap and resetAndDestroy() throws
+// ERR_INVALID_HANDLE_TYPE; destroying the TLS socket closes the TCP handle beneath it, so that
+// handle's close() is made its reset() (RST, no close_notify; 'close' is still emitted).
+function resetAndDestroy(sock) {
+  const tcp = sock._handle && sock._handle._parent;
+  if (!tcp || typeof tcp.reset !== 'function') { sock.resetAndDestroy(); return; }
+  tcp.close = tcp.reset;
+  sock.destroy();
+}
 
 const [base, fatesOut] = process.argv.slice(2);
 const env = (k, d) => Number(process.env[k] || d);
@@ -24,6 +41,14 @@ const BIN_MIN = env('BIN_MIN', 2);
 const BIN_MAX = env('BIN_MAX', 7);
 const BIN_SIZE = env('BIN_SIZE', 65536);
 let seed = env('SEED', 1) >>> 0 || 1;
+const TLS = base.startsWith('wss:');
+const TLS_CIPHERS = process.env.TLS_CIPHERS || '';
+const MIX = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
+const TLS_SNI = process.env.TLS_SNI === undefined ? 'bench' : process.env.TLS_SNI;
+const tlsInfo = (sock) => {
+  const c = sock && sock.getCipher && sock.getCipher();
+  return c ? { version: sock.getProtocol(), cipher: c.standardName || c.name } : null;
+};
 
 // xorshift32: a reproducible plan without a dependency
 function rnd() {
@@ -102,12 +127,21 @@ function run(seq, fate) {
   return new Promise((resolve) => {
     let done = false;
     const finish = () => { if (!done) { done = true; resolve(); } };
-    const ws = new WebSocket(base + path, {
+    const opts = {
       perMessageDeflate: fate === 'deflate' ? { threshold: 0 } : false,
       handshakeTimeout: 20000,
-    });
+    };
+    if (TLS) {
+      rec.tls = null;
+      opts.rejectUnauthorized = false;
+      if (TLS_SNI) opts.servername = TLS_SNI;
+      if (TLS_CIPHERS === 'mix') opts.ciphers = MIX[seq % 3];
+      else if (TLS_CIPHERS) opts.ciphers = TLS_CIPHERS;
+    }
+    const ws = new WebSocket(base + path, opts);
     ws.on('unexpected-response', (req, res) => {
       rec.client_port = req.socket.localPort;
+      if (TLS) rec.tls = tlsInfo(req.socket);
       rec.status = res.statusCode;
       res.resume();
       res.on('end', () => { req.destroy(); finish(); });
@@ -127,6 +161,7 @@ function run(seq, fate) {
     };
     ws.on('open', () => {
       rec.client_port = ws._socket.localPort;
+      if (TLS) rec.tls = tlsInfo(ws._socket);
       rec.t_open = Date.now();
       send();
     });
@@ -135,7 +170,7 @@ function run(seq, fate) {
       if (next < n) { send(); return; }
       switch (fate) {
         case 'vanish': ws.terminate(); break;                     // FIN, no Close
-        case 'vanish-rst': ws._socket.resetAndDestroy(); break;   // RST, no Close
+        case 'vanish-rst': resetAndDestroy(ws._socket); break;    // RST, no Close
         case 'open': held.push(ws); finish(); break;              // keep it open
         default: ws.close(1000, 'done'); break;                   // bulk, deflate
       }
