@@ -43,6 +43,16 @@ fn run() -> anyhow::Result<ExitCode> {
             "this wsdiag was built without live capture: build it with `cargo build --release --features live` (needs libpcap-dev)"
         );
     }
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("completions") => return completions(args.get(2).and_then(|a| a.to_str())),
+        Some("man") => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            io::stdout().write_all(&out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let cli = Cli::parse();
     let filters = Filters {
         ports: cli.port.clone(),
@@ -143,6 +153,18 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     out.flush()?;
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `wsdiag completions SHELL`: the completion script for bash, zsh, fish, elvish or PowerShell.
+fn completions(shell: Option<&str>) -> anyhow::Result<ExitCode> {
+    use clap_complete::Shell;
+    let Some(shell) = shell.and_then(|s| s.parse::<Shell>().ok()) else {
+        eprintln!("wsdiag: usage: wsdiag completions bash|zsh|fish|elvish|powershell");
+        return Ok(ExitCode::from(2));
+    };
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "wsdiag", &mut io::stdout());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The capture files to read: the arguments and `-r` files in order, a directory as its files

@@ -99,6 +99,8 @@ pub struct Collector {
     attempts: Vec<Attempt>,
     conn: Option<Connection>,
     pub failed: bool,
+    /// Connections the filters left out.
+    filtered: u64,
     spill: Spill,
     /// JSON records by id, or table rows.
     records: Vec<(u64, Slot)>,
@@ -122,6 +124,7 @@ impl Collector {
             attempts: Vec::new(),
             conn: None,
             failed: false,
+            filtered: 0,
             spill: Spill::default(),
             records: Vec::new(),
             rows: Vec::new(),
@@ -137,6 +140,8 @@ impl Collector {
             if filters.shows(&c) {
                 self.failed |= filters.fails(&c);
                 self.add(c)?;
+            } else {
+                self.filtered += 1;
             }
         }
         Ok(hidden)
@@ -204,7 +209,7 @@ impl Collector {
             Output::Table(style) => {
                 if self.rows.is_empty() {
                     let n: u64 = inputs.iter().map(|i| i.packets).sum();
-                    return Ok(render::write_empty(n, &stats, w)?);
+                    return Ok(render::write_empty(n, &stats, self.filtered, w)?);
                 }
                 self.rows.sort_by_key(|r| r.id);
                 render::write_head(&self.widths, style, w)?;

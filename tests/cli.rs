@@ -429,3 +429,22 @@ fn plain_http_pcap() -> Vec<u8> {
     }
     out
 }
+
+/// `--help` lists every verdict kind; completions and the man page come from the same clap
+/// definition.
+#[test]
+fn help_kinds_completions_and_man() {
+    let out = wsdiag().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for k in wsdiag::diagnose::Kind::ALL {
+        assert!(help.contains(k.as_str()), "--help does not name {}", k.as_str());
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let out = wsdiag().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("keylog"), "{shell}");
+    }
+    let man = wsdiag().arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&man.stdout).starts_with(".ie"), "a roff page");
+    assert_eq!(wsdiag().args(["completions", "tcsh"]).output().unwrap().status.code(), Some(2));
+}

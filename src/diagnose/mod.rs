@@ -109,6 +109,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Normal => "normal",
+            Outcome::GoingAway => "going_away",
+            Outcome::AppError => "app_error",
+            Outcome::Policy => "policy",
+            Outcome::ProtocolError => "protocol_error",
+            Outcome::Abnormal => "abnormal",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
     /// The outcome of a close code.
     pub fn of_code(code: u16) -> Outcome {
         match code {

@@ -304,3 +304,18 @@ fn seconds_keep_their_milliseconds() {
     assert_eq!(human_ms(2500.0), "2.5 s");
     assert_eq!(human_ms(100_400.0), "1 min 40 s");
 }
+
+#[test]
+fn outcome_names_are_their_json_names() {
+    for o in [
+        Outcome::Normal,
+        Outcome::GoingAway,
+        Outcome::AppError,
+        Outcome::Policy,
+        Outcome::ProtocolError,
+        Outcome::Abnormal,
+        Outcome::Unknown,
+    ] {
+        assert_eq!(serde_json::to_value(o).ok(), Some(serde_json::Value::from(o.as_str())));
+    }
+}

@@ -125,8 +125,13 @@ pub fn write_row(widths: &Widths, cells: &[String; N], kind: Kind, style: Style,
     writeln!(w, "{l}")
 }
 
-/// What is printed when no connection is shown.
-pub fn write_empty(packets: u64, stats: &Stats, w: &mut impl Write) -> io::Result<()> {
+/// What is printed when no connection is shown; `filtered` connections were left out by the
+/// filters (`--port`, `--verdict`, …).
+pub fn write_empty(packets: u64, stats: &Stats, filtered: u64, w: &mut impl Write) -> io::Result<()> {
+    if filtered > 0 {
+        writeln!(w, "No connection matched the filters ({filtered} without them).")?;
+        return write_tls_note(stats, w);
+    }
     writeln!(
         w,
         "No WebSocket connections in {packets} packets ({} TCP connections; --all shows every TCP connection).",
@@ -184,7 +189,7 @@ pub fn write_summary(
 pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()> {
     if report.connections.is_empty() {
         let n: u64 = report.inputs.iter().map(|i| i.packets).sum();
-        return write_empty(n, &report.stats, w);
+        return write_empty(n, &report.stats, 0, w);
     }
     let rows: Vec<[String; N]> = report.connections.iter().map(row).collect();
     let mut widths = Widths::default();
@@ -206,7 +211,14 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
 
 /// The explanation block of one connection.
 pub fn explain(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<()> {
-    let title = format!("#{} {} -> {}  {}", c.id, c.client, c.server, c.verdict.kind.as_str());
+    let title = format!(
+        "#{} {} -> {}  {} (outcome: {})",
+        c.id,
+        c.client,
+        c.server,
+        c.verdict.kind.as_str(),
+        c.verdict.outcome.as_str()
+    );
     writeln!(w, "{}", style.paint(&title, verdict_style(c.verdict.kind)))?;
     writeln!(w, "  {}", wrap(&clean(&c.verdict.summary), style.width.saturating_sub(2), "  "))?;
     writeln!(
