@@ -61,6 +61,9 @@ pub struct Cli {
     /// curl; repeatable). Keys in pcapng Decryption Secrets Blocks are read without it.
     #[arg(long, value_name = "FILE")]
     pub keylog: Vec<std::path::PathBuf>,
+    /// Name the host the capture was taken on in every record (default: this host's name).
+    #[arg(long, value_name = "NAME")]
+    pub sensor: Option<String>,
     /// Do not inflate permessage-deflate messages (faster; no previews or UTF-8 checks of them).
     #[arg(long)]
     pub no_inflate: bool,

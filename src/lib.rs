@@ -142,6 +142,8 @@ const SWEEP_EVERY: u64 = 4096;
 /// Feeds packets, gathers connections, produces reports.
 pub struct Analyzer {
     cfg: Config,
+    /// The host the capture was taken on, as records name it (`--sensor`).
+    sensor: std::sync::Arc<str>,
     /// What each connection's layers do, from `cfg`.
     conn: ConnConfig,
     flows: FlowTable<Flow>,
@@ -162,9 +164,12 @@ impl Analyzer {
             inflate: cfg.inflate,
             events: !cfg.report.no_timeline,
             keys: None,
+            input: None,
+            input_index: 0,
         };
         Analyzer {
             cfg,
+            sensor: "unknown".into(),
             conn,
             flows: FlowTable::default(),
             budget: Budget::new(cfg.reorder_budget).with_heads_limit(cfg.head_budget),
@@ -196,6 +201,12 @@ impl Analyzer {
             }
         }
         warnings
+    }
+
+    /// Names the host the capture was taken on in the records (`--sensor`; the binary's
+    /// default is its host's name, the library's "unknown").
+    pub fn set_sensor(&mut self, name: &str) {
+        self.sensor = name.into();
     }
 
     /// Live flows right now.
@@ -374,7 +385,7 @@ impl Analyzer {
 
     /// What turns this analysis's finished timelines into reported connections.
     pub fn concluder(&self) -> Concluder {
-        Concluder { all: self.cfg.all, report: self.cfg.report }
+        Concluder { all: self.cfg.all, report: self.cfg.report, sensor: self.sensor.clone() }
     }
 
     /// Ends the analysis: every connection still open is finished as it stands and handed to
@@ -399,10 +410,11 @@ impl Analyzer {
 /// Diagnoses finished timelines and builds their reports, one per WebSocket session; none for
 /// a connection the report hides (SPEC: only upgrade attempts and empty connections, unless
 /// `--all`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Concluder {
     all: bool,
     report: ReportOptions,
+    sensor: std::sync::Arc<str>,
 }
 
 impl Concluder {
@@ -421,7 +433,9 @@ impl Concluder {
             }
             // The connection's events go with its first reported session.
             let events = report::Events::new(log.take().unwrap_or_default(), &tcp, self.report);
-            out.push(Connection::build(&tcp, tls, s, events, verdict, self.report));
+            let mut c = Connection::build(&tcp, tls, s, events, verdict, self.report);
+            c.set_origin(&self.sensor, tcp.input.as_deref().unwrap_or(""), tcp.input_index);
+            out.push(c);
         }
         (out, hidden)
     }
@@ -592,6 +606,10 @@ impl Analyzer {
         mut tick: impl FnMut(&mut Analyzer) -> Result<(), E>,
     ) -> Result<report::Input, E> {
         const MAX_NAMED: usize = 10;
+        if self.conn.input.is_some() {
+            self.conn.input_index += 1;
+        }
+        self.conn.input = Some(name.into());
         let mut input = report::Input { path: name.to_string(), packets: 0, warnings: Vec::new(), format: None };
         let mut r = match opened {
             Ok(r) => {

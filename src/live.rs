@@ -49,6 +49,9 @@ pub struct LiveCli {
     /// Exit 1 if a connection had one of these verdicts.
     #[arg(long, value_delimiter = ',')]
     pub fail_on: Vec<String>,
+    /// Name this host in every record (default: its host name).
+    #[arg(long, value_name = "NAME")]
+    pub sensor: Option<String>,
     /// Decrypt TLS with this NSS key log; lines appended while the capture runs (a browser's
     /// SSLKEYLOGFILE) are read as they come (repeatable).
     #[arg(long, value_name = "FILE")]
@@ -94,6 +97,7 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
         ..Config::default()
     };
     let mut analyzer = Analyzer::new(cfg);
+    analyzer.set_sensor(&cli.sensor.clone().unwrap_or_else(crate::host_name));
     let mut keylogs: Vec<KeyLogFile> = cli.keylog.iter().map(|p| KeyLogFile { path: p.clone(), read: 0 }).collect();
     for k in &mut keylogs {
         k.poll(&mut analyzer);

@@ -85,6 +85,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
 
     let mut analyzer = Analyzer::new(cfg);
+    analyzer.set_sensor(&cli.sensor.clone().unwrap_or_else(host_name));
     for path in &cli.keylog {
         let name = path.display().to_string();
         let text = read_keylog(path).with_context(|| format!("--keylog {name}"))?;
@@ -193,6 +194,14 @@ fn inputs_of(cli: &Cli) -> Vec<String> {
         }
     }
     out
+}
+
+/// This machine's host name (Linux keeps it in /proc), or "unknown".
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A key log's text; a file over 256 MiB is not one.

@@ -69,14 +69,25 @@ pub struct Stats {
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Connection {
+    /// What this record is: "connection" (NDJSON lines of other types may follow).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The contract's version, on every record so that each NDJSON line says it.
+    pub schema: u32,
     pub id: u64,
     /// What the WebSocket rode on: its TCP connection (and, on HTTP/2, its stream).
     pub transport: Transport,
     pub client: String,
     pub server: String,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
     pub first_packet: u64,
     pub last_packet: u64,
     pub start: String,
+    /// The last packet's time, RFC 3339 UTC.
+    pub end: String,
     pub duration_ms: f64,
     pub tcp: Tcp,
     /// null for plaintext.
@@ -89,6 +100,15 @@ pub struct Connection {
     pub packets: u64,
     /// A Wireshark display filter for this connection.
     pub wireshark_filter: String,
+    /// The Community ID (v1, seed 0) of the TCP connection, as Zeek, Suricata and Arkime
+    /// write it.
+    pub community_id: String,
+    /// Unique across runs, the same when the same capture is analysed again on the same sensor.
+    pub uid: String,
+    /// The host the capture was taken on (`--sensor`, default the host name).
+    pub sensor: String,
+    /// The capture file the connection's first packet came from.
+    pub input: InputRef,
     pub timeline: Events,
     pub timeline_events_dropped: u64,
     #[serde(skip)]
@@ -98,6 +118,34 @@ pub struct Connection {
     pub client_addr: std::net::SocketAddr,
     #[serde(skip)]
     pub server_addr: std::net::SocketAddr,
+}
+
+/// A record's capture file: its path and its place among the inputs (from 0).
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
+pub struct InputRef {
+    pub path: String,
+    pub index: u32,
+}
+
+/// The Community ID v1 of a TCP connection (github.com/corelight/community-id-spec): the
+/// SHA-1 of the seed, the two endpoints in order and the protocol, base64, after "1:".
+pub fn community_id(a: std::net::SocketAddr, b: std::net::SocketAddr, seed: u16) -> String {
+    use base64::Engine;
+    use sha1::{Digest, Sha1};
+    let bytes = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v) => v.octets().to_vec(),
+        std::net::IpAddr::V6(v) => v.octets().to_vec(),
+    };
+    let (x, y) = ((bytes(a.ip()), a.port()), (bytes(b.ip()), b.port()));
+    let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+    let mut h = Sha1::new();
+    h.update(seed.to_be_bytes());
+    h.update(&lo.0);
+    h.update(&hi.0);
+    h.update([6, 0]);
+    h.update(lo.1.to_be_bytes());
+    h.update(hi.1.to_be_bytes());
+    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
 }
 
 /// A WebSocket's carrier (SPEC: `transport`).
@@ -901,14 +949,23 @@ impl Connection {
                 }
             },
         };
+        let (ca, sa) = (tcp.endpoints[client], tcp.endpoints[server]);
+        let ip = |a: std::net::SocketAddr| a.ip().to_string();
         Connection {
+            kind: "connection",
+            schema: SCHEMA,
             id: tcp.id,
             transport: Transport { kind: "h1", tcp_id: tcp.id, stream: None },
             client: addr(tcp.endpoints[client]),
             server: addr(tcp.endpoints[server]),
+            client_ip: ip(ca),
+            client_port: ca.port(),
+            server_ip: ip(sa),
+            server_port: sa.port(),
             first_packet: tcp.first.packet.0,
             last_packet: tcp.last.packet.0,
             start: tcp.first.ts.rfc3339(),
+            end: tcp.last.ts.rfc3339(),
             duration_ms: ms(tcp.last),
             tcp: tcp_out,
             tls: tls.map(|t| TlsOut::new(t, tcp)),
@@ -925,12 +982,36 @@ impl Connection {
             },
             packets: tcp.packets,
             wireshark_filter: wireshark_filter(tcp),
+            community_id: community_id(ca, sa, 0),
+            uid: String::new(),
+            sensor: String::new(),
+            input: InputRef::default(),
             timeline_events_dropped: timeline.dropped,
             timeline,
             start_ns: tcp.first.ts.0,
             client_addr: tcp.endpoints[client],
             server_addr: tcp.endpoints[server],
         }
+    }
+
+    /// Names where the record comes from (sensor and capture file) and makes its `uid` from
+    /// them: the same capture analysed again on the same sensor gives the same uids.
+    pub fn set_origin(&mut self, sensor: &str, input: &str, index: u32) {
+        use sha1::{Digest, Sha1};
+        let mut h = Sha1::new();
+        for part in [sensor, input, &self.start, &self.community_id, itoa::Buffer::new().format(self.id)] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        let digest = h.finalize();
+        let mut uid = String::with_capacity(21);
+        uid.push('W');
+        for b in &digest[..10] {
+            uid.push_str(&format!("{b:02x}"));
+        }
+        self.uid = uid;
+        self.sensor = sensor.to_string();
+        self.input = InputRef { path: input.to_string(), index };
     }
 
     /// The request path, if any (for filters and loops).
@@ -955,6 +1036,22 @@ fn control_counts(s: &Session, side: Side) -> ControlCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference implementation's values (the `communityid` Python package).
+    #[test]
+    fn community_ids_are_the_reference_ones() {
+        let a = |s: &str| s.parse::<std::net::SocketAddr>().unwrap_or_else(|_| unreachable!());
+        assert_eq!(
+            community_id(a("128.232.110.120:34855"), a("66.35.250.204:80"), 0),
+            "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+        );
+        assert_eq!(
+            community_id(a("66.35.250.204:80"), a("128.232.110.120:34855"), 0),
+            "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+        );
+        assert_eq!(community_id(a("127.0.0.1:50872"), a("127.0.0.1:8765"), 0), "1:OD+rZJhwXcVXMARMmJSnkDPRYjQ=");
+        assert_eq!(community_id(a("[::1]:40000"), a("[::1]:9033"), 0), "1:Gge83OmvgkebIpMDivUXsl+PtPI=");
+    }
 
     /// The byte-wise cleaning and cutting are the char-wise ones, on random text with control
     /// characters of every kind, multi-byte characters and cuts inside them.

@@ -230,6 +230,9 @@ pub struct TcpFacts {
     pub ttls: PerSide<TtlRange>,
     /// The TTL of each side's first FIN or RST.
     pub end_ttl: PerSide<Option<u8>>,
+    /// The capture file its first packet came from, and that file's place among the inputs.
+    pub input: Option<std::sync::Arc<str>>,
+    pub input_index: u32,
 }
 
 /// The smallest and largest TTL seen.
@@ -310,6 +313,8 @@ impl TcpFacts {
             capture_end: None,
             ttls: PerSide::default(),
             end_ttl: PerSide::default(),
+            input: None,
+            input_index: 0,
         }
     }
 

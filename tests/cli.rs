@@ -112,8 +112,13 @@ fn zstd_and_lz4_captures_and_a_clear_word_for_xz() {
         assert_eq!(got.status.code(), Some(0), "{name}");
         let (mut g, mut w): (Value, Value) =
             (serde_json::from_slice(&got.stdout).unwrap(), serde_json::from_slice(&want).unwrap());
-        g["inputs"][0]["path"] = Value::Null;
-        w["inputs"][0]["path"] = Value::Null;
+        for v in [&mut g, &mut w] {
+            v["inputs"][0]["path"] = Value::Null;
+            for c in v["connections"].as_array_mut().unwrap() {
+                c["input"]["path"] = Value::Null;
+                c["uid"] = Value::Null;
+            }
+        }
         assert_eq!(g, w, "{name}: the same report as the plain file");
     }
     let xz = dir.join("c.pcap.xz");
@@ -319,7 +324,8 @@ fn streamed_output_equals_the_library_rendering() {
         wsdiag::render::json(&report, &mut json).unwrap();
         let out = wsdiag().arg(&path).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&table), "{name}: table");
-        let out = wsdiag().args([&path, "--json"]).output().unwrap();
+        // The library names no sensor; the binary names this host unless told.
+        let out = wsdiag().args([&path, "--json", "--sensor", "unknown"]).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&json), "{name}: json");
     }
 }
@@ -447,4 +453,31 @@ fn help_kinds_completions_and_man() {
     let man = wsdiag().arg("man").output().unwrap();
     assert!(String::from_utf8_lossy(&man.stdout).starts_with(".ie"), "a roff page");
     assert_eq!(wsdiag().args(["completions", "tcsh"]).output().unwrap().status.code(), Some(2));
+}
+
+/// Records an engine can join: uids stable for the same capture and sensor, different on
+/// another sensor; split endpoints; the capture file on every line.
+#[test]
+fn ndjson_lines_carry_what_an_engine_joins_on() {
+    let line = |sensor: &str| -> Vec<Value> {
+        let out = wsdiag().args(["--ndjson", "--sensor", sensor, "captures/reconnect-loop.pcap"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let (a, b, c) = (line("edge-1"), line("edge-1"), line("edge-2"));
+    assert_eq!(a.len(), 4);
+    let uids = |v: &[Value]| v.iter().map(|l| l["uid"].clone()).collect::<Vec<_>>();
+    assert_eq!(uids(&a), uids(&b), "the same capture on the same sensor");
+    assert!(uids(&a).iter().zip(uids(&c)).all(|(x, y)| *x != y), "another sensor");
+    let mut sorted = uids(&a);
+    sorted.dedup();
+    assert_eq!(sorted.len(), 4, "unique");
+    for l in &a {
+        assert_eq!(
+            (l["type"].as_str(), l["schema"].as_u64(), l["sensor"].as_str()),
+            (Some("connection"), Some(1), Some("edge-1"))
+        );
+        assert_eq!(l["input"]["path"], "captures/reconnect-loop.pcap");
+        assert_eq!(format!("{}:{}", l["client_ip"].as_str().unwrap(), l["client_port"]), l["client"].as_str().unwrap());
+        assert!(l["community_id"].as_str().is_some_and(|c| c.starts_with("1:") && c.len() == 30));
+    }
 }

@@ -29,12 +29,22 @@ pub struct ConnConfig {
     pub events: bool,
     /// TLS secrets (NSS key log), for decrypting wss.
     pub keys: Option<Arc<KeyLog>>,
+    /// The capture file being read (its path and its place among the inputs, from 0).
+    pub input: Option<Arc<str>>,
+    pub input_index: u32,
 }
 
 impl Default for ConnConfig {
     fn default() -> Self {
         let cfg = crate::Config::default();
-        ConnConfig { reorder_cap: cfg.reorder_cap, inflate: cfg.inflate, events: true, keys: None }
+        ConnConfig {
+            reorder_cap: cfg.reorder_cap,
+            inflate: cfg.inflate,
+            events: true,
+            keys: None,
+            input: None,
+            input_index: 0,
+        }
     }
 }
 
@@ -84,7 +94,11 @@ impl Conn {
     pub fn new(id: u64, a: impl Into<Endpoint>, b: impl Into<Endpoint>, at: At, cfg: &ConnConfig) -> Self {
         let (a, b) = (a.into(), b.into());
         Conn {
-            tcp: TcpFacts::new(id, a.addr(), b.addr(), at),
+            tcp: TcpFacts {
+                input: cfg.input.clone(),
+                input_index: cfg.input_index,
+                ..TcpFacts::new(id, a.addr(), b.addr(), at)
+            },
             a,
             asm: PerSide([Assembler::new(cfg.reorder_cap), Assembler::new(cfg.reorder_cap)]),
             tls: None,
