@@ -207,6 +207,11 @@ impl Conn {
                 self.asm[s].flush(budget, &mut sink);
             }
         }
+        if (f.fin() || f.rst()) && self.tcp.tcp_ended() {
+            if let Some(tls) = self.tls.as_mut() {
+                tls.release();
+            }
+        }
     }
 
     /// The capture ended (or the connection is evicted): deliver what is buffered.

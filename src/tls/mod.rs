@@ -411,6 +411,15 @@ impl Tls {
         }
     }
 
+    /// The connection's TCP is over: the buffers that only a record in progress needs give
+    /// their memory back (they grow again if late bytes come).
+    pub fn release(&mut self) {
+        for r in [Role::Client, Role::Server] {
+            self.framers[r].release();
+            self.core.dirs[r].buf = Vec::new();
+        }
+    }
+
     pub fn facts(&self) -> &TlsFacts {
         &self.core.facts
     }

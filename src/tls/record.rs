@@ -222,6 +222,15 @@ impl Framer {
         Framed::Lost
     }
 
+    /// Gives the gathering buffer's memory back when it holds no partial record (a connection
+    /// whose TCP is over, lingering for late packets, keeps no 16 KiB per direction).
+    pub fn release(&mut self) {
+        if self.handed_out || self.buf.is_empty() {
+            self.buf = Vec::new();
+            self.handed_out = false;
+        }
+    }
+
     /// `len` bytes of the stream are missing from the capture.
     pub fn gap(&mut self, len: u64) {
         if self.handed_out {
