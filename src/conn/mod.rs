@@ -113,11 +113,6 @@ impl Conn {
         }
     }
 
-    /// Memory the connection holds beyond its fixed size, roughly.
-    pub fn buffered(&self) -> usize {
-        self.asm.0.iter().map(Assembler::pending_bytes).sum::<usize>() + self.up.head_bytes()
-    }
-
     /// A newer key log (a live capture's): this connection's TLS looks its keys up again if it
     /// had found none.
     pub fn set_keys(&mut self, keys: &Arc<KeyLog>) {

@@ -375,7 +375,7 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
 /// ALPN, Chromium offers `http/1.1` alone for a wss:// socket and Firefox `h2, http/1.1` (it can
 /// run WebSockets over HTTP/2); a client offering neither (`h2` alone, `imap`, `dot`, …) is
 /// not opening one over HTTP/1.1.
-pub fn likely_websocket(t: &TlsFacts) -> bool {
+fn likely_websocket(t: &TlsFacts) -> bool {
     let alpn_ws = t.alpn_offered.is_empty() || t.alpn_offered.iter().any(|a| a == "http/1.1");
     let name_ws =
         t.sni.as_deref().is_some_and(|n| ["ws", "socket", "realtime", "stream"].iter().any(|w| n.contains(w)));
