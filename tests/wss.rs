@@ -247,3 +247,36 @@ fn keys_that_arrive_late_still_decrypt() {
     assert!(c.tls.as_ref().is_some_and(|t| t.decrypted), "{:?}", c.tls);
     assert_eq!((c.verdict.kind, c.verdict.client_sees), (Kind::CleanClose, Some(1000)), "{}", c.verdict.summary);
 }
+
+/// Damaged wss captures (bits flipped in records, cut anywhere), with their key logs: the TLS
+/// layer and everything above it never panic, and every connection still gets a verdict.
+#[test]
+fn damaged_wss_captures_never_panic() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n.max(1) as u64) as usize
+    };
+    for (path, keys) in wss_captures().into_iter().filter(|(p, _)| p.ends_with(".pcap")) {
+        let bytes = std::fs::read(&path).unwrap();
+        let k = std::fs::read(&keys).unwrap();
+        for round in 0..12 {
+            let mut b = bytes.clone();
+            // Past the file header: flip a few bits, or cut the file short.
+            for _ in 0..(1 + round) {
+                let at = 24 + rand(b.len() - 24);
+                b[at] ^= 1 << rand(8);
+            }
+            if round % 3 == 0 {
+                b.truncate(24 + rand(b.len() - 24));
+            }
+            let mut a = Analyzer::new(Config { all: true, ..Config::default() });
+            a.add_keys(&k, &keys);
+            a.read(&b[..], &path, &mut 1);
+            let (conns, _) = wsdiag::conclude_all(a);
+            assert!(conns.iter().all(|c| !c.verdict.summary.is_empty()), "{path} round {round}");
+        }
+    }
+}
