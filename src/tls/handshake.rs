@@ -194,6 +194,16 @@ impl<'a> Reader<'a> {
     }
 
     /// A vector with a 2-byte length.
+    /// The next extension of an extension list (RFC 8446 §4.2: type, then 16-bit-length
+    /// data); `None` at the end of the list.
+    fn extension(&mut self) -> Result<Option<(u16, Reader<'a>)>, HandshakeError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let typ = self.u16("extension_type")?;
+        Ok(Some((typ, self.vec16("extension_data")?)))
+    }
+
     fn vec16(&mut self, field: &'static str) -> Result<Reader<'a>, HandshakeError> {
         let n = usize::from(self.u16(field)?);
         Ok(Reader::new(self.take(n, field)?, self.msg_type))
@@ -240,9 +250,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HandshakeError> {
         return Ok(ch);
     }
     let mut exts = r.vec16("extensions")?;
-    while !exts.is_empty() {
-        let typ = exts.u16("extension_type")?;
-        let mut data = exts.vec16("extension_data")?;
+    while let Some((typ, mut data)) = exts.extension()? {
         if ch.extensions.len() < MAX_ITEMS {
             ch.extensions.push(typ);
         }
@@ -305,9 +313,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HandshakeError> {
         return Ok(sh);
     }
     let mut exts = r.vec16("extensions")?;
-    while !exts.is_empty() {
-        let typ = exts.u16("extension_type")?;
-        let mut data = exts.vec16("extension_data")?;
+    while let Some((typ, mut data)) = exts.extension()? {
         if sh.extensions.len() < MAX_ITEMS {
             sh.extensions.push(typ);
         }
@@ -327,9 +333,7 @@ pub fn parse_encrypted_extensions(body: &[u8]) -> Result<Option<String>, Handsha
     let mut r = Reader::new(body, ENCRYPTED_EXTENSIONS);
     let mut exts = r.vec16("extensions")?;
     let mut alpn = None;
-    while !exts.is_empty() {
-        let typ = exts.u16("extension_type")?;
-        let mut data = exts.vec16("extension_data")?;
+    while let Some((typ, mut data)) = exts.extension()? {
         if typ == EXT_ALPN {
             let mut list = data.vec16("protocol_name_list")?;
             let name = list.vec8("protocol_name")?;
