@@ -12,157 +12,23 @@
 # Needs root (tcpdump, apt-get). Sends traffic only to 127.0.0.1. Ports: TLS servers on
 # 8443 and 8451-8467, the plaintext nginx backend on 8766, the page server / report collector on 9499
 # (outside every capture filter). Peer logs go to $WORK (default /tmp/wsdiag-captures-wss);
-# each capture's peer output is also kept as captures/wss/NAME.log.
+# each capture's peer output is also kept as captures/wss/NAME.log. OUT_DIR=DIR writes the
+# captures (and their .keys/.log/.browser.json) to DIR instead of captures/wss/.
+# The helpers shared with make-h2.sh are in captures/lib.sh.
 # The test CA and certificate are in peers/tls/ (peers/tls/gen-certs.sh made them).
 set -euo pipefail
 
 CAPS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-HERE=$CAPS/wss
-PEERS=$CAPS/peers
-TLS=$PEERS/tls
+HERE=${OUT_DIR:-$CAPS/wss}     # OUT_DIR: write the captures elsewhere (to try the script out)
 WORK=${WORK:-/tmp/wsdiag-captures-wss}
-PY=$PEERS/.venv/bin/python
 COLLECTOR_PORT=9499
-export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-
-log() { if [[ -t 2 ]]; then printf '\033[1m== %s\033[0m\n' "$*" >&2; else printf '== %s\n' "$*" >&2; fi; }
-
-# ---------------------------------------------------------------- setup ----
+# shellcheck source=captures/lib.sh
+source "$CAPS/lib.sh"          # log, bg, wait_log, stop, stop_all, cap_start/cap_stop, keys_for,
+                               # peers_log, collector_up, spki, browser_run, lib_main
 
 setup() {
-    local need=()
-    command -v tcpdump >/dev/null || need+=(tcpdump)
-    command -v tshark >/dev/null || need+=(tshark)
-    command -v editcap >/dev/null || need+=(wireshark-common)
-    command -v nginx >/dev/null || need+=(nginx)
-    command -v openssl >/dev/null || need+=(openssl)
-    command -v chromium >/dev/null || need+=(chromium)
-    command -v firefox-esr >/dev/null || need+=(firefox-esr)
-    command -v certutil >/dev/null || need+=(libnss3-tools)
-    command -v node >/dev/null || need+=(nodejs npm)
-    python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
-    if ((${#need[@]})); then
-        log "apt-get install ${need[*]}"
-        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-    fi
-    if [[ ! -x $PY ]] || ! cmp -s "$PEERS/requirements.txt" "$PEERS/.venv/requirements.installed"; then
-        log "python venv in peers/.venv (requirements.txt)"
-        python3 -m venv "$PEERS/.venv"
-        "$PY" -m pip install -q -r "$PEERS/requirements.txt"
-        cp "$PEERS/requirements.txt" "$PEERS/.venv/requirements.installed"
-    fi
-    if [[ ! -d $PEERS/node/node_modules/ws ]]; then
-        log "npm ci in peers/node"
-        (cd "$PEERS/node" && npm ci --silent --no-audit --no-fund)
-    fi
-    [[ -s $TLS/server.pem ]] || "$TLS/gen-certs.sh"
-    mkdir -p "$WORK" "$HERE"
-}
-
-# ------------------------------------------------------ process helpers ----
-
-PIDS=()      # every background process this script started
-CAP_PID=""   # the running tcpdump
-CAP_TMP=""
-CAP_OUT=""
-SCEN=""      # the scenario being made (its peer log: $WORK/$SCEN.peers.log)
-TMPDIRS=()
-
-# bg NAME CMD...: start CMD in the background, output to $WORK/NAME.log
-bg() {
-    local name=$1; shift
-    : >"$WORK/$name.log"
-    "$@" >>"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
-    LAST_PID=$!
-}
-
-# wait_log NAME PATTERN [TENTHS]: wait (default 20 s) until $WORK/NAME.log contains PATTERN
-wait_log() {
-    local i n=${3:-200}
-    for ((i = 0; i < n; i++)); do
-        grep -q -- "$2" "$WORK/$1.log" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    log "timeout waiting for '$2' in $WORK/$1.log"; cat "$WORK/$1.log" >&2; return 1
-}
-
-stop() {
-    local p
-    for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "$@"; do wait "$p" 2>/dev/null || true; done
-}
-
-stop_all() {
-    [[ -n $CAP_PID ]] && { kill -INT "$CAP_PID" 2>/dev/null || true; wait "$CAP_PID" 2>/dev/null || true; CAP_PID=""; }
-    if ((${#PIDS[@]})); then stop "${PIDS[@]}"; fi
-    PIDS=()
-    if [[ -f $WORK/nginx/nginx.pid ]]; then
-        kill -QUIT "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
-        rm -f "$WORK/nginx/nginx.pid"
-    fi
-    if ((${#TMPDIRS[@]})); then rm -rf "${TMPDIRS[@]}"; fi
-    TMPDIRS=()
-}
-trap stop_all EXIT
-
-# cap_start OUTFILE FILTER [TCPDUMP-ARGS...]: as in make.sh (immediate mode, 32 MiB buffer, -U)
-cap_start() {
-    CAP_OUT=$HERE/$1; local filter=$2; shift 2
-    CAP_TMP=$WORK/$(basename "$CAP_OUT").tmp
-    rm -f "$CAP_TMP" "$WORK/tcpdump.log"
-    local iface=(-i lo)
-    [[ " $* " == *" -i "* ]] && iface=()
-    tcpdump --immediate-mode -B 32768 -U -Z root -n "${iface[@]}" "$@" -w "$CAP_TMP" "$filter" \
-        >"$WORK/tcpdump.log" 2>&1 &
-    CAP_PID=$!
-    sleep 0.5
-}
-
-# cap_stop: give tcpdump 0.5 s to see the last packets, SIGINT it, fail on kernel drops
-cap_stop() {
-    sleep 0.5
-    kill -INT "$CAP_PID"; wait "$CAP_PID" || true; CAP_PID=""
-    if grep -E "[1-9][0-9]* packets? dropped" "$WORK/tcpdump.log"; then
-        log "tcpdump dropped packets: $(basename "$CAP_OUT") is incomplete"; return 1
-    fi
-    chmod 644 "$CAP_TMP"
-    mv -f "$CAP_TMP" "$CAP_OUT"
-    log "$(basename "$CAP_OUT"): $(capinfos -c -M "$CAP_OUT" | awk -F': *' '/Number of packets/ {print $2}') packets, $(stat -c %s "$CAP_OUT") bytes"
-}
-
-# keys_for RAWKEYLOG: write $HERE/$SCEN.keys with only the key log lines whose client random
-# is in a ClientHello of the capture just made (a browser, or a server keeping its log open
-# across connections, may log other sessions too)
-keys_for() {
-    local raw=$1 pcap=$HERE/$SCEN.pcap decode=() p
-    [[ -s $raw ]] || { log "no key log in $raw"; return 1; }
-    for p in $(tshark -r "$pcap" -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' -T fields -e tcp.dstport | sort -u); do
-        decode+=(-d "tcp.port==$p,tls")
-    done
-    tshark -r "$pcap" "${decode[@]}" -Y 'tls.handshake.type==1' -T fields -e tls.handshake.random \
-        | tr -d ':' | tr 'A-F' 'a-f' | sort -u >"$WORK/randoms"
-    awk 'NR==FNR {r[$1]; next} !/^#/ && (tolower($2) in r)' "$WORK/randoms" "$raw" >"$HERE/$SCEN.keys"
-    chmod 644 "$HERE/$SCEN.keys"
-    log "$SCEN.keys: $(wc -l <"$HERE/$SCEN.keys") lines for $(wc -l <"$WORK/randoms") ClientHello(s)"
-}
-
-# browser chatter that says nothing about the connection: D-Bus, the chromium launcher script's
-# shell warning, Firefox's content processes leaving at SIGTERM ("Exiting due to channel error")
-NOISE='dbus|Running as user|DevTools listening|Fontconfig|GFX1-|headless mode|^\s*$|Failed to connect to the bus|sandbox|gpu_init|viz_main|ERROR:.*(object_proxy|bus\.cc)|WARNING:.*(sandbox|dbus)|/usr/bin/chromium: [0-9]+: \[|Exiting due to channel error'
-
-# peers_log LOG...: keep what the peers printed as $HERE/$SCEN.log
-peers_log() {
-    local f
-    : >"$HERE/$SCEN.log"
-    for f in "$@"; do
-        [[ -s $WORK/$f.log ]] || continue
-        grep -v -E "$NOISE" \
-            "$WORK/$f.log" | sed "s|$WORK|\$WORK|g; s|$CAPS|captures|g" >>"$HERE/$SCEN.log" || true
-    done
-    chmod 644 "$HERE/$SCEN.log"
+    need_tools "${BROWSER_TOOLS[@]}" nginx:nginx
+    peers_setup
 }
 
 pytls() { bg "$1" env ${OPENSSL_CONF:+OPENSSL_CONF=$OPENSSL_CONF} "$PY" "$TLS/wsspy.py" server "${@:2}"; wait_log "$1" listening; }
@@ -178,44 +44,8 @@ nginx_up() {  # nginx_up CONF (in peers/tls)
     log "nginx did not start"; cat "$WORK/nginx.log" "$WORK/nginx/error.log" >&2; return 1
 }
 
-collector_up() {
-    rm -f "$HERE/$SCEN.browser.json"
-    bg collector "$PY" "$TLS/collector.py" "$HERE" "$COLLECTOR_PORT"
-    wait_log collector listening
-}
-
-page_url() {  # page_url PORT MODE
+page_url() {  # page_url PORT MODE: page.html from the collector (plain HTTP, outside the filter)
     echo "http://127.0.0.1:$COLLECTOR_PORT/?name=$SCEN&mode=$2&url=wss://127.0.0.1:$1/chat"
-}
-
-# browser_run chromium|firefox PORT MODE [EXTRA-ARGS...]: open the page in a headless browser
-# with SSLKEYLOGFILE, wait (up to 20 s) for its report, give it 1 s more, then end the browser
-# (SIGTERM) while the recorder still runs, so that what the browser still had open ends in the
-# capture too.
-browser_run() {
-    local which=$1 port=$2 mode=$3; shift 3
-    local dir; dir=$(mktemp -d); TMPDIRS+=("$dir")
-    rm -f "$WORK/$SCEN.sslkeys"
-    if [[ $which == chromium ]]; then
-        bg browser env SSLKEYLOGFILE="$WORK/$SCEN.sslkeys" chromium --headless --no-sandbox \
-            --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-            --disable-component-update --disable-sync --user-data-dir="$dir" "$@" "$(page_url "$port" "$mode")"
-    else
-        cp "$TLS/firefox-user.js" "$dir/user.js"
-        if [[ " $* " == *" --trust-ca "* ]]; then   # a profile whose NSS store trusts the test CA
-            certutil -N -d "sql:$dir" --empty-password
-            certutil -A -d "sql:$dir" -n "wsdiag test CA" -t "C,," -i "$TLS/ca.pem"
-        fi
-        bg browser env SSLKEYLOGFILE="$WORK/$SCEN.sslkeys" MOZ_HEADLESS=1 firefox-esr --headless \
-            --no-remote --profile "$dir" "$(page_url "$port" "$mode")"
-    fi
-    local browser=$LAST_PID i
-    for ((i = 0; i < 200; i++)); do [[ -s $HERE/$SCEN.browser.json ]] && break; sleep 0.1; done
-    [[ -s $HERE/$SCEN.browser.json ]] || { log "no browser report for $SCEN"; cat "$WORK/browser.log" >&2; return 1; }
-    chmod 644 "$HERE/$SCEN.browser.json"
-    sleep 1
-    stop "$browser"
-    sleep 0.3
 }
 
 # ------------------------------------------------------------ scenarios ----
@@ -343,8 +173,6 @@ pyserver_plain() {  # the plaintext backend behind nginx: captures/peers/pyserve
     wait_log backend listening
 }
 
-spki() { echo "--ignore-certificate-errors-spki-list=$(cat "$TLS/server.spki")"; }
-
 wss-chromium-clean() {
     pytls server echo 127.0.0.1 8461
     collector_up
@@ -432,26 +260,4 @@ SCENARIOS=(
     wss-python-server-killed wss-firefox-server-rst wss-chromium-tls12
 )
 
-main() {
-    case "${1:-}" in
-        --list) printf '%s\n' "${SCENARIOS[@]}"; return ;;
-        --setup) setup; return ;;
-    esac
-    [[ $EUID -eq 0 ]] || { echo "make-wss.sh: run as root (tcpdump, apt-get)" >&2; exit 2; }
-    local names=("$@") name start=$SECONDS
-    ((${#names[@]})) || names=("${SCENARIOS[@]}")
-    for name in "${names[@]}"; do
-        [[ " ${SCENARIOS[*]} " == *" $name "* ]] || { echo "make-wss.sh: unknown scenario $name (see --list)" >&2; exit 2; }
-    done
-    setup
-    for name in "${names[@]}"; do
-        log "$name"
-        SCEN=$name
-        "$name"
-        stop_all
-        sleep 0.3
-    done
-    log "done: ${#names[@]} capture(s) in $((SECONDS - start)) s"
-}
-
-main "$@"
+lib_main make-wss.sh "$@"
