@@ -9,6 +9,10 @@ cross-checking wsdiag's TLS work.
         # of the TLS streams with no secrets (versions, cipher, SNI, record counts; "decrypted":
         # false). Skips pcapng files with a Decryption Secrets Block, which always decrypt.
 
+    python3 captures/wss/tshark_facts.py --h2 [FILE...]
+        # the WebSocket-over-HTTP/2 captures of captures/h2/ -> tests/tshark/h2/NAME.json: the
+        # same facts plus an "h2" object per TCP connection (see "HTTP/2 mode" below)
+
 Writes tests/tshark/wss/NAME.json for captures/wss/NAME.pcap (or NAME.pcapng). The per-stream
 shape is the one of captures/tshark_facts.py (the plaintext captures), plus a "tls" object per
 stream and "http_user_agent" / "http_server".
@@ -46,6 +50,34 @@ i.e. permessage-deflate compressed, per direction), "http_user_agent", "http_ser
   close_notify     {client, server}: packet of that side's close_notify alert, or null
   records          per side, records by content type (the inner type when decrypted;
                    "encrypted": a TLS 1.3 protected record tshark could not decrypt)
+
+HTTP/2 mode (--h2, captures/h2/, RFC 8441 WebSockets over HTTP/2). tshark decodes the HTTP/2
+frames (over TLS once decrypted, chosen by ALPN h2; cleartext h2c with prior knowledge is
+decoded with -d tcp.port==P,http2 for the ports whose client begins with the preface "PRI *
+HTTP/2.0"), including HPACK and the extended CONNECT's :protocol pseudo-header, and labels the
+DATA of a CONNECT stream "tunneled data", but TShark 4.0 does NOT dissect the WebSocket frames
+in it (no websocket layer: "tshark_websocket_frames" is 0 in every h2 capture). So this script
+takes the DATA payloads (http2.data.data) of each extended-CONNECT stream that got a 2xx answer,
+concatenates them per direction and decodes RFC 6455 framing itself (2-byte header, 16/64-bit
+lengths, the client's masking key, unmasked to read a Close frame's code and UTF-8 reason). A
+WebSocket frame's "packet" is the packet whose DATA completed it. Per TCP connection, "h2":
+  preface            {from, packet} of the client's connection preface (Magic)
+  frames             per side, HTTP/2 frames by type
+  settings           per side, [{packet, ack, values}] (values: {SETTING_NAME: value}; unknown
+                     ids, e.g. Chromium's GREASE settings, as "0xID")
+  enable_connect_protocol  per side: {value, packet} of SETTINGS_ENABLE_CONNECT_PROTOCOL (8),
+                     or null if that side never sent it
+  goaway             [{from, last_stream_id, error, error_name, packet}]
+  streams            per HTTP/2 stream, in id order: id, opened_by, request (the first HEADERS
+                     of the client: :method, :protocol, :scheme, :path, :authority and the
+                     sec-websocket-* / origin headers, and its packet), response (the first
+                     HEADERS of the server: :status, ... and packet), end_stream {client,
+                     server}: packet of the first frame with END_STREAM from that side (null:
+                     none), rst_stream [{from, error, error_name, packet}], data {frames,
+                     bytes} per side, and for a WebSocket (extended CONNECT + 2xx) "websocket":
+                     {frames: [{from, opcode, fin, masked, length, packet} (+ text of short
+                     text frames)], opcodes per side, close_frames [{from, code, reason,
+                     packet}], incomplete_bytes per side (DATA bytes left that end no frame)}
 """
 import json
 import os
@@ -58,6 +90,8 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(ROOT, "tests", "tshark", "wss")
+H2_DIR = os.path.join(ROOT, "captures", "h2")
+H2_OUT = os.path.join(ROOT, "tests", "tshark", "h2")
 CAPTURE_EXT = (".pcap", ".pcapng")
 
 NOTES = {
@@ -66,6 +100,10 @@ NOTES = {
         "(editcap --inject-secrets): tshark decrypts it with no key log option.",
     ],
 }
+
+# what tshark does not show in an h2 capture, or what a reader should know (filled in by hand
+# after reading the captures; see captures/h2/README.md)
+H2_NOTES = {}
 
 OPCODES = {0: "cont", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 CONTENT = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data",
@@ -80,6 +118,18 @@ ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac",
           112: "unrecognized_name", 113: "bad_certificate_status_response",
           115: "unknown_psk_identity", 116: "certificate_required",
           120: "no_application_protocol"}
+H2_TYPES = {0: "DATA", 1: "HEADERS", 2: "PRIORITY", 3: "RST_STREAM", 4: "SETTINGS",
+            5: "PUSH_PROMISE", 6: "PING", 7: "GOAWAY", 8: "WINDOW_UPDATE", 9: "CONTINUATION"}
+H2_ERRORS = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
+             4: "SETTINGS_TIMEOUT", 5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR", 7: "REFUSED_STREAM",
+             8: "CANCEL", 9: "COMPRESSION_ERROR", 10: "CONNECT_ERROR", 11: "ENHANCE_YOUR_CALM",
+             12: "INADEQUATE_SECURITY", 13: "HTTP_1_1_REQUIRED"}
+H2_SETTINGS = {1: "HEADER_TABLE_SIZE", 2: "ENABLE_PUSH", 3: "MAX_CONCURRENT_STREAMS",
+               4: "INITIAL_WINDOW_SIZE", 5: "MAX_FRAME_SIZE", 6: "MAX_HEADER_LIST_SIZE",
+               8: "ENABLE_CONNECT_PROTOCOL", 9: "NO_RFC7540_PRIORITIES"}
+H2_REQUEST_HEADERS = (":method", ":protocol", ":scheme", ":path", ":authority", "origin",
+                      "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions")
+H2_RESPONSE_HEADERS = (":status", "content-type", "sec-websocket-protocol", "sec-websocket-extensions")
 VERSIONS = {"0x0304": "TLS 1.3", "0x0303": "TLS 1.2", "0x0302": "TLS 1.1", "0x0301": "TLS 1.0"}
 
 
@@ -106,7 +156,8 @@ def capinfo(path):
 
 
 def decode_as(path):
-    """-d options: TLS for server ports whose client speaks first with a TLS record, else HTTP."""
+    """-d options: TLS for server ports whose client speaks first with a TLS record, HTTP/2 for
+    those whose client begins with the HTTP/2 preface (h2c, prior knowledge), else HTTP."""
     out = run(["tshark", "-r", path, "-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport",
                "-e", "tcp.dstport", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.payload"])
     server_port, first_payload = {}, {}
@@ -121,9 +172,11 @@ def decode_as(path):
             first_payload[stream] = payload.replace(":", "")
     ports = {}
     for stream, port in server_port.items():
-        tls = first_payload.get(stream, "").startswith("1603")
-        ports[port] = ports.get(port, False) or tls
-    return [f"tcp.port=={p},{'tls' if t else 'http'}" for p, t in sorted(ports.items(), key=lambda x: int(x[0]))]
+        first = first_payload.get(stream, "")
+        kind = "tls" if first.startswith("1603") else "http2" if first.startswith("505249202a20") else "http"
+        if ports.get(port) in (None, "http"):   # a port some client spoke TLS (or h2c) to stays so
+            ports[port] = kind
+    return [f"tcp.port=={p},{k}" for p, k in sorted(ports.items(), key=lambda x: int(x[0]))]
 
 
 def conv_table(path):
@@ -151,7 +204,7 @@ def show(el, name):
 
 def parse_packet(pkt):
     """One PDML <packet> to a dict of what we need, TLS records and WS frames in order."""
-    p = {"records": [], "ws": []}
+    p = {"records": [], "ws": [], "h2": []}
     for proto in pkt.findall("proto"):
         n = proto.get("name")
         if n == "frame":
@@ -210,6 +263,8 @@ def parse_packet(pkt):
                 v = show(proto, fname)
                 if v is not None and key not in p:
                     p[key] = v
+        elif n == "http2":
+            p["h2"].extend(parse_h2(proto))
         elif n == "websocket":
             op = show(proto, "websocket.opcode")
             if op is None:
@@ -225,7 +280,156 @@ def parse_packet(pkt):
     return p
 
 
-def facts(path, use_keys=True):
+def parse_h2(proto):
+    """The HTTP/2 frames of one PDML <proto name="http2">, in order."""
+    frames = []
+    for st in proto.findall("field"):
+        if st.get("name") != "http2.stream":
+            continue
+        t = show(st, "http2.type")
+        if t is None:   # the connection preface ("Magic")
+            if fields_of(st, "http2.magic"):
+                frames.append({"type": None})
+            continue
+        f = {"type": int(t), "sid": int(show(st, "http2.streamid")), "flags": int(show(st, "http2.flags"), 16)}
+        if f["type"] in (1, 9):
+            f["headers"] = [(show(h, "http2.header.name"), show(h, "http2.header.value"))
+                            for h in fields_of(st, "http2.header")]
+        elif f["type"] == 0:
+            d = fields_of(st, "http2.data.data")
+            f["data"] = bytes.fromhex(d[0].get("value") or "") if d else b""
+        elif f["type"] == 3:
+            f["error"] = int(show(st, "http2.rst_stream.error"))
+        elif f["type"] == 7:
+            f["last_stream_id"] = int(show(st, "http2.goaway.last_stream_id"))
+            f["error"] = int(show(st, "http2.goaway.error"))
+        elif f["type"] == 4:
+            f["settings"] = []
+            for se in fields_of(st, "http2.settings"):
+                kids = se.findall("field")
+                if len(kids) >= 2:
+                    f["settings"].append((int(kids[0].get("show")), int(kids[1].get("show"))))
+        frames.append(f)
+    return frames
+
+
+def ws_frames(buf):
+    """Decode the complete RFC 6455 frames at the start of buf: ([frame], bytes used)."""
+    out, pos = [], 0
+    while len(buf) - pos >= 2:
+        b0, b1 = buf[pos], buf[pos + 1]
+        n, hl = b1 & 0x7F, 2
+        if n == 126:
+            if len(buf) - pos < 4:
+                break
+            n, hl = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+        elif n == 127:
+            if len(buf) - pos < 10:
+                break
+            n, hl = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+        masked = bool(b1 & 0x80)
+        key = b""
+        if masked:
+            if len(buf) - pos < hl + 4:
+                break
+            key, hl = buf[pos + hl:pos + hl + 4], hl + 4
+        if len(buf) - pos < hl + n:
+            break
+        payload = bytes(buf[pos + hl:pos + hl + n])
+        if masked:
+            payload = bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+        out.append({"fin": bool(b0 & 0x80), "rsv": (b0 >> 4) & 7, "opcode": b0 & 0x0F,
+                    "masked": masked, "payload": payload})
+        pos += hl + n
+    return out, pos
+
+
+def h2_facts(pk, side):
+    """The "h2" object of one TCP connection (see the docstring), or None without HTTP/2."""
+    if not any(p["h2"] for p in pk):
+        return None
+    h = {"preface": None, "frames": {"client": {}, "server": {}}, "settings": {"client": [], "server": []},
+         "enable_connect_protocol": {"client": None, "server": None}, "goaway": [], "streams": []}
+    streams, bufs = {}, {}
+    for p in pk:
+        who, n = side(p), p["number"]
+        for f in p["h2"]:
+            if f["type"] is None:
+                if h["preface"] is None:
+                    h["preface"] = {"from": who, "packet": n}
+                continue
+            tname = H2_TYPES.get(f["type"], f"0x{f['type']:02x}")
+            h["frames"][who][tname] = h["frames"][who].get(tname, 0) + 1
+            if f["type"] == 4:
+                ack = bool(f["flags"] & 1)
+                e = {"packet": n, "ack": ack}
+                if not ack:
+                    e["values"] = {H2_SETTINGS.get(i, f"0x{i:x}"): v for i, v in f["settings"]}
+                    for i, v in f["settings"]:
+                        if i == 8 and h["enable_connect_protocol"][who] is None:
+                            h["enable_connect_protocol"][who] = {"value": v, "packet": n}
+                h["settings"][who].append(e)
+            elif f["type"] == 7:
+                h["goaway"].append({"from": who, "last_stream_id": f["last_stream_id"], "error": f["error"],
+                                    "error_name": H2_ERRORS.get(f["error"]), "packet": n})
+            if f["sid"] == 0:
+                continue
+            st = streams.get(f["sid"])
+            if st is None:
+                st = streams[f["sid"]] = {
+                    "id": f["sid"], "opened_by": who, "request": None, "response": None,
+                    "end_stream": {"client": None, "server": None}, "rst_stream": [],
+                    "data": {w: {"frames": 0, "bytes": 0} for w in ("client", "server")}, "websocket": None}
+            if f["type"] == 1:
+                hd = dict(f["headers"])
+                if who == "client" and st["request"] is None:
+                    st["request"] = {k: hd.get(k) for k in H2_REQUEST_HEADERS}
+                    st["request"]["packet"] = n
+                elif who == "server" and st["response"] is None:
+                    st["response"] = {k: hd.get(k) for k in H2_RESPONSE_HEADERS}
+                    st["response"]["packet"] = n
+                    req = st["request"] or {}
+                    status = hd.get(":status") or ""
+                    if req.get(":method") == "CONNECT" and req.get(":protocol") == "websocket" and status.startswith("2"):
+                        st["websocket"] = {"frames": [], "opcodes": {w: {k: 0 for k in ("text", "binary", "cont", "ping", "pong", "close")}
+                                                                   for w in ("client", "server")},
+                                           "close_frames": [], "incomplete_bytes": {"client": 0, "server": 0}}
+            if f["type"] in (0, 1) and f["flags"] & 1 and st["end_stream"][who] is None:
+                st["end_stream"][who] = n
+            if f["type"] == 3:
+                st["rst_stream"].append({"from": who, "error": f["error"], "error_name": H2_ERRORS.get(f["error"]),
+                                         "packet": n})
+            if f["type"] == 0:
+                st["data"][who]["frames"] += 1
+                st["data"][who]["bytes"] += len(f["data"])
+                ws = st["websocket"]
+                if ws is not None:
+                    buf = bufs.setdefault((f["sid"], who), bytearray())
+                    buf += f["data"]
+                    got, used = ws_frames(buf)
+                    del buf[:used]
+                    ws["incomplete_bytes"][who] = len(buf)
+                    for w in got:
+                        kind = OPCODES.get(w["opcode"], f"0x{w['opcode']:x}")
+                        e = {"from": who, "opcode": kind, "fin": w["fin"], "masked": w["masked"],
+                             "length": len(w["payload"]), "packet": n}
+                        if w["rsv"]:
+                            e["rsv"] = w["rsv"]
+                        if kind == "text" and len(w["payload"]) <= 80:
+                            e["text"] = w["payload"].decode("utf-8", "replace")
+                        ws["frames"].append(e)
+                        if kind in ws["opcodes"][who]:
+                            ws["opcodes"][who][kind] += 1
+                        if kind == "close":
+                            pl = w["payload"]
+                            ws["close_frames"].append({
+                                "from": who, "code": int.from_bytes(pl[:2], "big") if len(pl) >= 2 else None,
+                                "reason": pl[2:].decode("utf-8", "replace") if len(pl) >= 2 else None, "packet": n})
+    h["streams"] = [streams[k] for k in sorted(streams)]
+    return h
+
+
+def facts(path, use_keys=True, h2=False):
     name = os.path.basename(path)
     stem = name.rsplit(".", 1)[0]
     keys = os.path.join(os.path.dirname(path), stem + ".keys")
@@ -245,16 +449,24 @@ def facts(path, use_keys=True):
             streams[p["stream"]].append(p)
 
     conv = conv_table(path)
-    shown = " ".join(args).replace(path, "captures/wss/" + name).replace(keys, "captures/wss/" + stem + ".keys")
+    where = os.path.relpath(os.path.dirname(os.path.abspath(path)), ROOT) + "/"
+    shown = " ".join(args).replace(path, where + name).replace(keys, where + stem + ".keys")
     result = {
         "capture": name,
         "tshark": tshark_version(),
         "command": shown + " -T pdml",
         **capinfo(path),
         "key_log": os.path.relpath(keys, ROOT) if os.path.exists(keys) else None,
-        "notes": list(NOTES.get(name, [])),
+        "notes": list((H2_NOTES if h2 else NOTES).get(name, [])),
         "streams": [],
     }
+    if h2:
+        result["tshark_websocket_frames"] = sum(len(p["ws"]) for p in packets)
+        result["notes"].append(
+            "HTTP/2 capture: \"ws_opcodes\" and \"close_frames\" of each TCP stream are tshark's own WebSocket "
+            "dissection, empty because TShark 4.0 does not dissect WebSocket inside HTTP/2 streams "
+            f"(tshark_websocket_frames: {result['tshark_websocket_frames']}); the WebSocket frames are under "
+            "h2.streams[].websocket, decoded by tshark_facts.py from tshark's http2.data.data.")
     for sid in sorted(streams):
         pk = streams[sid]
         src = lambda p: endpoint(p["src_ip"], p["sport"])  # noqa: E731
@@ -365,6 +577,28 @@ def facts(path, use_keys=True):
                     reason = f["reason"] if f["reason"] is not None else ("" if code is not None else None)
                     s["close_frames"].append({"from": who, "code": code, "reason": reason, "packet": n})
         s["tls"] = tls if any_tls else None
+        if h2:
+            s["h2"] = h2_facts(pk, side)
+            refusals = [a for a in (s["tls"] or {}).get("alerts", []) if a["from"] == "server" and a["level"] == "fatal"]
+            if s["tls"] and s["tls"]["server_hello_packet"] is None and refusals:
+                result["notes"].append(
+                    f"stream {sid}: no ServerHello: the server answered the ClientHello (ALPN offered: "
+                    f"{s['tls']['alpn_offered']}) with a fatal {refusals[0]['description']} alert: no secrets, "
+                    "nothing to decrypt, no HTTP/2.")
+            elif s["tls"] and s["tls"]["server_hello_packet"] is None:
+                result["notes"].append(
+                    f"stream {sid}: the client sent a ClientHello and ended the connection before any ServerHello "
+                    "arrived: no secrets for it in the key log, nothing to decrypt, no HTTP/2.")
+            elif s["tls"] and not s["tls"]["decrypted"]:
+                result["notes"].append(
+                    f"stream {sid}: the client ended the connection during the TLS handshake (after the ServerHello "
+                    f"of packet {s['tls']['server_hello_packet']}, without a Finished): no secrets for it in the key "
+                    "log, nothing to decrypt, no HTTP/2.")
+            elif s["tls"] and (s["h2"] is None or s["h2"]["preface"] is None):
+                result["notes"].append(
+                    f"stream {sid}: TLS handshake done (ALPN {s['tls']['alpn']}), but the client sent no HTTP/2 "
+                    "connection preface and no frame: it ended an unused connection"
+                    + (" (the server's SETTINGS are all there is of HTTP/2)." if s["h2"] else "."))
         for row in conv:
             if {row["a"], row["b"]} == {client.strip("[]"), server.strip("[]")}:
                 a_is_client = row["a"] == client.strip("[]")
@@ -378,23 +612,41 @@ def facts(path, use_keys=True):
     return result
 
 
-def out_name(path, use_keys=True):
-    return os.path.join(OUT, os.path.basename(path).rsplit(".", 1)[0] + ("" if use_keys else ".no-keys") + ".json")
+def out_name(path, use_keys=True, h2=False):
+    return os.path.join(H2_OUT if h2 else OUT,
+                        os.path.basename(path).rsplit(".", 1)[0] + ("" if use_keys else ".no-keys") + ".json")
+
+
+def h2_brief(s):
+    h = s.get("h2")
+    if not h:
+        return ""
+    parts = []
+    for st in h["streams"]:
+        req, resp, ws = st["request"] or {}, st["response"] or {}, st["websocket"]
+        parts.append(f"[{st['id']} {req.get(':method')}{'/' + req[':protocol'] if req.get(':protocol') else ''}"
+                     f" {resp.get(':status')} close={[(c['from'][0], c['code']) for c in (ws or {}).get('close_frames', [])]}"
+                     f" rst={[(r['from'][0], r['error_name']) for r in st['rst_stream']]}]")
+    return (f" h2: ecp={(h['enable_connect_protocol']['server'] or {}).get('value')} "
+            f"goaway={[(g['from'][0], g['error_name'], g['last_stream_id']) for g in h['goaway']]} " + " ".join(parts))
 
 
 def main(argv):
     use_keys = "--no-keys" not in argv
-    argv = [a for a in argv if a != "--no-keys"]
-    paths = argv or sorted(os.path.join(HERE, f) for f in os.listdir(HERE) if f.endswith(CAPTURE_EXT))
+    h2 = "--h2" in argv
+    argv = [a for a in argv if a not in ("--no-keys", "--h2")]
+    src = H2_DIR if h2 else HERE
+    paths = argv or sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(CAPTURE_EXT))
     if not use_keys:
         paths = [p for p in paths if not p.endswith("-dsb.pcapng")]
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(H2_OUT if h2 else OUT, exist_ok=True)
     for path in paths:
-        data = facts(path, use_keys)
+        data = facts(path, use_keys, h2)
         if not use_keys:
             data["notes"].append("made with no key log (tshark_facts.py --no-keys): what tshark sees "
                                  "of the TLS streams without secrets.")
-        with open(out_name(path, use_keys), "w") as fh:
+        out = out_name(path, use_keys, h2)
+        with open(out, "w") as fh:
             json.dump(data, fh, indent=1)
             fh.write("\n")
         brief = "; ".join(
@@ -402,8 +654,9 @@ def main(argv):
             f" decrypted={(s['tls'] or {}).get('decrypted')} http={s['http_status']} close={[c['code'] for c in s['close_frames']]}"
             f" alerts={[(a['from'], a['description']) for a in (s['tls'] or {}).get('alerts', [])]}"
             f" fin={s['first_fin'] and s['first_fin']['from']} rst={s['first_rst'] and s['first_rst']['from']}"
+            + h2_brief(s)
             for s in data["streams"])
-        print(f"{os.path.basename(path)}: {data['packets']} packets -> {os.path.relpath(out_name(path, use_keys), ROOT)}: {brief}")
+        print(f"{os.path.basename(path)}: {data['packets']} packets -> {os.path.relpath(out, ROOT)}: {brief}")
 
 
 if __name__ == "__main__":
