@@ -161,7 +161,7 @@ fn diagnosis(b: Bencher) {
         at: at(10, 50),
         incomplete: false,
     });
-    session.ends = Ends::of_tcp(&tcp);
+    *session.ends = Ends::of_tcp(&tcp);
     b.bench(|| wsdiag::diagnose::diagnose(black_box(&tcp), App::WebSocket, None, black_box(&session)).evidence.len());
 }
 

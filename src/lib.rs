@@ -359,6 +359,11 @@ impl Analyzer {
     }
 
     fn report(&mut self, mut tl: Timeline) {
+        // The WebSockets after the first on one HTTP/2 connection get ids of their own.
+        for session in tl.sessions.iter_mut().skip(1) {
+            session.id = self.next_id;
+            self.next_id += 1;
+        }
         for session in &tl.sessions {
             for s in units::Side::BOTH {
                 self.stats.deflate_bytes_in += session.frames[s].deflated_in;
@@ -420,8 +425,9 @@ pub struct Concluder {
 impl Concluder {
     /// The reported connections of a finished timeline, and how many it hides.
     pub fn conclude(&self, tl: Timeline) -> (Vec<Connection>, u64) {
-        let Timeline { tcp, app, sessions, log, tls } = tl;
-        let tls = tls.as_deref();
+        let Timeline { tcp, app, sessions, log, tls, h2 } = tl;
+        let (tls, h2) = (tls.as_deref(), h2.as_deref());
+        let many = sessions.len() > 1;
         let mut log = Some(log);
         let mut out = Vec::with_capacity(sessions.len());
         let mut hidden = 0;
@@ -431,9 +437,18 @@ impl Concluder {
                 hidden += 1;
                 continue;
             }
-            // The connection's events go with its first reported session.
-            let events = report::Events::new(log.take().unwrap_or_default(), &tcp, self.report);
-            let mut c = Connection::build(&tcp, tls, s, events, verdict, self.report);
+            // A WebSocket on an HTTP/2 stream shares the connection's events with the others on
+            // it, not theirs; otherwise the connection's events go with its first session.
+            let events = match (&s.h2, &log) {
+                (Some(st), Some(l)) if many => {
+                    let mut mine = timeline::EventLog { events: Vec::new(), keep: l.keep, dropped: l.dropped };
+                    mine.events.extend(l.events.iter().filter(|e| e.stream == 0 || e.stream == st.stream).cloned());
+                    mine
+                }
+                _ => log.take().unwrap_or_default(),
+            };
+            let events = report::Events::new(events, &tcp, self.report);
+            let mut c = Connection::build(&tcp, tls, h2, s, events, verdict, self.report);
             c.set_origin(&self.sensor, tcp.input.as_deref().unwrap_or(""), tcp.input_index);
             out.push(c);
         }
@@ -458,7 +473,7 @@ fn reportable(tcp: &timeline::TcpFacts, app: App, tls: Option<&tls::TlsFacts>, k
         // A TLS connection not decrypted: shown when it failed, or when what the client
         // offered makes a WebSocket likely.
         App::Tls => tls.is_some_and(diagnose::tls_shown),
-        App::Http | App::Other => false,
+        App::Http | App::H2 | App::Other => false,
     }
 }
 
@@ -475,8 +490,8 @@ pub fn attempt(c: &Connection) -> Option<diagnose::across::Attempt> {
     });
     let teardown = c.tcp.first_teardown.as_ref().map(|t| diagnose::across::LegEnd {
         what: match t.kind {
-            timeline::EndHow::Fin => diagnose::across::LegWhat::Fin,
-            timeline::EndHow::Rst => diagnose::across::LegWhat::Rst,
+            report::TcpEnd::Fin => diagnose::across::LegWhat::Fin,
+            report::TcpEnd::Rst => diagnose::across::LegWhat::Rst,
         },
         by: t.by,
         at_ns: at_ns(t.at_ms),

@@ -4,7 +4,7 @@
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
 use crate::diagnose::{Kind, Verdict, round_ms};
 use crate::http;
-use crate::timeline::{At, Beats, ClientBy, EndHow, Event, EventKind, EventLog, Heartbeat, Origin, Session, TcpFacts};
+use crate::timeline::{At, Beats, ClientBy, Event, EventKind, EventLog, H2Note, Heartbeat, Origin, Session, TcpFacts};
 use crate::tls::TlsEvent;
 use crate::units::{Role, Side, Timestamp};
 use serde::Serialize;
@@ -92,6 +92,8 @@ pub struct Connection {
     pub tcp: Tcp,
     /// null for plaintext.
     pub tls: Option<TlsOut>,
+    /// The HTTP/2 story (RFC 8441) when the WebSocket rode on an HTTP/2 stream; null otherwise.
+    pub h2: Option<H2Out>,
     pub handshake: Handshake,
     pub websocket: WebSocket,
     pub verdict: Verdict,
@@ -158,6 +160,116 @@ pub struct Transport {
     /// The HTTP/2 stream (RFC 8441), for kind "h2".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<u32>,
+}
+
+/// How a TCP connection was ended by one side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TcpEnd {
+    Fin,
+    Rst,
+}
+
+impl TcpEnd {
+    pub fn is_rst(self) -> bool {
+        self == TcpEnd::Rst
+    }
+
+    /// As TCP flags are written: "FIN", "RST".
+    pub fn upper(self) -> &'static str {
+        match self {
+            TcpEnd::Fin => "FIN",
+            TcpEnd::Rst => "RST",
+        }
+    }
+}
+
+/// A WebSocket's HTTP/2 stream and its connection (SPEC: `h2`).
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct H2Out {
+    /// The stream the extended CONNECT opened.
+    pub stream: u32,
+    /// Did the server's SETTINGS carry ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)? Null when
+    /// its SETTINGS were not seen.
+    pub enable_connect_protocol: Option<bool>,
+    /// The packet of each side's END_STREAM on this stream.
+    pub end_stream: ByRole<Option<u64>>,
+    /// The stream's RST_STREAM, if one was sent.
+    pub rst_stream: Option<H2Reset>,
+    /// The connection's GOAWAY frames.
+    pub goaway: Vec<H2GoAway>,
+    /// Streams the client opened on the connection, and how many were not WebSockets.
+    pub streams: u32,
+    pub other_streams: u32,
+    /// Frames per type and side on the whole connection ("DATA", "HEADERS", …).
+    pub frames: ByRole<BTreeMap<&'static str, u64>>,
+    /// Framing problems on the connection (a frame that broke RFC 9113, a lost header block).
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct H2Reset {
+    pub from: Role,
+    /// The error code's name ("CANCEL", "NO_ERROR", …) or "error 0x…".
+    pub error: String,
+    pub packet: u64,
+}
+
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct H2GoAway {
+    pub from: Role,
+    pub last_stream_id: u32,
+    pub error: String,
+    pub debug: String,
+    pub packet: u64,
+}
+
+impl H2Out {
+    fn new(f: &crate::timeline::H2Facts, st: &crate::timeline::H2Stream, tcp: &TcpFacts) -> H2Out {
+        let client = tcp.side_of(Role::Client);
+        let server = client.other();
+        let frames = |side: Side| {
+            let c = &f.frames[side];
+            crate::http::h2::FrameType::NAMES
+                .iter()
+                .zip(c.iter())
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| (*k, *n))
+                .collect()
+        };
+        H2Out {
+            stream: st.stream,
+            enable_connect_protocol: f.connect_protocol(server),
+            end_stream: ByRole {
+                client: st.end_stream[client].map(|a| a.packet.0),
+                server: st.end_stream[server].map(|a| a.packet.0),
+            },
+            rst_stream: st.rst.map(|(side, code, at)| H2Reset {
+                from: tcp.role_of(side),
+                error: code.to_string(),
+                packet: at.packet.0,
+            }),
+            goaway: f
+                .goaways
+                .iter()
+                .map(|g| H2GoAway {
+                    from: tcp.role_of(g.side),
+                    last_stream_id: g.last_stream,
+                    error: g.code.to_string(),
+                    debug: g.debug.clone(),
+                    packet: g.at.packet.0,
+                })
+                .collect(),
+            streams: f.streams,
+            other_streams: f.other_streams,
+            frames: ByRole { client: frames(client), server: frames(server) },
+            errors: f
+                .errors
+                .iter()
+                .map(|(side, e, at)| format!("{} packet {}: {e}", tcp.role_of(*side), at.packet.0))
+                .collect(),
+        }
+    }
 }
 
 /// The TLS story of a connection (SPEC: `tls`).
@@ -240,7 +352,7 @@ impl TlsOut {
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Teardown {
     pub by: Role,
-    pub kind: EndHow,
+    pub kind: TcpEnd,
     pub at_ms: f64,
     pub packet: u64,
     /// `endpoint`, `path` (forged on the way) or `unknown`, from the TTLs.
@@ -567,6 +679,7 @@ impl Events {
             .map(|(ms, packet, from, kind)| crate::timeline::Event {
                 at: At { ts: Timestamp((ms * 1e6) as i64), packet: PacketNo(packet) },
                 side: if from == Role::Client { Side::A } else { Side::B },
+                stream: 0,
                 kind,
             })
             .collect();
@@ -594,6 +707,11 @@ impl Events {
         let mut text = String::with_capacity(128);
         for e in &self.events {
             text.clear();
+            if e.stream != 0 {
+                text.push_str("stream ");
+                text.push_str(itoa::Buffer::new().format(e.stream));
+                text.push_str(": ");
+            }
             let event = event_text(&e.kind, opts, &mut text);
             let from = if e.side == self.client { Role::Client } else { Role::Server };
             let at_ms = round_ms(e.at.ts.ms_since(self.first));
@@ -690,6 +808,7 @@ fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static
         }
         EventKind::HttpError(e) => t.push_str(e),
         EventKind::Tls(e) => tls_event_text(e, t),
+        EventKind::H2(n) => h2_note_text(n, t),
     }
     match kind {
         EventKind::Syn => "syn",
@@ -708,6 +827,46 @@ fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static
         EventKind::Resync { .. } => "resync",
         EventKind::HttpError(_) => "http_error",
         EventKind::Tls(e) => tls_event_name(e),
+        EventKind::H2(n) => match n {
+            H2Note::Preface => "h2_preface",
+            H2Note::Settings { .. } => "h2_settings",
+            H2Note::EndStream => "h2_end_stream",
+            H2Note::RstStream { .. } => "h2_rst_stream",
+            H2Note::GoAway { .. } => "h2_goaway",
+            H2Note::Error(_) => "h2_error",
+            H2Note::Lost => "h2_lost",
+            H2Note::Resync { .. } => "h2_resync",
+        },
+    }
+}
+
+fn h2_note_text(n: &H2Note, t: &mut String) {
+    use std::fmt::Write;
+    match n {
+        H2Note::Preface => t.push_str("HTTP/2 connection preface"),
+        H2Note::Settings { ack: true, .. } => t.push_str("SETTINGS ACK"),
+        H2Note::Settings { connect_protocol, .. } => {
+            t.push_str("SETTINGS");
+            if *connect_protocol == Some(true) {
+                t.push_str(" (ENABLE_CONNECT_PROTOCOL = 1: WebSockets over HTTP/2 allowed)");
+            }
+        }
+        H2Note::EndStream => t.push_str("END_STREAM"),
+        H2Note::RstStream { code } => {
+            let _ = write!(t, "RST_STREAM {code}");
+        }
+        H2Note::GoAway { last_stream, code, debug } => {
+            let _ = write!(t, "GOAWAY {code}, last stream {last_stream}");
+            if !debug.is_empty() {
+                t.push_str(": ");
+                push_clean(t, head_chars(debug, 60));
+            }
+        }
+        H2Note::Error(e) => t.push_str(e),
+        H2Note::Lost => t.push_str("HTTP/2 framing lost after a capture gap"),
+        H2Note::Resync { skipped } => {
+            let _ = write!(t, "HTTP/2 frames found again ({skipped} bytes could not be read)");
+        }
     }
 }
 
@@ -805,6 +964,7 @@ impl Connection {
     pub fn build(
         tcp: &TcpFacts,
         tls: Option<&crate::tls::TlsFacts>,
+        h2: Option<&crate::timeline::H2Facts>,
         s: &Session,
         timeline: Events,
         verdict: Verdict,
@@ -815,7 +975,7 @@ impl Connection {
         let ms = |a: At| round_ms(a.ts.ms_since(tcp.first.ts));
         let first_teardown = tcp.first_teardown().map(|(side, is_rst, at)| Teardown {
             by: tcp.role_of(side),
-            kind: if is_rst { EndHow::Rst } else { EndHow::Fin },
+            kind: if is_rst { TcpEnd::Rst } else { TcpEnd::Fin },
             at_ms: ms(at),
             packet: at.packet.0,
             origin: tcp.end_origin(side),
@@ -954,8 +1114,12 @@ impl Connection {
         Connection {
             kind: "connection",
             schema: SCHEMA,
-            id: tcp.id,
-            transport: Transport { kind: "h1", tcp_id: tcp.id, stream: None },
+            id: if s.id != 0 { s.id } else { tcp.id },
+            transport: Transport {
+                kind: if s.h2.is_some() { "h2" } else { "h1" },
+                tcp_id: tcp.id,
+                stream: s.h2.as_ref().map(|st| st.stream),
+            },
             client: addr(tcp.endpoints[client]),
             server: addr(tcp.endpoints[server]),
             client_ip: ip(ca),
@@ -969,6 +1133,7 @@ impl Connection {
             duration_ms: ms(tcp.last),
             tcp: tcp_out,
             tls: tls.map(|t| TlsOut::new(t, tcp)),
+            h2: h2.zip(s.h2.as_deref()).map(|(f, st)| H2Out::new(f, st, tcp)),
             handshake,
             websocket,
             verdict,

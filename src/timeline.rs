@@ -59,12 +59,29 @@ pub enum EventKind {
     HttpError(String),
     /// What the TLS layer saw (handshake messages, alerts, decryption problems).
     Tls(crate::tls::TlsEvent),
+    /// What the HTTP/2 layer saw (the request and answer of a stream are `Request`/`Response`).
+    H2(H2Note),
+}
+
+/// An HTTP/2 frame or framing problem worth a line in the timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum H2Note {
+    Preface,
+    Settings { ack: bool, connect_protocol: Option<bool> },
+    EndStream,
+    RstStream { code: crate::http::h2::ErrorCode },
+    GoAway { last_stream: u32, code: crate::http::h2::ErrorCode, debug: String },
+    Error(String),
+    Lost,
+    Resync { skipped: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub at: At,
     pub side: Side,
+    /// The HTTP/2 stream it belongs to; 0 for the connection (and for HTTP/1.1).
+    pub stream: u32,
     pub kind: EventKind,
 }
 
@@ -92,6 +109,8 @@ pub enum App {
     WebSocket,
     /// TLS: without keys wsdiag cannot see inside (wss).
     Tls,
+    /// HTTP/2 that carried no WebSocket stream.
+    H2,
     Other,
 }
 
@@ -142,24 +161,37 @@ pub struct Beats {
 
 /// How a WebSocket's carrier ended, as the layer below tells it: a TCP FIN or RST today; an
 /// HTTP/2 stream's END_STREAM or RST_STREAM, a GOAWAY or a TLS alert when those layers exist.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndHow {
     Fin,
     Rst,
+    /// HTTP/2: END_STREAM, a half-close (the sender still reads).
+    EndStream,
+    /// HTTP/2: RST_STREAM (RFC 8441 §5: the analogue of a TCP RST).
+    RstStream,
+    /// HTTP/2: a GOAWAY whose last stream id excludes this stream.
+    GoAway,
 }
 
 impl EndHow {
     pub fn is_rst(self) -> bool {
-        self == EndHow::Rst
+        matches!(self, EndHow::Rst | EndHow::RstStream | EndHow::GoAway)
     }
 
-    /// As TCP flags are written: "FIN", "RST".
+    /// As TCP flags and HTTP/2 frames are written: "FIN", "RST", "RST_STREAM", …
     pub fn upper(self) -> &'static str {
         match self {
             EndHow::Fin => "FIN",
             EndHow::Rst => "RST",
+            EndHow::EndStream => "END_STREAM",
+            EndHow::RstStream => "RST_STREAM",
+            EndHow::GoAway => "GOAWAY",
         }
+    }
+
+    /// An end of the stream, not of the TCP connection.
+    pub fn is_stream(self) -> bool {
+        !matches!(self, EndHow::Fin | EndHow::Rst)
     }
 }
 
@@ -169,6 +201,8 @@ pub struct SessionEnd {
     pub by: Side,
     pub how: EndHow,
     pub at: At,
+    /// The RST_STREAM or GOAWAY error code.
+    pub code: Option<crate::http::h2::ErrorCode>,
 }
 
 /// How each side ended the carrier of one WebSocket session (what `diagnose` reads instead of
@@ -181,6 +215,8 @@ pub struct Ends {
     pub resets: PerSide<Option<At>>,
     /// The carrier is over: both sides ended it, or one reset it.
     pub closed: bool,
+    /// Each side's first end after which it reads no more (all but END_STREAM).
+    pub hard: PerSide<Option<SessionEnd>>,
 }
 
 impl Ends {
@@ -196,13 +232,44 @@ impl Ends {
     pub fn of_tcp(tcp: &TcpFacts) -> Ends {
         let mut by = PerSide([None, None]);
         for s in Side::BOTH {
-            let end = |how, at: Option<At>| at.map(|at| SessionEnd { by: s, how, at });
+            let end = |how, at: Option<At>| at.map(|at| SessionEnd { by: s, how, at, code: None });
             by[s] = match (end(EndHow::Fin, tcp.fin[s]), end(EndHow::Rst, tcp.rst[s])) {
                 (Some(f), Some(r)) => Some(if r.at.packet < f.at.packet { r } else { f }),
                 (f, r) => f.or(r),
             };
         }
-        Ends { by, resets: tcp.rst, closed: tcp.tcp_ended() }
+        Ends { by, resets: tcp.rst, closed: tcp.tcp_ended(), hard: by }
+    }
+
+    /// The ends of a WebSocket on HTTP/2 stream `st`: its END_STREAMs, its RST_STREAM, a GOAWAY
+    /// that excludes it, else the TCP connection's ends.
+    pub fn of_stream(tcp: &TcpFacts, st: &H2Stream, goaways: &[GoAwayRec]) -> Ends {
+        let t = Ends::of_tcp(tcp);
+        let earliest = |a: Option<SessionEnd>, b: Option<SessionEnd>| match (a, b) {
+            (Some(x), Some(y)) => Some(if y.at.packet < x.at.packet { y } else { x }),
+            (x, y) => x.or(y),
+        };
+        let mut e = Ends { closed: t.closed, ..Ends::default() };
+        for s in Side::BOTH {
+            let rst = st.rst.filter(|r| r.0 == s).map(|(_, code, at)| SessionEnd {
+                by: s,
+                how: EndHow::RstStream,
+                at,
+                code: Some(code),
+            });
+            let away = goaways.iter().find(|g| g.side == s && g.last_stream < st.stream).map(|g| SessionEnd {
+                by: s,
+                how: EndHow::GoAway,
+                at: g.at,
+                code: Some(g.code),
+            });
+            let end = st.end_stream[s].map(|at| SessionEnd { by: s, how: EndHow::EndStream, at, code: None });
+            e.hard[s] = earliest(earliest(rst, away), t.by[s]);
+            e.by[s] = earliest(end, e.hard[s]);
+            e.resets[s] = rst.map(|r| r.at).or(t.resets[s]);
+        }
+        e.closed |= st.rst.is_some() || st.end_stream.0.iter().all(Option::is_some);
+        e
     }
 }
 
@@ -379,6 +446,59 @@ fn latest(per_side: PerSide<Option<At>>) -> Option<At> {
     }
 }
 
+/// An HTTP/2 GOAWAY (RFC 9113 §6.8).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GoAwayRec {
+    pub side: Side,
+    pub last_stream: u32,
+    pub code: crate::http::h2::ErrorCode,
+    pub debug: String,
+    pub at: At,
+}
+
+/// A SETTINGS frame: its (identifier, value) pairs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingsRec {
+    pub params: Vec<(u16, u32)>,
+    pub at: At,
+}
+
+/// What the HTTP/2 layer knows of one connection.
+#[derive(Clone, Debug, Default)]
+pub struct H2Facts {
+    /// The client's connection preface.
+    pub preface: Option<At>,
+    /// Each side's first SETTINGS (not ACK) and where it was.
+    pub settings: PerSide<Option<SettingsRec>>,
+    pub goaways: Vec<GoAwayRec>,
+    /// Streams the client opened with HEADERS, and those that were not WebSockets.
+    pub streams: u32,
+    pub other_streams: u32,
+    /// WebSocket streams beyond the ones kept (a connection keeps a bounded number).
+    pub streams_dropped: u32,
+    pub frames: PerSide<crate::http::h2::FrameCounts>,
+    /// Framing problems (bounded).
+    pub errors: Vec<(Side, String, At)>,
+    /// A side's framing was lost to a capture gap.
+    pub lost: PerSide<bool>,
+}
+
+impl H2Facts {
+    /// Did the server offer SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)?
+    pub fn connect_protocol(&self, server: Side) -> Option<bool> {
+        let rec = self.settings[server].as_ref()?;
+        Some(rec.params.iter().any(|&(id, v)| id == crate::http::h2::frame::setting::ENABLE_CONNECT_PROTOCOL && v == 1))
+    }
+}
+
+/// One WebSocket's HTTP/2 stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct H2Stream {
+    pub stream: u32,
+    pub end_stream: PerSide<Option<At>>,
+    pub rst: Option<(Side, crate::http::h2::ErrorCode, At)>,
+}
+
 /// One WebSocket (one upgrade attempt; on a connection that never asked for one, what its
 /// first HTTP exchange showed): the handshake, the frames, the closes, how its carrier ended.
 #[derive(Clone, Debug, Default)]
@@ -401,7 +521,11 @@ pub struct Session {
     /// records are TCP payload too).
     pub last_data: PerSide<Option<At>>,
     /// How the carrier ended, per side.
-    pub ends: Ends,
+    pub ends: Box<Ends>,
+    /// Its report id; 0: the TCP connection's (the first WebSocket on it).
+    pub id: u64,
+    /// The HTTP/2 stream it rode on (RFC 8441); none for an HTTP/1.1 upgrade.
+    pub h2: Option<Box<H2Stream>>,
 }
 
 impl Session {
@@ -438,11 +562,16 @@ pub struct EventLog {
 
 impl EventLog {
     pub fn push(&mut self, at: At, side: Side, kind: EventKind) {
+        self.push_on(at, side, 0, kind);
+    }
+
+    /// An event of HTTP/2 stream `stream`.
+    pub fn push_on(&mut self, at: At, side: Side, stream: u32, kind: EventKind) {
         if !self.keep {
             return;
         }
         if self.events.len() < MAX_EVENTS {
-            self.events.push(Event { at, side, kind });
+            self.events.push(Event { at, side, stream, kind });
         } else {
             self.dropped += 1;
         }
@@ -461,12 +590,14 @@ pub struct Timeline {
     pub log: EventLog,
     /// The TLS story, when the connection carried TLS.
     pub tls: Option<Box<crate::tls::TlsFacts>>,
+    /// The HTTP/2 story, when the connection carried HTTP/2.
+    pub h2: Option<Box<H2Facts>>,
 }
 
 impl Timeline {
     /// A finished connection carrying one session.
     pub fn new(tcp: TcpFacts, app: App, session: Session, log: EventLog) -> Self {
-        Timeline { tcp, app, sessions: vec![session], log, tls: None }
+        Timeline { tcp, app, sessions: vec![session], log, tls: None, h2: None }
     }
 }
 

@@ -5,6 +5,8 @@
 //! say into one [`TcpFacts`] and the connection's [`Session`] (Suricata's app-layer does the
 //! same hand-over of leftover bytes).
 
+mod h2;
+
 use crate::http::h1::{self, H1, H1Event, Upgrade};
 use crate::tcp::{Assembler, Budget, Sink};
 use crate::timeline::{
@@ -56,6 +58,8 @@ enum Layer {
     Http(Box<H1>),
     /// After a 101 (or frames found mid-connection).
     WebSocket(Frames),
+    /// HTTP/2: its streams may carry WebSockets (RFC 8441).
+    H2(Box<h2::H2Layer>),
     /// Something else: bytes are only counted.
     Opaque,
 }
@@ -227,11 +231,21 @@ impl Conn {
         // Whatever the flush added, the connection's buffers go with it.
         budget.heads = budget.heads.saturating_sub(heads_before);
         let mut session = self.up.session;
-        session.ends = Ends::of_tcp(&self.tcp);
+        *session.ends = Ends::of_tcp(&self.tcp);
         if self.tls.is_none() {
             session.last_data = self.tcp.last_payload;
         }
+        let h2 = match self.up.layer {
+            Layer::H2(h) => Some(h.finish(&self.tcp)),
+            _ => None,
+        };
         let mut tl = Timeline::new(self.tcp, self.up.app, session, self.up.log);
+        if let Some((facts, sessions)) = h2 {
+            if !sessions.is_empty() {
+                tl.sessions = sessions;
+            }
+            tl.h2 = Some(Box::new(facts));
+        }
         tl.tls = self.tls.map(|t| Box::new(t.facts().clone()));
         tl
     }
@@ -242,6 +256,7 @@ impl Upper {
     fn head_bytes(&self) -> usize {
         match &self.layer {
             Layer::Http(h) => h.head_bytes(),
+            Layer::H2(h) => h.buffered(),
             _ => 0,
         }
     }
@@ -295,6 +310,23 @@ impl StreamSink<'_> {
         let from = self.tcp.role_of(self.side);
         tls.data(from, bytes, at, &mut Plain { tcp: self.tcp, up: self.up });
     }
+}
+
+/// Do these first bytes begin HTTP/2: the client preface (from a side that may be the client),
+/// or a server's first SETTINGS frame (RFC 9113 §3.4)?
+fn starts_h2(bytes: &[u8], maybe_client: bool) -> bool {
+    let preface = crate::http::h2::PREFACE;
+    let n = bytes.len().min(preface.len());
+    if maybe_client && n >= 4 && bytes[..n] == preface[..n] {
+        return true;
+    }
+    // length (a multiple of 6), type 4, flags 0, stream 0.
+    bytes.len() >= 9
+        && bytes[3] == 4
+        && bytes[4] == 0
+        && bytes[5..9] == [0, 0, 0, 0]
+        && u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) % 6 == 0
+        && u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) <= 16_384
 }
 
 /// Do these first bytes of a connection begin a TLS handshake record (RFC 8446 §5.1)?
@@ -367,6 +399,13 @@ impl Sink for AppSink<'_> {
                     self.ws_data(self.side, rest, at);
                     &[]
                 }
+                Layer::H2(h) => {
+                    h.data(self.tcp, self.side, rest, at, &mut self.up.log, self.up.cfg.inflate);
+                    if h.has_websocket() {
+                        self.up.app = App::WebSocket;
+                    }
+                    &[]
+                }
                 Layer::Opaque => &[],
             };
         }
@@ -397,6 +436,7 @@ impl AppSink<'_> {
                     self.upgrade(upgrade, at);
                 }
             }
+            Layer::H2(h) => h.gap(self.tcp, side, len, at, &mut self.up.log, self.up.cfg.inflate),
             Layer::Start | Layer::Opaque => {}
         }
     }
@@ -482,7 +522,15 @@ impl AppSink<'_> {
             }
             return &bytes[n..];
         }
-        if crate::http::looks_like_request(bytes) && (!known_client || from_client) {
+        if starts_h2(bytes, from_client || !known_client) {
+            // HTTP/2: the client's preface (h2c with prior knowledge, or ALPN h2 inside TLS), or
+            // the server's SETTINGS decrypted before it.
+            if !from_client && bytes.starts_with(&crate::http::h2::PREFACE[..4]) {
+                self.set_client(side, ClientBy::Request);
+            }
+            self.up.layer = Layer::H2(Box::default());
+            self.up.app = App::H2;
+        } else if crate::http::looks_like_request(bytes) && (!known_client || from_client) {
             self.set_client(side, ClientBy::Request);
             self.up.layer = Layer::Http(Box::default());
             self.up.app = App::Http;
@@ -556,55 +604,60 @@ impl AppSink<'_> {
     /// The frame layer's events of `side`, into the session and the timeline.
     fn ws_events(&mut self, side: Side) {
         let Layer::WebSocket(f) = &mut self.up.layer else { return };
-        let (s, log) = (&mut self.up.session, &mut self.up.log);
-        for ev in f.events.drain(..) {
-            match ev {
-                WsEvent::Message { opcode, wire_len, inflated_len, compressed, preview, meta: at, .. } => {
-                    if let Some(p) = &preview {
-                        match heartbeat_kind(p) {
-                            Some(true) => s.beats_mut().app_pings[side].record(at),
-                            Some(false) => s.beats_mut().app_pongs[side].record(at),
-                            None => {}
-                        }
-                    }
-                    if s.message_events[side] < MAX_MESSAGE_EVENTS {
-                        s.message_events[side] += 1;
-                        let len = inflated_len.unwrap_or(wire_len);
-                        log.push(at, side, EventKind::Message { opcode, len, compressed, preview });
-                    }
-                }
-                WsEvent::Ping { len, meta: at } => {
-                    let b = s.beats_mut();
-                    b.pings[side].record(at);
-                    if b.pings[side].count <= MAX_MESSAGE_EVENTS {
-                        log.push(at, side, EventKind::Ping { len });
+        record_ws(f, &mut self.up.session, &mut self.up.log, side, 0);
+    }
+}
+
+/// The frame layer's events of `side`, into session `s` and the timeline (`stream`: the HTTP/2
+/// stream they rode on, 0 for none).
+fn record_ws(f: &mut Frames, s: &mut Session, log: &mut EventLog, side: Side, stream: u32) {
+    for ev in f.events.drain(..) {
+        match ev {
+            WsEvent::Message { opcode, wire_len, inflated_len, compressed, preview, meta: at, .. } => {
+                if let Some(p) = &preview {
+                    match heartbeat_kind(p) {
+                        Some(true) => s.beats_mut().app_pings[side].record(at),
+                        Some(false) => s.beats_mut().app_pongs[side].record(at),
+                        None => {}
                     }
                 }
-                WsEvent::Pong { len, meta: at } => {
-                    let b = s.beats_mut();
-                    b.pongs[side].record(at);
-                    if b.pongs[side].count <= MAX_MESSAGE_EVENTS {
-                        log.push(at, side, EventKind::Pong { len });
-                    }
+                if s.message_events[side] < MAX_MESSAGE_EVENTS {
+                    s.message_events[side] += 1;
+                    let len = inflated_len.unwrap_or(wire_len);
+                    log.push_on(at, side, stream, EventKind::Message { opcode, len, compressed, preview });
                 }
-                WsEvent::Close { code, reason, incomplete, meta: at, .. } => {
-                    log.push(at, side, EventKind::Close { code, reason: reason.clone() });
-                    if s.closes.len() < 8 {
-                        s.closes.push(CloseRec { side, code, reason, at, incomplete });
-                    }
-                }
-                WsEvent::Violation { violation, meta: at } => {
-                    if s.violations.len() < 32 {
-                        log.push(at, side, EventKind::Violation(violation.clone()));
-                        s.violations.push((side, violation, at));
-                    }
-                }
-                WsEvent::Desync { meta: at } => {
-                    s.desyncs[side] += 1;
-                    log.push(at, side, EventKind::Desync);
-                }
-                WsEvent::Resync { skipped, meta: at } => log.push(at, side, EventKind::Resync { skipped }),
             }
+            WsEvent::Ping { len, meta: at } => {
+                let b = s.beats_mut();
+                b.pings[side].record(at);
+                if b.pings[side].count <= MAX_MESSAGE_EVENTS {
+                    log.push_on(at, side, stream, EventKind::Ping { len });
+                }
+            }
+            WsEvent::Pong { len, meta: at } => {
+                let b = s.beats_mut();
+                b.pongs[side].record(at);
+                if b.pongs[side].count <= MAX_MESSAGE_EVENTS {
+                    log.push_on(at, side, stream, EventKind::Pong { len });
+                }
+            }
+            WsEvent::Close { code, reason, incomplete, meta: at, .. } => {
+                log.push_on(at, side, stream, EventKind::Close { code, reason: reason.clone() });
+                if s.closes.len() < 8 {
+                    s.closes.push(CloseRec { side, code, reason, at, incomplete });
+                }
+            }
+            WsEvent::Violation { violation, meta: at } => {
+                if s.violations.len() < 32 {
+                    log.push_on(at, side, stream, EventKind::Violation(violation.clone()));
+                    s.violations.push((side, violation, at));
+                }
+            }
+            WsEvent::Desync { meta: at } => {
+                s.desyncs[side] += 1;
+                log.push_on(at, side, stream, EventKind::Desync);
+            }
+            WsEvent::Resync { skipped, meta: at } => log.push_on(at, side, stream, EventKind::Resync { skipped }),
         }
     }
 }

@@ -4,7 +4,7 @@
 pub mod across;
 mod advice;
 
-use crate::timeline::{App, At, Session, TcpFacts};
+use crate::timeline::{App, At, EndHow, Session, SessionEnd, TcpFacts};
 use crate::tls::TlsFacts;
 use crate::units::{Role, Side};
 use crate::ws::frame::close_code_name;
@@ -212,7 +212,8 @@ pub fn human_ms(ms: f64) -> String {
 /// reaches a socket that is already closed.
 pub fn sees(s: &Session, side: Side) -> Option<u16> {
     let peer = side.other();
-    let own_end = s.ends.by[side].map(|e| e.at.packet);
+    // After its own END_STREAM a side still reads (a half-close); after anything else it does not.
+    let own_end = s.ends.hard[side].map(|e| e.at.packet);
     if let Some(c) = s.close_from(peer) {
         if own_end.is_none_or(|e| c.at.packet < e) {
             return Some(c.code.unwrap_or(1005));
@@ -231,6 +232,29 @@ fn describe_close(code: Option<u16>, reason: Option<&str>) -> String {
 
 fn teardown_word(is_rst: bool) -> &'static str {
     if is_rst { "reset" } else { "closed (FIN)" }
+}
+
+/// Is `status` the answer that opens the WebSocket: 101 on HTTP/1.1, 2xx to an extended CONNECT
+/// on HTTP/2 (RFC 8441 §5)?
+fn accepted(s: &Session, status: u16) -> bool {
+    if s.h2.is_some() { (200..300).contains(&status) } else { status == 101 }
+}
+
+/// What the answer that opened the WebSocket is called.
+fn accept_word(s: &Session) -> &'static str {
+    if s.h2.is_some() { "the 200" } else { "101" }
+}
+
+/// "reset TCP", "closed (FIN) the connection", or on HTTP/2 "reset the stream (RST_STREAM
+/// CANCEL)": what the end `e` did, to `what` when it ended the TCP connection.
+fn ended(e: &SessionEnd, what: &str) -> String {
+    let code = e.code.map(|c| format!(" {c}")).unwrap_or_default();
+    match e.how {
+        EndHow::Fin | EndHow::Rst => format!("{} {what}", teardown_word(e.how.is_rst())),
+        EndHow::EndStream => "ended its half of the HTTP/2 stream (END_STREAM)".into(),
+        EndHow::RstStream => format!("reset the HTTP/2 stream (RST_STREAM{code})"),
+        EndHow::GoAway => format!("sent GOAWAY{code} excluding the stream"),
+    }
 }
 
 /// Diagnoses one connection.
@@ -330,6 +354,12 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
         }
         App::Other | App::Empty => return (Kind::NotWebsocket, "Not HTTP or WebSocket traffic.".into()),
         App::Http => return (Kind::NotWebsocket, "Plain HTTP: no WebSocket upgrade was requested.".into()),
+        App::H2 => {
+            return (
+                Kind::NotWebsocket,
+                "HTTP/2 with no WebSocket stream (no extended CONNECT with :protocol websocket).".into(),
+            );
+        }
         App::WebSocket => {}
     }
     if let Some(ex) = &s.http.exchange {
@@ -343,16 +373,20 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
                 }
                 return handshake_unanswered(cx, client, server);
             }
-            Some((resp, at)) if resp.status != 101 => {
+            Some((resp, at)) if !accepted(s, resp.status) => {
                 cx.cite(*at, format!("HTTP {} {} from server", resp.status, resp.reason));
                 let via = resp.server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                let (what, want) = if s.h2.is_some() { ("extended CONNECT", "200") } else { ("upgrade", "101") };
                 return (
                     Kind::HandshakeRejected,
                     format!(
-                        "The server{via} answered the upgrade with {} {} instead of 101, so the WebSocket never opened and the client reports 1006.",
+                        "The server{via} answered the {what} with {} {} instead of {want}, so the WebSocket never opened and the client reports 1006.",
                         resp.status, resp.reason
-                    ),
+                    ).replace("  ", " "),
                 );
+            }
+            Some((resp, at)) if s.h2.is_some() => {
+                cx.cite(*at, format!(":status {} to the extended CONNECT", resp.status));
             }
             Some((_, at)) => {
                 cx.cite(*at, "101 Switching Protocols from server");
@@ -459,17 +493,17 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
 
 fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
     let (tcp, s) = (cx.tcp, cx.s);
-    match s.ends.first().map(|e| (e.by, e.how.is_rst(), e.at)) {
-        Some((side, is_rst, at)) => {
-            let role = cx.role(side);
-            cx.cite(at, format!("{} from {role}", if is_rst { "RST" } else { "FIN" }));
-            let wait = s.request().map(|(_, r)| at.ts.ms_since(r.ts)).unwrap_or(0.0);
+    match s.ends.first() {
+        Some(e) => {
+            let role = cx.role(e.by);
+            cx.cite(e.at, format!("{} from {role}", e.how.upper()));
+            let wait = s.request().map(|(_, r)| e.at.ts.ms_since(r.ts)).unwrap_or(0.0);
             let _ = (client, server);
             (
                 Kind::HandshakeUnanswered,
                 format!(
-                    "The {role} {} the connection {} after the upgrade request, which never got an HTTP answer: the client reports 1006.",
-                    teardown_word(is_rst),
+                    "The {role} {} {} after the upgrade request, which never got an HTTP answer: the client reports 1006.",
+                    ended(&e, "the connection"),
                     human_ms(wait)
                 ),
             )
@@ -500,9 +534,10 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         let role = cx.role(c.side);
         cx.cite(c.at, format!("{} from {role}", describe_close(c.code, c.reason.as_deref())));
     }
-    let teardown = s.ends.first().map(|e| (e.by, e.how.is_rst(), e.at));
-    if let Some((side, is_rst, at)) = teardown {
-        cx.cite(at, format!("{} from {}", if is_rst { "RST" } else { "FIN" }, cx.role(side)));
+    let end = s.ends.first();
+    let teardown = end.map(|e| (e.by, e.how.is_rst(), e.at));
+    if let Some(e) = end {
+        cx.cite(e.at, format!("{} from {}", e.how.upper(), cx.role(e.by)));
     }
     // A fatal breach of RFC 6455.
     if let Some((side, v, at)) = s.violations.iter().find(|(_, v, _)| v.is_fatal()) {
@@ -520,8 +555,9 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
     if let (Some(a), Some(b)) = (cc, sc) {
         let (first, second) = if a.at.packet <= b.at.packet { (a, b) } else { (b, a) };
         let initiator = cx.role(first.side);
-        let first_end = s.ends.by[first.side].map(|e| e.at.packet);
-        let late = first_end.is_some_and(|e| e < second.at.packet);
+        // END_STREAM is a half-close: the sender still reads the answer.
+        let first_end = s.ends.hard[first.side];
+        let late = first_end.is_some_and(|e| e.at.packet < second.at.packet);
         if !late {
             let rst = Side::BOTH.into_iter().find(|side| s.ends.resets[*side].is_some());
             let rst_note = match rst {
@@ -544,8 +580,12 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         return (
             Kind::CloseUnanswered,
             format!(
-                "The {initiator} sent {} and ended TCP before the {}'s answer arrived ({} later): the {initiator} reports 1006.",
+                "The {initiator} sent {} and {} before the {}'s answer arrived ({} later): the {initiator} reports 1006.",
                 describe_close(first.code, first.reason.as_deref()),
+                match first_end {
+                    Some(e) if e.how.is_stream() => ended(&e, "TCP"),
+                    _ => "ended TCP".into(),
+                },
                 initiator.other(),
                 human_ms(second.at.ts.ms_since(first.at.ts))
             ),
@@ -555,15 +595,15 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         let role = cx.role(c.side);
         let peer = role.other();
         if s.ends.closed || teardown.is_some() {
-            let (ts, is_rst, at) = teardown.unwrap_or((server, false, tcp.last));
-            let who = cx.role(ts);
+            let e = end.unwrap_or(SessionEnd { by: server, how: EndHow::Fin, at: tcp.last, code: None });
+            let who = cx.role(e.by);
             return (
                 Kind::CloseUnanswered,
                 format!(
-                    "The {role} sent {} but the {peer} never answered with a Close; the {who} {} TCP {} later. The {peer} reports {}, the {role} 1006.",
+                    "The {role} sent {} but the {peer} never answered with a Close; the {who} {} {} later. The {peer} reports {}, the {role} 1006.",
                     describe_close(c.code, c.reason.as_deref()),
-                    teardown_word(is_rst),
-                    human_ms(at.ts.ms_since(c.at.ts)),
+                    ended(&e, "TCP"),
+                    human_ms(e.at.ts.ms_since(c.at.ts)),
                     c.code.unwrap_or(1005)
                 ),
             );
@@ -596,13 +636,14 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
             (Kind::StillOpen, format!("The WebSocket is still open at the end of the capture{note}."))
         }
         Some((side, is_rst, at)) => {
+            let e = end.unwrap_or(SessionEnd { by: side, how: EndHow::Fin, at, code: None });
             if lost_end {
                 return (
                     Kind::Unknown,
                     format!(
-                        "Capture gaps lost the WebSocket framing, so a Close frame may be hidden; the {} {} TCP at packet {}.",
+                        "Capture gaps lost the WebSocket framing, so a Close frame may be hidden; the {} {} at packet {}.",
                         cx.role(side),
-                        teardown_word(is_rst),
+                        ended(&e, "TCP"),
                         at.packet
                     ),
                 );
@@ -618,17 +659,21 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                 return (
                     Kind::IdleTimeout,
                     format!(
-                        "After {} of silence both ways, the {role} {} TCP without a Close frame{matched}; the browser reports 1006.",
+                        "After {} of silence both ways, the {role} {} without a Close frame{matched}; the browser reports 1006.",
                         human_ms(gap),
-                        teardown_word(is_rst)
+                        ended(&e, "TCP")
                     ),
                 );
             }
-            let when = since_101.map(|ms| format!(" {} after 101", human_ms(ms))).unwrap_or_default();
+            let when = since_101.map(|ms| format!(" {} after {}", human_ms(ms), accept_word(s))).unwrap_or_default();
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
             let side_word = if role == Role::Server { "server side" } else { "client" };
             let tail = if role == Role::Server { "the browser reports 1006" } else { "the server reports 1006" };
-            let verb = if is_rst { "reset the TCP connection" } else { "closed the TCP connection (FIN)" };
+            let verb = match e.how {
+                EndHow::Fin | EndHow::Rst if is_rst => "reset the TCP connection".to_string(),
+                EndHow::Fin | EndHow::Rst => "closed the TCP connection (FIN)".to_string(),
+                _ => ended(&e, "TCP"),
+            };
             (kind, format!("The {side_word} {verb}{when}, with no Close frame: {tail}."))
         }
     }

@@ -29,7 +29,7 @@ impl Tl {
     /// The session with its ends and activity as the TCP facts give them (as `conn` does at
     /// the end of a plaintext connection).
     fn ended(&self) -> Session {
-        Session { ends: Ends::of_tcp(&self.tcp), last_data: self.tcp.last_payload, ..self.s.clone() }
+        Session { ends: Box::new(Ends::of_tcp(&self.tcp)), last_data: self.tcp.last_payload, ..self.s.clone() }
     }
 }
 

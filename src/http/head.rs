@@ -105,6 +105,28 @@ pub struct Request {
 }
 
 impl Request {
+    /// Takes in one header field (`name` in lowercase, as HTTP/2 writes them all).
+    pub fn set_field(&mut self, name: &str, v: String) {
+        match name {
+            "host" => self.host = Some(v),
+            "origin" | "sec-websocket-origin" => self.origin = Some(v),
+            "user-agent" => self.user_agent = Some(v),
+            "upgrade" => self.upgrade = Some(v),
+            "connection" => self.connection = Some(v),
+            "sec-websocket-key" => self.key = Some(v),
+            "sec-websocket-version" => self.ws_version = Some(v),
+            "sec-websocket-protocol" => self.protocols.extend(split_list(&v).map(String::from)),
+            "sec-websocket-extensions" => {
+                self.extensions.extend(parse_extensions(&v));
+                self.extensions_raw.extend(split_list(&v).map(String::from));
+            }
+            "cookie" => self.cookie = true,
+            "authorization" => self.authorization = true,
+            "content-length" => self.content_length = v.parse().ok(),
+            _ => {}
+        }
+    }
+
     /// The path without its query string (which may hold tokens).
     pub fn uri_short(&self) -> &str {
         self.uri.split('?').next().unwrap_or("")
@@ -137,6 +159,27 @@ pub struct Response {
 }
 
 impl Response {
+    /// Takes in one header field (`name` in lowercase).
+    pub fn set_field(&mut self, name: &str, v: String) {
+        match name {
+            "server" => self.server = Some(v),
+            "content-type" => self.content_type = Some(v),
+            "upgrade" => self.upgrade = Some(v),
+            "connection" => self.connection = Some(v),
+            "sec-websocket-accept" => self.accept = Some(v),
+            "sec-websocket-protocol" => self.protocol = Some(v),
+            "sec-websocket-extensions" => {
+                self.extensions.extend(parse_extensions(&v));
+                self.extensions_raw.extend(split_list(&v).map(String::from));
+            }
+            "content-length" => self.content_length = v.parse().ok(),
+            "transfer-encoding" => self.chunked = has_token(Some(&v), "chunked"),
+            "location" => self.location = Some(v),
+            "www-authenticate" => self.www_authenticate = Some(v),
+            _ => {}
+        }
+    }
+
     pub fn upgrade_ok(&self) -> bool {
         has_token(self.upgrade.as_deref(), "websocket")
     }
@@ -296,26 +339,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Parsed<Request>, HttpError> {
         ..Request::default()
     };
     for h in req.headers.iter() {
-        let v = h.value;
-        match h.name.to_ascii_lowercase().as_str() {
-            "host" => r.host = Some(text(v)),
-            "origin" | "sec-websocket-origin" => r.origin = Some(text(v)),
-            "user-agent" => r.user_agent = Some(text(v)),
-            "upgrade" => r.upgrade = Some(text(v)),
-            "connection" => r.connection = Some(text(v)),
-            "sec-websocket-key" => r.key = Some(text(v)),
-            "sec-websocket-version" => r.ws_version = Some(text(v)),
-            "sec-websocket-protocol" => r.protocols.extend(split_list(&text(v)).map(String::from)),
-            "sec-websocket-extensions" => {
-                let t = text(v);
-                r.extensions.extend(parse_extensions(&t));
-                r.extensions_raw.extend(split_list(&t).map(String::from));
-            }
-            "cookie" => r.cookie = true,
-            "authorization" => r.authorization = true,
-            "content-length" => r.content_length = text(v).parse().ok(),
-            _ => {}
-        }
+        r.set_field(&h.name.to_ascii_lowercase(), text(h.value));
     }
     Ok(Parsed::Done { head: r, len })
 }
@@ -338,25 +362,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, HttpError> {
         ..Response::default()
     };
     for h in resp.headers.iter() {
-        let v = h.value;
-        match h.name.to_ascii_lowercase().as_str() {
-            "server" => r.server = Some(text(v)),
-            "content-type" => r.content_type = Some(text(v)),
-            "upgrade" => r.upgrade = Some(text(v)),
-            "connection" => r.connection = Some(text(v)),
-            "sec-websocket-accept" => r.accept = Some(text(v)),
-            "sec-websocket-protocol" => r.protocol = Some(text(v)),
-            "sec-websocket-extensions" => {
-                let t = text(v);
-                r.extensions.extend(parse_extensions(&t));
-                r.extensions_raw.extend(split_list(&t).map(String::from));
-            }
-            "content-length" => r.content_length = text(v).parse().ok(),
-            "transfer-encoding" => r.chunked = has_token(Some(&text(v)), "chunked"),
-            "location" => r.location = Some(text(v)),
-            "www-authenticate" => r.www_authenticate = Some(text(v)),
-            _ => {}
-        }
+        r.set_field(&h.name.to_ascii_lowercase(), text(h.value));
     }
     Ok(Parsed::Done { head: r, len })
 }
@@ -388,19 +394,7 @@ pub fn parse_request_partial(buf: &[u8]) -> Option<Request> {
     }
     let mut r = Request { method, uri, version: 1, ..Request::default() };
     for (k, v) in headers {
-        match k.as_str() {
-            "host" => r.host = Some(v),
-            "origin" => r.origin = Some(v),
-            "user-agent" => r.user_agent = Some(v),
-            "upgrade" => r.upgrade = Some(v),
-            "connection" => r.connection = Some(v),
-            "sec-websocket-key" => r.key = Some(v),
-            "sec-websocket-version" => r.ws_version = Some(v),
-            "sec-websocket-protocol" => r.protocols.extend(split_list(&v).map(String::from)),
-            "cookie" => r.cookie = true,
-            "authorization" => r.authorization = true,
-            _ => {}
-        }
+        r.set_field(&k, v);
     }
     Some(r)
 }
@@ -422,16 +416,7 @@ pub fn parse_response_partial(buf: &[u8]) -> Option<Response> {
     let reason = parts.next().unwrap_or("").to_string();
     let mut r = Response { status, reason, version, ..Response::default() };
     for (k, v) in headers {
-        match k.as_str() {
-            "server" => r.server = Some(v),
-            "content-type" => r.content_type = Some(v),
-            "upgrade" => r.upgrade = Some(v),
-            "connection" => r.connection = Some(v),
-            "sec-websocket-accept" => r.accept = Some(v),
-            "sec-websocket-protocol" => r.protocol = Some(v),
-            "location" => r.location = Some(v),
-            _ => {}
-        }
+        r.set_field(&k, v);
     }
     Some(r)
 }

@@ -198,15 +198,36 @@ impl fmt::Display for FrameError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
     /// The header block fragment, without padding and priority fields.
-    Headers { fragment: &'a [u8] },
+    Headers {
+        fragment: &'a [u8],
+    },
     Priority,
-    RstStream { code: ErrorCode },
-    Settings { ack: bool, params: Vec<(u16, u32)> },
-    PushPromise { promised: u32, fragment: &'a [u8] },
-    Ping { ack: bool, data: [u8; 8] },
-    GoAway { last_stream: u32, code: ErrorCode, debug: &'a [u8] },
-    WindowUpdate { increment: u32 },
-    Continuation { fragment: &'a [u8] },
+    RstStream {
+        code: ErrorCode,
+    },
+    Settings {
+        ack: bool,
+        params: Vec<(u16, u32)>,
+    },
+    PushPromise {
+        promised: u32,
+        fragment: &'a [u8],
+    },
+    Ping {
+        ack: bool,
+        data: [u8; 8],
+    },
+    GoAway {
+        last_stream: u32,
+        code: ErrorCode,
+        debug: &'a [u8],
+    },
+    WindowUpdate {
+        increment: u32,
+    },
+    Continuation {
+        fragment: &'a [u8],
+    },
     Unknown,
 }
 
@@ -332,7 +353,10 @@ mod tests {
             Ok(Frame::Settings { ack: false, params: vec![(8, 1), (1, 4096)] })
         );
         assert_eq!(ok(4, 1, 0, &[]), Ok(Frame::Settings { ack: true, params: vec![] }));
-        assert_eq!(ok(6, 1, 0, &[1, 2, 3, 4, 5, 6, 7, 8]), Ok(Frame::Ping { ack: true, data: [1, 2, 3, 4, 5, 6, 7, 8] }));
+        assert_eq!(
+            ok(6, 1, 0, &[1, 2, 3, 4, 5, 6, 7, 8]),
+            Ok(Frame::Ping { ack: true, data: [1, 2, 3, 4, 5, 6, 7, 8] })
+        );
         assert_eq!(
             ok(7, 0, 0, &[0x80, 0, 0, 3, 0, 0, 0, 0, b'b', b'y', b'e']),
             Ok(Frame::GoAway { last_stream: 3, code: ErrorCode::NO_ERROR, debug: b"bye" })

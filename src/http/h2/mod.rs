@@ -433,8 +433,13 @@ impl H2 {
                 return;
             }
             Frame::PushPromise { promised, fragment } => {
-                let block =
-                    Block { stream: h.stream, end_stream: false, push: Some(promised), buf: Vec::new(), dropped: false };
+                let block = Block {
+                    stream: h.stream,
+                    end_stream: false,
+                    push: Some(promised),
+                    buf: Vec::new(),
+                    dropped: false,
+                };
                 self.fragment(from, block, fragment, h.has(flags::END_HEADERS), at, sink);
                 return;
             }
