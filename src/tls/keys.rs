@@ -5,10 +5,7 @@
 //! Only opening (decryption) is done: a record's plaintext is written into a buffer the caller
 //! keeps and reuses, and a record whose tag does not verify yields an error, never bytes.
 
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
-use chacha20poly1305::ChaCha20Poly1305;
+use super::aead::{Aead, Backend};
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha384};
 
@@ -181,9 +178,9 @@ pub fn prf(hash: Hash, secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8])
     }
 }
 
-fn p_hash<M: Mac + KeyInit + Clone>(secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8]) {
+fn p_hash<M: Mac + hmac::digest::KeyInit + Clone>(secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8]) {
     // HMAC takes a key of any length.
-    let Ok(mac) = <M as KeyInit>::new_from_slice(secret) else { return };
+    let Ok(mac) = <M as hmac::digest::KeyInit>::new_from_slice(secret) else { return };
     // A(1) = HMAC(secret, label + seed); A(i) = HMAC(secret, A(i-1)).
     let mut a = mac.clone();
     a.update(label);
@@ -202,35 +199,6 @@ fn p_hash<M: Mac + KeyInit + Clone>(secret: &[u8], label: &[u8], seed: &[u8], ou
         let mut next = mac.clone();
         next.update(&a);
         a = next.finalize().into_bytes();
-    }
-}
-
-// Boxed where it is kept (in `Protection`), so its size is no burden.
-#[allow(clippy::large_enum_variant)]
-enum Cipher {
-    Aes128(Aes128Gcm),
-    Aes256(Aes256Gcm),
-    ChaCha(ChaCha20Poly1305),
-}
-
-impl Cipher {
-    fn new(kind: AeadKind, key: &[u8]) -> Option<Cipher> {
-        Some(match kind {
-            AeadKind::Aes128Gcm => Cipher::Aes128(Aes128Gcm::new_from_slice(key).ok()?),
-            AeadKind::Aes256Gcm => Cipher::Aes256(Aes256Gcm::new_from_slice(key).ok()?),
-            AeadKind::ChaCha20Poly1305 => Cipher::ChaCha(ChaCha20Poly1305::new_from_slice(key).ok()?),
-        })
-    }
-
-    /// Decrypts `buf` in place; on a bad tag `buf` is left as it was.
-    fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
-        let nonce = GenericArray::from_slice(nonce);
-        let tag = GenericArray::from_slice(tag);
-        match self {
-            Cipher::Aes128(c) => c.decrypt_in_place_detached(nonce, aad, buf, tag).is_ok(),
-            Cipher::Aes256(c) => c.decrypt_in_place_detached(nonce, aad, buf, tag).is_ok(),
-            Cipher::ChaCha(c) => c.decrypt_in_place_detached(nonce, aad, buf, tag).is_ok(),
-        }
     }
 }
 
@@ -258,7 +226,7 @@ pub enum OpenError {
 
 /// One direction's record protection: keys, IV and the next sequence number.
 pub struct Protection {
-    cipher: Box<Cipher>,
+    cipher: Box<Aead>,
     iv: [u8; 12],
     framing: Framing,
     /// RFC 8446 §5.3, RFC 5246 §6.1: the record sequence number, reset on each key change.
@@ -270,6 +238,7 @@ impl std::fmt::Debug for Protection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Protection")
             .field("aead", &self.aead)
+            .field("backend", &self.cipher.backend())
             .field("framing", &self.framing)
             .field("seq", &self.seq)
             .finish()
@@ -287,6 +256,11 @@ impl Protection {
     /// RFC 8446 §7.3: `key = HKDF-Expand-Label(secret, "key", "", key_length)`, `iv =
     /// HKDF-Expand-Label(secret, "iv", "", 12)`.
     pub fn tls13(suite: Suite, secret: &[u8]) -> Result<Protection, KeyError> {
+        Protection::tls13_on(Backend::best(), suite, secret)
+    }
+
+    /// [`Protection::tls13`] on a given AEAD backend.
+    pub(crate) fn tls13_on(backend: Backend, suite: Suite, secret: &[u8]) -> Result<Protection, KeyError> {
         if secret.len() != suite.hash.output_len() {
             return Err(KeyError::SecretLength { got: secret.len(), want: suite.hash.output_len() });
         }
@@ -295,7 +269,7 @@ impl Protection {
         let mut iv = [0u8; 12];
         hkdf_expand_label(suite.hash, secret, b"key", b"", key)?;
         hkdf_expand_label(suite.hash, secret, b"iv", b"", &mut iv)?;
-        let cipher = Cipher::new(suite.aead, key).ok_or(KeyError::TooLong)?;
+        let cipher = Aead::with_backend(backend, suite.aead, key).ok_or(KeyError::TooLong)?;
         Ok(Protection { cipher: Box::new(cipher), iv, framing: Framing::Tls13, seq: 0, aead: suite.aead })
     }
 
@@ -303,6 +277,17 @@ impl Protection {
     /// client_random)`, cut into client MAC key, server MAC key (none for AEAD suites), client
     /// key, server key, client IV, server IV. Returns (client's, server's).
     pub fn tls12(
+        suite: Suite,
+        master: &[u8],
+        client_random: &[u8; 32],
+        server_random: &[u8; 32],
+    ) -> Result<(Protection, Protection), KeyError> {
+        Protection::tls12_on(Backend::best(), suite, master, client_random, server_random)
+    }
+
+    /// [`Protection::tls12`] on a given AEAD backend.
+    pub(crate) fn tls12_on(
+        backend: Backend,
         suite: Suite,
         master: &[u8],
         client_random: &[u8; 32],
@@ -325,7 +310,7 @@ impl Protection {
         let make = |key: &[u8], iv_part: &[u8]| {
             let mut iv = [0u8; 12];
             iv[..iv_part.len()].copy_from_slice(iv_part);
-            let cipher = Cipher::new(suite.aead, key).ok_or(KeyError::TooLong)?;
+            let cipher = Aead::with_backend(backend, suite.aead, key).ok_or(KeyError::TooLong)?;
             Ok(Protection { cipher: Box::new(cipher), iv, framing, seq: 0, aead: suite.aead })
         };
         let client = make(&block[..k], &block[2 * k..2 * k + i])?;
@@ -386,6 +371,10 @@ impl Protection {
         buf.clear();
         buf.extend_from_slice(ct);
         for skipped in 0..window.max(1) {
+            if skipped > 0 {
+                // A failed open leaves neither ciphertext nor plaintext in `buf`.
+                buf.copy_from_slice(ct);
+            }
             let seq = self.seq.wrapping_add(skipped);
             let nonce = self.nonce(seq, nonce_part);
             let mut aad = [0u8; 13];
@@ -399,7 +388,7 @@ impl Protection {
                     &aad
                 }
             };
-            if !self.cipher.open(&nonce, aad, buf, &tag_arr) {
+            if !self.cipher.open_in_place(&nonce, aad, buf, &tag_arr) {
                 continue;
             }
             self.seq = seq.wrapping_add(1);
@@ -440,13 +429,7 @@ impl Protection {
             aad.extend_from_slice(&header[..3]);
             aad.extend_from_slice(&(body.len() as u16).to_be_bytes());
         }
-        let nonce = GenericArray::from_slice(&nonce);
-        let tag = match &*self.cipher {
-            Cipher::Aes128(c) => c.encrypt_in_place_detached(nonce, &aad, &mut body),
-            Cipher::Aes256(c) => c.encrypt_in_place_detached(nonce, &aad, &mut body),
-            Cipher::ChaCha(c) => c.encrypt_in_place_detached(nonce, &aad, &mut body),
-        }
-        .unwrap();
+        let tag = self.cipher.seal_in_place(&nonce, &aad, &mut body).unwrap();
         self.seq += 1;
         let mut rec = header.to_vec();
         if self.framing == Framing::Tls12Explicit {
@@ -751,6 +734,65 @@ mod tests {
                  3d73e56f"
             )
         );
+    }
+
+    /// Records sealed on one AEAD backend open on the other, for every suite's framing (TLS 1.3,
+    /// TLS 1.2 with an explicit nonce, TLS 1.2 ChaCha20-Poly1305), every plaintext length
+    /// 0..=300 and a few large ones up to the longest TLS 1.3 record; a tampered tag or byte is
+    /// refused by both, and a search over sequence numbers finds a record after failed tries
+    /// (which leave no ciphertext in the buffer on graviola).
+    #[test]
+    fn backends_open_each_others_records() {
+        use crate::tls::aead::Backend;
+        let backends: Vec<Backend> =
+            [Backend::Graviola, Backend::RustCrypto].into_iter().filter(|b| b.available()).collect();
+        let lens: Vec<usize> = (0..=300).chain([1024, 1400, 4096, 16383, 16384]).collect();
+        let master = [0x5a; 48];
+        let (cr, sr) = ([1u8; 32], [2u8; 32]);
+        for id in [0x1301, 0x1302, 0x1303, 0xc02f, 0xc030, 0xcca8] {
+            let s = suite(id).unwrap();
+            let secret = vec![0x33; s.hash.output_len()];
+            let make = |b: Backend| {
+                if s.tls13 {
+                    Protection::tls13_on(b, s, &secret).unwrap()
+                } else {
+                    Protection::tls12_on(b, s, &master, &cr, &sr).unwrap().1
+                }
+            };
+            for &from in &backends {
+                for &to in &backends {
+                    let (mut sealer, mut opener) = (make(from), make(to));
+                    assert_eq!(opener.cipher.backend(), to);
+                    let mut buf = Vec::new();
+                    for &len in &lens {
+                        let pt: Vec<u8> = (0..len).map(|i| (i * 31 + len) as u8).collect();
+                        let rec = sealer.seal(23, &pt);
+                        let header: [u8; 5] = rec[..5].try_into().unwrap();
+                        let frag = &rec[5..];
+                        let mut bad = frag.to_vec();
+                        *bad.last_mut().unwrap() ^= 1;
+                        let seq = opener.seq;
+                        assert_eq!(opener.open(&header, &bad, &mut buf), Err(OpenError::BadTag), "{id:#x} {len}");
+                        if len > 0 {
+                            let mut bad = frag.to_vec();
+                            bad[frag.len() - TAG_LEN - 1] ^= 0x40;
+                            assert_eq!(opener.open(&header, &bad, &mut buf), Err(OpenError::BadTag));
+                        }
+                        assert_eq!(opener.seq, seq);
+                        let o = opener.open(&header, frag, &mut buf).unwrap();
+                        assert_eq!((o.content_type, &buf[..o.len]), (23, &pt[..]), "{id:#x} {from:?}->{to:?} {len}");
+                    }
+                    // Three records skipped: found on the fourth try of a search.
+                    for _ in 0..3 {
+                        sealer.seal(23, b"lost");
+                    }
+                    let rec = sealer.seal(23, &[0xab; 1000]);
+                    let header: [u8; 5] = rec[..5].try_into().unwrap();
+                    let (o, skipped) = opener.open_searching(&header, &rec[5..], &mut buf, 8).unwrap();
+                    assert_eq!((skipped, &buf[..o.len]), (3, &[0xab; 1000][..]), "{id:#x} {from:?}->{to:?}");
+                }
+            }
+        }
     }
 
     #[test]

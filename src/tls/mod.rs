@@ -11,6 +11,7 @@
 //!
 //! Sans-IO: no clock, no I/O; time comes from the [`At`] of each call.
 
+pub mod aead;
 pub mod handshake;
 pub mod keylog;
 pub mod keys;
