@@ -1,14 +1,20 @@
 //! The AEADs that protect records (AES-128-GCM and AES-256-GCM, RFC 5116 / NIST SP 800-38D;
-//! ChaCha20-Poly1305, RFC 8439), over two backends, chosen at run time for each key:
+//! ChaCha20-Poly1305, RFC 8439), over three backends, chosen at run time for each key
+//! ([`Backend::best`]):
 //!
 //! - [`Backend::Graviola`]: the `graviola` crate (Rust and inline assembly: AES-NI / VAES with
-//!   (V)PCLMULQDQ GHASH, 8 or 16 blocks at a time, AVX2 ChaCha20), where the CPU has what it
-//!   requires (x86_64: aes, pclmulqdq, avx, avx2, bmi1, bmi2, adx; aarch64: aes, pmull, neon,
-//!   sha2). On another CPU graviola would panic at its first call, so it is never called there;
-//!   on another architecture it is not built.
-//! - [`Backend::RustCrypto`]: `aes-gcm` and `chacha20poly1305`, everywhere.
+//!   (V)PCLMULQDQ GHASH, 8 or 16 blocks at a time; AVX2 / NEON ChaCha20), where the CPU has what
+//!   it requires (x86_64: aes, pclmulqdq, avx, avx2, bmi1, adx; aarch64: aes, pmull, neon,
+//!   sha2). On another CPU graviola panics at its first call, so it is never called there; on
+//!   another architecture it is not built. The best for AES-GCM.
+//! - [`Backend::Rscrypto`]: the `rscrypto` crate's ChaCha20-Poly1305 (Rust, with BoringSSL's
+//!   stitched AVX2 ChaCha20-Poly1305 assembly as `global_asm!` and AVX-512 kernels, chosen by
+//!   its own run-time detection, a portable path under them), on x86_64 CPUs with AVX2 and
+//!   BMI2. The best for ChaCha20-Poly1305 there (graviola's Poly1305 is scalar).
+//! - [`Backend::RustCrypto`]: `aes-gcm` and `chacha20poly1305`, everywhere: the fallback, and
+//!   the reference the others are tested against.
 //!
-//! Both give the same bytes (tests below seal with one and open with the other).
+//! All give the same bytes (tests below seal with each and open with each).
 
 use super::keys::{AeadKind, TAG_LEN};
 use aes_gcm::aead::{AeadInOut, KeyInit};
@@ -16,27 +22,43 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 /// Where the AEAD arithmetic is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// `graviola`: x86_64 and aarch64 CPUs with the features it requires.
+    /// `graviola`: x86_64 and aarch64 CPUs with the features it requires; every AEAD here.
     Graviola,
-    /// RustCrypto's `aes-gcm` and `chacha20poly1305`: any CPU.
+    /// `rscrypto`: x86_64 CPUs with AVX2 and BMI2; ChaCha20-Poly1305 only.
+    Rscrypto,
+    /// RustCrypto's `aes-gcm` and `chacha20poly1305`: any CPU, every AEAD here.
     RustCrypto,
 }
 
 impl Backend {
-    /// The faster backend this machine can run: graviola where its CPU requirements are met,
-    /// else RustCrypto.
-    pub fn best() -> Backend {
-        if Backend::Graviola.available() { Backend::Graviola } else { Backend::RustCrypto }
+    /// Every backend, fastest first.
+    pub const ALL: [Backend; 3] = [Backend::Rscrypto, Backend::Graviola, Backend::RustCrypto];
+
+    /// The fastest backend this machine runs `kind` on: rscrypto for ChaCha20-Poly1305 and
+    /// graviola for AES-GCM where the CPU allows, else graviola, else RustCrypto.
+    pub fn best(kind: AeadKind) -> Backend {
+        Backend::ALL.into_iter().find(|b| b.runs(kind)).unwrap_or(Backend::RustCrypto)
     }
 
-    /// Whether this machine can run the backend.
-    pub fn available(self) -> bool {
+    /// Whether this machine can run `kind` on this backend.
+    pub fn runs(self, kind: AeadKind) -> bool {
         match self {
             Backend::RustCrypto => true,
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             Backend::Graviola => graviola::util::is_cpu_supported(),
             #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
             Backend::Graviola => false,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Rscrypto => {
+                kind == AeadKind::ChaCha20Poly1305
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("bmi2")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Rscrypto => {
+                let _ = kind;
+                false
+            }
         }
     }
 }
@@ -48,6 +70,8 @@ enum Inner {
     GraviolaGcm(graviola::aead::AesGcm),
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     GraviolaChaCha(graviola::aead::ChaCha20Poly1305),
+    #[cfg(target_arch = "x86_64")]
+    RscryptoChaCha(rscrypto::ChaCha20Poly1305),
     Aes128(aes_gcm::Aes128Gcm),
     Aes256(aes_gcm::Aes256Gcm),
     ChaCha(chacha20poly1305::ChaCha20Poly1305),
@@ -62,13 +86,13 @@ impl Aead {
     /// The key on the [best](Backend::best) backend; `None` if the key is not the AEAD's
     /// length.
     pub fn new(kind: AeadKind, key: &[u8]) -> Option<Aead> {
-        Aead::with_backend(Backend::best(), kind, key)
+        Aead::with_backend(Backend::best(kind), kind, key)
     }
 
-    /// The key on `backend`; `None` if the key is not the AEAD's length, or the backend cannot
-    /// run on this machine.
+    /// The key on `backend`; `None` if the key is not the AEAD's length, or this machine does
+    /// not run the AEAD on that backend.
     pub fn with_backend(backend: Backend, kind: AeadKind, key: &[u8]) -> Option<Aead> {
-        if key.len() != kind.key_len() || !backend.available() {
+        if key.len() != kind.key_len() || !backend.runs(kind) {
             return None;
         }
         let inner = match backend {
@@ -82,6 +106,15 @@ impl Aead {
             },
             #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
             Backend::Graviola => return None,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Rscrypto => match kind {
+                AeadKind::ChaCha20Poly1305 => Inner::RscryptoChaCha(rscrypto::ChaCha20Poly1305::new(
+                    &rscrypto::ChaCha20Poly1305Key::from_bytes(key.try_into().ok()?),
+                )),
+                AeadKind::Aes128Gcm | AeadKind::Aes256Gcm => return None,
+            },
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Rscrypto => return None,
             Backend::RustCrypto => match kind {
                 AeadKind::Aes128Gcm => Inner::Aes128(aes_gcm::Aes128Gcm::new_from_slice(key).ok()?),
                 AeadKind::Aes256Gcm => Inner::Aes256(aes_gcm::Aes256Gcm::new_from_slice(key).ok()?),
@@ -98,20 +131,28 @@ impl Aead {
         match self.inner {
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             Inner::GraviolaGcm(_) | Inner::GraviolaChaCha(_) => Backend::Graviola,
+            #[cfg(target_arch = "x86_64")]
+            Inner::RscryptoChaCha(_) => Backend::Rscrypto,
             Inner::Aes128(_) | Inner::Aes256(_) | Inner::ChaCha(_) => Backend::RustCrypto,
         }
     }
 
     /// Decrypts `buf` in place and checks `tag`: `true` with the plaintext in `buf` if it
-    /// verifies. On `false` the bytes of `buf` are not the ciphertext any more (graviola clears
-    /// them) and not the plaintext either: a caller that tries again must put the ciphertext
-    /// back.
+    /// verifies. On `false` the bytes of `buf` are not the ciphertext any more (graviola and
+    /// rscrypto clear them) and not the plaintext either: a caller that tries again must put
+    /// the ciphertext back.
     pub fn open_in_place(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
         match &self.inner {
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             Inner::GraviolaGcm(c) => c.decrypt(nonce, aad, buf, tag).is_ok(),
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             Inner::GraviolaChaCha(c) => c.decrypt(nonce, aad, buf, tag).is_ok(),
+            #[cfg(target_arch = "x86_64")]
+            Inner::RscryptoChaCha(c) => {
+                let (nonce, tag) =
+                    (rscrypto::aead::Nonce96::from_bytes(*nonce), rscrypto::ChaCha20Poly1305Tag::from_bytes(*tag));
+                c.decrypt_in_place(&nonce, aad, buf, &tag).is_ok()
+            }
             Inner::Aes128(c) => c.decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into()).is_ok(),
             Inner::Aes256(c) => c.decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into()).is_ok(),
             Inner::ChaCha(c) => c.decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into()).is_ok(),
@@ -127,6 +168,12 @@ impl Aead {
             Inner::GraviolaGcm(c) => c.encrypt(nonce, aad, buf, &mut tag),
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             Inner::GraviolaChaCha(c) => c.encrypt(nonce, aad, buf, &mut tag),
+            #[cfg(target_arch = "x86_64")]
+            Inner::RscryptoChaCha(c) => {
+                use rscrypto::aead::expert::AeadWithNonce;
+                let nonce = rscrypto::aead::Nonce96::from_bytes(*nonce);
+                tag = *c.encrypt_in_place(&nonce, aad, buf).ok()?.as_bytes();
+            }
             Inner::Aes128(c) => tag = c.encrypt_inout_detached(nonce.into(), aad, buf.into()).ok()?.into(),
             Inner::Aes256(c) => tag = c.encrypt_inout_detached(nonce.into(), aad, buf.into()).ok()?.into(),
             Inner::ChaCha(c) => tag = c.encrypt_inout_detached(nonce.into(), aad, buf.into()).ok()?.into(),
@@ -149,9 +196,9 @@ mod tests {
 
     const KINDS: [AeadKind; 3] = [AeadKind::Aes128Gcm, AeadKind::Aes256Gcm, AeadKind::ChaCha20Poly1305];
 
-    /// Every backend this machine runs (RustCrypto always; graviola where the CPU allows).
-    fn backends() -> Vec<Backend> {
-        [Backend::Graviola, Backend::RustCrypto].into_iter().filter(|b| b.available()).collect()
+    /// Every backend this machine runs `kind` on (RustCrypto always).
+    fn backends(kind: AeadKind) -> Vec<Backend> {
+        Backend::ALL.into_iter().filter(|b| b.runs(kind)).collect()
     }
 
     /// A known-answer vector: (AEAD, key, nonce, AAD, plaintext, ciphertext, tag), hex.
@@ -222,9 +269,9 @@ mod tests {
 
     #[test]
     fn known_answers_on_every_backend() {
-        assert!(Backend::RustCrypto.available());
-        for b in backends() {
-            for &(kind, key, n, aad, pt, ct, t) in VECTORS {
+        for &(kind, key, n, aad, pt, ct, t) in VECTORS {
+            assert!(Backend::RustCrypto.runs(kind));
+            for b in backends(kind) {
                 let a = Aead::with_backend(b, kind, &unhex(key)).unwrap();
                 assert_eq!(a.backend(), b);
                 let (n, aad, t) = (nonce(n), unhex(aad), tag(t));
@@ -257,8 +304,8 @@ mod tests {
 
     #[test]
     fn wrong_key_lengths_are_refused() {
-        for b in backends() {
-            for kind in KINDS {
+        for kind in KINDS {
+            for b in backends(kind) {
                 for len in [0, 15, 17, 24, 31, 33, 48] {
                     if len != kind.key_len() {
                         assert!(Aead::with_backend(b, kind, &vec![7; len]).is_none(), "{b:?} {kind:?} {len}");
@@ -284,12 +331,11 @@ mod tests {
     /// ones up to the longest TLS 1.2 record; tampered tags and ciphertexts refused by both.
     #[test]
     fn backends_agree_at_every_length() {
-        let bs = backends();
         let lens: Vec<usize> =
             (0..=300).chain([511, 512, 513, 1024, 1400, 4095, 4096, 16383, 16384, 16401, 18432]).collect();
         for kind in KINDS {
             let key = bytes(kind.key_len() as u64, kind.key_len());
-            let aeads: Vec<Aead> = bs.iter().map(|&b| Aead::with_backend(b, kind, &key).unwrap()).collect();
+            let aeads: Vec<Aead> = backends(kind).iter().map(|&b| Aead::with_backend(b, kind, &key).unwrap()).collect();
             for &len in &lens {
                 let pt = bytes(len as u64, len);
                 let n: [u8; 12] = bytes(len as u64 + 1, 12).try_into().unwrap();
@@ -325,12 +371,16 @@ mod tests {
     }
 
     #[test]
-    fn best_is_graviola_where_it_runs() {
-        let b = Backend::best();
-        assert!(b.available());
-        assert_eq!(b == Backend::Graviola, Backend::Graviola.available());
-        let a = Aead::new(AeadKind::Aes256Gcm, &[1; 32]).unwrap();
-        assert_eq!(a.backend(), b);
-        assert_eq!(format!("{a:?}"), format!("Aead({b:?})"));
+    fn best_is_the_first_that_runs() {
+        for kind in KINDS {
+            let b = Backend::best(kind);
+            assert_eq!(Some(b), backends(kind).first().copied(), "{kind:?}");
+            let a = Aead::new(kind, &vec![1; kind.key_len()]).unwrap();
+            assert_eq!(a.backend(), b);
+            assert_eq!(format!("{a:?}"), format!("Aead({b:?})"));
+        }
+        // rscrypto is here for ChaCha20-Poly1305 only.
+        assert!(!Backend::Rscrypto.runs(AeadKind::Aes128Gcm) && !Backend::Rscrypto.runs(AeadKind::Aes256Gcm));
+        assert!(Aead::with_backend(Backend::Rscrypto, AeadKind::Aes256Gcm, &[1; 32]).is_none());
     }
 }
