@@ -7,9 +7,8 @@ use crate::http::h1::{Exchange, H1Facts};
 use crate::http::h2::{self, Field, H2, H2Event, H2Sink};
 use crate::http::{Request, Response};
 use crate::timeline::{EventKind, EventLog, GoAwayRec, H2Facts, H2Note, H2Stream, Session, SettingsRec, TcpFacts};
-use crate::units::{At, PerSide, Role, Side};
-use crate::ws::FrameParser;
-use crate::ws::deflate::{DeflateParams, Inflater};
+use crate::units::{At, Role, Side};
+use crate::ws::deflate::DeflateParams;
 
 /// The most WebSocket streams one connection keeps (the rest are counted).
 const MAX_WS_STREAMS: usize = 256;
@@ -216,7 +215,7 @@ impl Sink<'_> {
             ex.response = Some((resp, at));
             if ok {
                 w.session.upgraded_at = Some(at);
-                w.frames = Some(parsers(tcp, deflate.as_ref(), inflate));
+                w.frames = Some(Frames::new(tcp, deflate.as_ref(), inflate, false));
                 w.session.deflate = deflate;
             }
             self.log.push_on(at, side, stream, EventKind::Response { status, reason });
@@ -234,22 +233,6 @@ impl Sink<'_> {
             self.note(side, at, stream, H2Note::EndStream);
         }
     }
-}
-
-/// The frame parsers of a WebSocket whose answer agreed on `deflate`.
-fn parsers(tcp: &TcpFacts, deflate: Option<&DeflateParams>, inflate: bool) -> Frames {
-    let parser = |side: Side| {
-        let role = tcp.role_of(side);
-        let inflater = match (deflate, inflate) {
-            (Some(d), true) => Some(Inflater::new(match role {
-                Role::Client => d.client_no_context_takeover,
-                Role::Server => d.server_no_context_takeover,
-            })),
-            _ => None,
-        };
-        Box::new(FrameParser::new(role, deflate.is_some(), inflater))
-    };
-    Frames { parsers: PerSide([parser(Side::A), parser(Side::B)]), events: Vec::new() }
 }
 
 impl H2Sink for Sink<'_> {
@@ -311,7 +294,7 @@ impl H2Sink for Sink<'_> {
         w.session.last_data[side] = Some(at);
         let Some(f) = w.frames.as_mut() else {
             // Frames before the answer: the parser (made at the answer) starts lost.
-            w.frames = Some(parsers(self.tcp, None, self.inflate));
+            w.frames = Some(Frames::new(self.tcp, None, self.inflate, false));
             if let Some(f) = w.frames.as_mut() {
                 f.parsers[side].set_lost();
             }

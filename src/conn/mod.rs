@@ -71,6 +71,25 @@ struct Frames {
     events: Vec<WsEvent>,
 }
 
+impl Frames {
+    /// The frame parsers of a WebSocket whose answer agreed on `deflate` (RSV1 allowed also
+    /// with `any_rsv1`).
+    fn new(tcp: &TcpFacts, deflate: Option<&DeflateParams>, inflate: bool, any_rsv1: bool) -> Frames {
+        let parser = |side: Side| {
+            let role = tcp.role_of(side);
+            let inflater = match (deflate, inflate) {
+                (Some(d), true) => Some(Inflater::new(match role {
+                    Role::Client => d.client_no_context_takeover,
+                    Role::Server => d.server_no_context_takeover,
+                })),
+                _ => None,
+            };
+            Box::new(FrameParser::new(role, deflate.is_some() || any_rsv1, inflater))
+        };
+        Frames { parsers: PerSide([parser(Side::A), parser(Side::B)]), events: Vec::new() }
+    }
+}
+
 /// Everything above TCP.
 struct Upper {
     layer: Layer,
@@ -576,20 +595,9 @@ impl AppSink<'_> {
         let s = &mut self.up.session;
         s.upgraded_at.get_or_insert(at);
         let mid = deflate.is_none() && (s.http.exchange.is_none() || s.http.truncated);
-        let parser = |side: Side| {
-            let role = self.tcp.role_of(side);
-            let inflater = match (&deflate, self.up.cfg.inflate) {
-                (Some(d), true) => Some(Inflater::new(match role {
-                    Role::Client => d.client_no_context_takeover,
-                    Role::Server => d.server_no_context_takeover,
-                })),
-                _ => None,
-            };
-            // Mid-connection we cannot know whether RSV1 was negotiated: allow it.
-            Box::new(FrameParser::new(role, deflate.is_some() || mid, inflater))
-        };
-        let parsers = PerSide([parser(Side::A), parser(Side::B)]);
-        self.up.layer = Layer::WebSocket(Frames { parsers, events: Vec::new() });
+        // Mid-connection we cannot know whether RSV1 was negotiated: allow it.
+        let frames = Frames::new(self.tcp, deflate.as_ref(), self.up.cfg.inflate, mid);
+        self.up.layer = Layer::WebSocket(frames);
         self.up.session.deflate = deflate;
     }
 
