@@ -54,10 +54,10 @@ impl<T> FlowTable<T> {
     }
 
     pub fn get(&mut self, key: &FlowKey) -> Option<usize> {
-        if let Some((k, slot)) = self.last {
-            if k == *key {
-                return Some(slot);
-            }
+        if let Some((k, slot)) = self.last
+            && k == *key
+        {
+            return Some(slot);
         }
         let slot = self.map.get(key).copied()?;
         self.last = Some((*key, slot));

@@ -69,10 +69,10 @@ impl Filters {
                 return false;
             }
         }
-        if let Some(p) = &self.path {
-            if !c.path().is_some_and(|x| x.contains(p.as_str())) {
-                return false;
-            }
+        if let Some(p) = &self.path
+            && !c.path().is_some_and(|x| x.contains(p.as_str()))
+        {
+            return false;
         }
         self.verdicts.is_empty() || self.verdicts.contains(&c.verdict.kind)
     }
@@ -293,11 +293,11 @@ impl Stage {
     /// Hands the batch over. A closed channel means the thread stopped on an error, which
     /// [`Stage::finish`] returns.
     fn flush(&mut self) {
-        if let Stage::Thread { batch, tx, .. } = self {
-            if !batch.is_empty() {
-                let full = std::mem::replace(batch, Vec::with_capacity(Self::BATCH));
-                let _ = tx.send(full);
-            }
+        if let Stage::Thread { batch, tx, .. } = self
+            && !batch.is_empty()
+        {
+            let full = std::mem::replace(batch, Vec::with_capacity(Self::BATCH));
+            let _ = tx.send(full);
         }
     }
 

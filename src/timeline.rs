@@ -417,10 +417,10 @@ impl TcpFacts {
         let mut best: Option<(Side, bool, At)> = None;
         for s in Side::BOTH {
             for (is_rst, at) in [(false, self.fin[s]), (true, self.rst[s])] {
-                if let Some(at) = at {
-                    if best.is_none_or(|(_, _, b)| at.packet < b.packet) {
-                        best = Some((s, is_rst, at));
-                    }
+                if let Some(at) = at
+                    && best.is_none_or(|(_, _, b)| at.packet < b.packet)
+                {
+                    best = Some((s, is_rst, at));
                 }
             }
         }

@@ -525,7 +525,7 @@ fn epb(caplen: u32, orig: u32, data: &[u8]) -> Vec<u8> {
     body.extend_from_slice(&caplen.to_le_bytes());
     body.extend_from_slice(&orig.to_le_bytes());
     body.extend_from_slice(data);
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     pcapng_block(6, &body)

@@ -443,7 +443,7 @@ impl<R: Read> CaptureReader<R> {
             }
             let btype = u32_at(h, 0, be);
             let blen = u32_at(h, 4, be) as usize;
-            if blen < 12 || blen % 4 != 0 || blen > MAX_PCAPNG_BLOCK {
+            if blen < 12 || !blen.is_multiple_of(4) || blen > MAX_PCAPNG_BLOCK {
                 let at = self.offset;
                 let n = self.next_number;
                 if self.resync_pcapng(be) {
@@ -556,7 +556,7 @@ impl<R: Read> CaptureReader<R> {
             let l = u32_at(&self.buf, at + 4, be) as usize;
             if matches!(t, PCAPNG_SHB | PCAPNG_IDB | PCAPNG_PB | PCAPNG_SPB | PCAPNG_EPB | 4 | 5)
                 && l >= 12
-                && l % 4 == 0
+                && l.is_multiple_of(4)
                 && at + l <= self.end
                 && u32_at(&self.buf, at + l - 4, be) as usize == l
             {

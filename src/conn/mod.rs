@@ -225,10 +225,11 @@ impl Conn {
                 self.asm[s].flush(budget, &mut sink);
             }
         }
-        if (f.fin() || f.rst()) && self.tcp.tcp_ended() {
-            if let Some(tls) = self.tls.as_mut() {
-                tls.release();
-            }
+        if (f.fin() || f.rst())
+            && self.tcp.tcp_ended()
+            && let Some(tls) = self.tls.as_mut()
+        {
+            tls.release();
         }
     }
 
@@ -344,7 +345,7 @@ fn starts_h2(bytes: &[u8], maybe_client: bool) -> bool {
         && bytes[3] == 4
         && bytes[4] == 0
         && bytes[5..9] == [0, 0, 0, 0]
-        && u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) % 6 == 0
+        && u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]).is_multiple_of(6)
         && u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) <= 16_384
 }
 

@@ -83,10 +83,11 @@ pub fn advise(
                 200 => a.push("200 OK: the server ignored the upgrade and served a page — a wrong path (SPA fallback), or something on the way that does not support WebSockets.".into()),
                 _ => a.push(format!("Status {status}: see the response body preview and the server's log.")),
             }
-            if let Some((req, _)) = s.request() {
-                if !req.wants_websocket() && status != 426 {
-                    a.push("The request reaching this server had no `Upgrade: websocket` header: a proxy on the way dropped it.".into());
-                }
+            if let Some((req, _)) = s.request()
+                && !req.wants_websocket()
+                && status != 426
+            {
+                a.push("The request reaching this server had no `Upgrade: websocket` header: a proxy on the way dropped it.".into());
             }
         }
         Kind::HandshakeUnanswered => {
@@ -147,10 +148,10 @@ pub fn advise(
                     Some(c) if (4000..5000).contains(&c) => Some(format!("{c} is application-defined: find `close(code={c})` (Channels) or `ws.close({c}, …)` in the application; the reason says why.")),
                     _ => None,
                 };
-                if let Some(h) = hint {
-                    if !a.contains(&h) {
-                        a.push(h);
-                    }
+                if let Some(h) = hint
+                    && !a.contains(&h)
+                {
+                    a.push(h);
                 }
             }
         }

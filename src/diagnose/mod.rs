@@ -214,10 +214,10 @@ pub fn sees(s: &Session, side: Side) -> Option<u16> {
     let peer = side.other();
     // After its own END_STREAM a side still reads (a half-close); after anything else it does not.
     let own_end = s.ends.hard[side].map(|e| e.at.packet);
-    if let Some(c) = s.close_from(peer) {
-        if own_end.is_none_or(|e| c.at.packet < e) {
-            return Some(c.code.unwrap_or(1005));
-        }
+    if let Some(c) = s.close_from(peer)
+        && own_end.is_none_or(|e| c.at.packet < e)
+    {
+        return Some(c.code.unwrap_or(1005));
     }
     if s.ends.first().is_some() { Some(1006) } else { None }
 }

@@ -129,11 +129,11 @@ impl H1 {
             }
             if h.skip > 0 {
                 let n = h.skip.min(bytes.len() as u64) as usize;
-                if h.collecting_body {
-                    if let Some(ex) = facts.exchange.as_mut() {
-                        let room = BODY_PREVIEW.saturating_sub(ex.body.len());
-                        ex.body.extend_from_slice(&bytes[..room.min(n)]);
-                    }
+                if h.collecting_body
+                    && let Some(ex) = facts.exchange.as_mut()
+                {
+                    let room = BODY_PREVIEW.saturating_sub(ex.body.len());
+                    ex.body.extend_from_slice(&bytes[..room.min(n)]);
                 }
                 h.skip -= n as u64;
                 bytes = &bytes[n..];

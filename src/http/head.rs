@@ -478,10 +478,10 @@ pub fn validate_101(req: &Request, resp: &Response) -> Vec<HandshakeProblem> {
             Some(_) => {}
         }
     }
-    if let Some(p) = &resp.protocol {
-        if !req.protocols.iter().any(|o| o == p) {
-            problems.push(HandshakeProblem::UnofferedProtocol(p.clone()));
-        }
+    if let Some(p) = &resp.protocol
+        && !req.protocols.iter().any(|o| o == p)
+    {
+        problems.push(HandshakeProblem::UnofferedProtocol(p.clone()));
     }
     for e in &resp.extensions {
         if !req.extensions.iter().any(|o| o.name == e.name) {

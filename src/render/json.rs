@@ -166,11 +166,13 @@ impl Writer<'_> {
         let h = (ptr >> 3) ^ (ptr >> 13) ^ key.len() ^ tag.wrapping_mul(0x9e37_79b9);
         let i = h % Keys::SLOTS;
         let slot = self.keys.slots[i];
-        if slot.ptr == ptr && slot.len == key.len() && slot.tag == tag {
-            if let Some(b) = self.keys.bytes.get(slot.at as usize..(slot.at + slot.n) as usize) {
-                self.out.extend_from_slice(b);
-                return;
-            }
+        if slot.ptr == ptr
+            && slot.len == key.len()
+            && slot.tag == tag
+            && let Some(b) = self.keys.bytes.get(slot.at as usize..(slot.at + slot.n) as usize)
+        {
+            self.out.extend_from_slice(b);
+            return;
         }
         let start = self.out.len();
         self.key(first, key);

@@ -230,11 +230,11 @@ pub fn explain(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<(
     for e in &c.verdict.evidence {
         writeln!(w, "    #{:<6} {:>12}  {}", e.packet, format!("+{}", human_ms(e.at_ms)), clean(&e.text))?;
     }
-    if let Some(r) = &c.handshake.response {
-        if let Some(b) = &r.body_preview {
-            let b: String = clean(b.trim()).chars().take(160).collect();
-            writeln!(w, "  body: {}", wrap(&b, style.width.saturating_sub(8), "        "))?;
-        }
+    if let Some(r) = &c.handshake.response
+        && let Some(b) = &r.body_preview
+    {
+        let b: String = clean(b.trim()).chars().take(160).collect();
+        writeln!(w, "  body: {}", wrap(&b, style.width.saturating_sub(8), "        "))?;
     }
     let hb = &c.websocket.heartbeat;
     let mut beats = Vec::new();
@@ -250,17 +250,17 @@ pub fn explain(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<(
     if !beats.is_empty() {
         writeln!(w, "  heartbeats: {}", beats.join(", "))?;
     }
-    if let Some(u) = &c.websocket.heartbeat.last_unanswered {
-        if !c.verdict.kind.is_normal() {
-            writeln!(
-                w,
-                "  last unanswered {} from the {} at #{} (+{})",
-                u.kind.replace('_', " "),
-                u.from,
-                u.packet,
-                human_ms(u.at_ms)
-            )?;
-        }
+    if let Some(u) = &c.websocket.heartbeat.last_unanswered
+        && !c.verdict.kind.is_normal()
+    {
+        writeln!(
+            w,
+            "  last unanswered {} from the {} at #{} (+{})",
+            u.kind.replace('_', " "),
+            u.from,
+            u.packet,
+            human_ms(u.at_ms)
+        )?;
     }
     for a in &c.verdict.advice {
         writeln!(w, "  - {}", wrap(&clean(a), style.width.saturating_sub(4), "    "))?;

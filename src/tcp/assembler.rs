@@ -137,15 +137,15 @@ impl Assembler {
             self.base = seq.wrapping_add(len);
             self.next = Some(0);
         }
-        if let Some(a) = self.abs(seq) {
-            if a >= 0 {
-                let at = a as u64 + u64::from(len);
-                // A bare FIN seen again is a retransmission (as tshark counts them).
-                if len == 0 && self.fin == Some(at) {
-                    self.stats.retransmissions += 1;
-                }
-                self.fin = Some(at);
+        if let Some(a) = self.abs(seq)
+            && a >= 0
+        {
+            let at = a as u64 + u64::from(len);
+            // A bare FIN seen again is a retransmission (as tshark counts them).
+            if len == 0 && self.fin == Some(at) {
+                self.stats.retransmissions += 1;
             }
+            self.fin = Some(at);
         }
     }
 
@@ -362,10 +362,10 @@ impl Assembler {
     fn give_up_first(&mut self, budget: &mut Budget, sink: &mut impl Sink) {
         let Some((&start, (_, meta))) = self.pending.first_key_value() else { return };
         let meta = *meta;
-        if let Some(next) = self.next {
-            if start > next {
-                self.deliver(&[], start - next, meta, sink);
-            }
+        if let Some(next) = self.next
+            && start > next
+        {
+            self.deliver(&[], start - next, meta, sink);
         }
         self.drain(budget, sink);
     }
@@ -375,10 +375,10 @@ impl Assembler {
     pub fn peer_ack(&mut self, ack: u32, meta: Meta, budget: &mut Budget, sink: &mut impl Sink) {
         let (Some(next), Some(target)) = (self.next, self.abs(ack)) else { return };
         let mut target = target;
-        if let Some(f) = self.fin {
-            if target == f as i64 + 1 {
-                target = f as i64;
-            }
+        if let Some(f) = self.fin
+            && target == f as i64 + 1
+        {
+            target = f as i64;
         }
         if target <= next as i64 || target as u64 - next > MAX_AHEAD {
             return;

@@ -332,7 +332,7 @@ enum Unhex {
 
 /// Hex digits into `out`; the number of bytes written.
 fn unhex_into(hex: &[u8], out: &mut [u8]) -> Result<usize, Unhex> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err(Unhex::Bad);
     }
     let digit = |c: u8| match c {

@@ -820,13 +820,12 @@ impl Core {
                 let hash = self.suite.map(|s| s.hash);
                 let suite = self.suite;
                 let dir = &mut self.dirs[from];
-                if let (Some(hash), Some(suite), Some(secret)) = (hash, suite, dir.secret) {
-                    if let Ok(next) = keys::next_traffic_secret(hash, &secret)
-                        && let Ok(p) = Protection::tls13(suite, next.as_bytes())
-                    {
-                        dir.secret = Some(next);
-                        dir.prot = Some(p);
-                    }
+                if let (Some(hash), Some(suite), Some(secret)) = (hash, suite, dir.secret)
+                    && let Ok(next) = keys::next_traffic_secret(hash, &secret)
+                    && let Ok(p) = Protection::tls13(suite, next.as_bytes())
+                {
+                    dir.secret = Some(next);
+                    dir.prot = Some(p);
                 }
             }
             _ => {}

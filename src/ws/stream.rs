@@ -680,34 +680,35 @@ impl FrameParser {
     fn end_message(&mut self, meta: Meta, out: &mut Vec<WsEvent>) {
         let Some(mut m) = self.msg.take() else { return };
         let mut inflated_len = None;
-        if m.compressed && m.inflate_ok {
-            if let Some(inf) = self.inflater.as_mut() {
-                // RFC 7692 §7.2.2: append 00 00 ff ff to the message's compressed bytes.
-                let is_text = m.opcode == OpCode::Text;
-                let (utf8, preview) = (&mut m.utf8, &mut m.preview);
-                let capped_before = inf.capped();
-                let r = inf.feed(&[0x00, 0x00, 0xff, 0xff], true, |tail| {
-                    if is_text {
-                        see_text(utf8, preview, tail);
-                    }
-                });
-                match r {
-                    Ok(n) => {
-                        m.inflated += n;
-                        self.counts.inflated_out += n;
-                        if capped_before || m.inflated > super::deflate::MAX_INFLATED {
-                            m.inflate_ok = false;
-                        } else {
-                            inflated_len = Some(m.inflated);
-                        }
-                    }
-                    Err(_) => {
+        if m.compressed
+            && m.inflate_ok
+            && let Some(inf) = self.inflater.as_mut()
+        {
+            // RFC 7692 §7.2.2: append 00 00 ff ff to the message's compressed bytes.
+            let is_text = m.opcode == OpCode::Text;
+            let (utf8, preview) = (&mut m.utf8, &mut m.preview);
+            let capped_before = inf.capped();
+            let r = inf.feed(&[0x00, 0x00, 0xff, 0xff], true, |tail| {
+                if is_text {
+                    see_text(utf8, preview, tail);
+                }
+            });
+            match r {
+                Ok(n) => {
+                    m.inflated += n;
+                    self.counts.inflated_out += n;
+                    if capped_before || m.inflated > super::deflate::MAX_INFLATED {
                         m.inflate_ok = false;
-                        if !m.incomplete {
-                            self.violation(Violation::InflateFailed, meta, out);
-                        }
-                        self.inflater = None;
+                    } else {
+                        inflated_len = Some(m.inflated);
                     }
+                }
+                Err(_) => {
+                    m.inflate_ok = false;
+                    if !m.incomplete {
+                        self.violation(Violation::InflateFailed, meta, out);
+                    }
+                    self.inflater = None;
                 }
             }
         }

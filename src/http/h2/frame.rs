@@ -281,7 +281,7 @@ pub fn parse<'a>(h: &FrameHeader, p: &'a [u8]) -> Result<Frame<'a>, FrameError> 
         FrameType::Settings => {
             on_stream(false)?;
             let ack = h.has(flags::ACK);
-            if p.len() % 6 != 0 || (ack && !p.is_empty()) {
+            if !p.len().is_multiple_of(6) || (ack && !p.is_empty()) {
                 return Err(size());
             }
             let params = p.chunks_exact(6).map(|c| (u16::from_be_bytes([c[0], c[1]]), be32(&c[2..]))).collect();
