@@ -163,6 +163,7 @@ impl Analyzer {
             reorder_cap: cfg.reorder_cap,
             inflate: cfg.inflate,
             events: !cfg.report.no_timeline,
+            other_streams: cfg.all,
             keys: None,
             input: None,
             input_index: 0,
@@ -363,6 +364,11 @@ impl Analyzer {
         for session in tl.sessions.iter_mut().skip(1) {
             session.id = self.next_id;
             self.next_id += 1;
+        }
+        if let Some(h2) = &tl.h2 {
+            // The ids of the streams `--all` would list and this run does not.
+            let used = tl.sessions.len().max(1) as u64;
+            self.next_id += u64::from(h2.ids).saturating_sub(used);
         }
         for session in &tl.sessions {
             for s in units::Side::BOTH {

@@ -708,11 +708,13 @@ impl Events {
         for e in &self.events {
             text.clear();
             if e.stream != 0 {
-                text.push_str("stream ");
+                // As tshark names an HTTP/2 frame: "HEADERS[3]: ", "DATA[3]: ".
+                text.push_str(h2_frame_of(&e.kind));
+                text.push('[');
                 text.push_str(itoa::Buffer::new().format(e.stream));
-                text.push_str(": ");
+                text.push_str("]: ");
             }
-            let event = event_text(&e.kind, opts, &mut text);
+            let event = event_text(&e.kind, opts, e.stream != 0, &mut text);
             let from = if e.side == self.client { Role::Client } else { Role::Server };
             let at_ms = round_ms(e.at.ts.ms_since(self.first));
             f(&EventView { at_ms, packet: e.at.packet.0, from, event, text: &text });
@@ -745,8 +747,19 @@ impl Serialize for Events {
     }
 }
 
-/// Appends an event's text to `t`; returns its kind.
-fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static str {
+/// The HTTP/2 frame that carried an event on a stream.
+fn h2_frame_of(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::Request { .. } | EventKind::Response { .. } => "HEADERS",
+        EventKind::H2(H2Note::EndStream { headers: true }) => "HEADERS",
+        EventKind::H2(H2Note::RstStream { .. }) => "RST_STREAM",
+        // WebSocket frames and the END_STREAM flag of a DATA frame.
+        _ => "DATA",
+    }
+}
+
+/// Appends an event's text to `t` (`on_stream`: on an HTTP/2 stream); returns its kind.
+fn event_text(kind: &EventKind, opts: ReportOptions, on_stream: bool, t: &mut String) -> &'static str {
     use std::fmt::Write;
     // `write!` into a `String` cannot fail.
     match kind {
@@ -766,8 +779,12 @@ fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static
                 t.push_str(&http::mask_uri(uri));
             }
             if *upgrade {
-                t.push_str(" (Upgrade: websocket)");
+                // RFC 8441 §4 asks for the protocol with a pseudo-header.
+                t.push_str(if on_stream { " :protocol websocket" } else { " (Upgrade: websocket)" });
             }
+        }
+        EventKind::Response { status, .. } if on_stream => {
+            let _ = write!(t, ":status {status}");
         }
         EventKind::Response { status, reason } => {
             let _ = write!(t, "HTTP {status} {reason}");
@@ -830,7 +847,7 @@ fn event_text(kind: &EventKind, opts: ReportOptions, t: &mut String) -> &'static
         EventKind::H2(n) => match n {
             H2Note::Preface => "h2_preface",
             H2Note::Settings { .. } => "h2_settings",
-            H2Note::EndStream => "h2_end_stream",
+            H2Note::EndStream { .. } => "h2_end_stream",
             H2Note::RstStream { .. } => "h2_rst_stream",
             H2Note::GoAway { .. } => "h2_goaway",
             H2Note::Error(_) => "h2_error",
@@ -844,19 +861,20 @@ fn h2_note_text(n: &H2Note, t: &mut String) {
     use std::fmt::Write;
     match n {
         H2Note::Preface => t.push_str("HTTP/2 connection preface"),
-        H2Note::Settings { ack: true, .. } => t.push_str("SETTINGS ACK"),
+        H2Note::Settings { ack: true, .. } => t.push_str("SETTINGS[0]: ACK"),
         H2Note::Settings { connect_protocol, .. } => {
-            t.push_str("SETTINGS");
+            t.push_str("SETTINGS[0]");
             if *connect_protocol == Some(true) {
                 t.push_str(" (ENABLE_CONNECT_PROTOCOL = 1: WebSockets over HTTP/2 allowed)");
             }
         }
-        H2Note::EndStream => t.push_str("END_STREAM"),
+        H2Note::EndStream { .. } => t.push_str("END_STREAM"),
+        // After "RST_STREAM[3]: ".
         H2Note::RstStream { code } => {
-            let _ = write!(t, "RST_STREAM {code}");
+            let _ = write!(t, "{code}");
         }
         H2Note::GoAway { last_stream, code, debug } => {
-            let _ = write!(t, "GOAWAY {code}, last stream {last_stream}");
+            let _ = write!(t, "GOAWAY[0]: {code}, last stream {last_stream}");
             if !debug.is_empty() {
                 t.push_str(": ");
                 push_clean(t, head_chars(debug, 60));

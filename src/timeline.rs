@@ -67,13 +67,27 @@ pub enum EventKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum H2Note {
     Preface,
-    Settings { ack: bool, connect_protocol: Option<bool> },
-    EndStream,
-    RstStream { code: crate::http::h2::ErrorCode },
-    GoAway { last_stream: u32, code: crate::http::h2::ErrorCode, debug: String },
+    Settings {
+        ack: bool,
+        connect_protocol: Option<bool>,
+    },
+    /// The END_STREAM flag, on a HEADERS frame (`headers`) or a DATA frame.
+    EndStream {
+        headers: bool,
+    },
+    RstStream {
+        code: crate::http::h2::ErrorCode,
+    },
+    GoAway {
+        last_stream: u32,
+        code: crate::http::h2::ErrorCode,
+        debug: String,
+    },
     Error(String),
     Lost,
-    Resync { skipped: u64 },
+    Resync {
+        skipped: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -481,6 +495,9 @@ pub struct H2Facts {
     pub errors: Vec<(Side, String, At)>,
     /// A side's framing was lost to a capture gap.
     pub lost: PerSide<bool>,
+    /// The report ids the connection's streams take, whether or not the streams that are not
+    /// WebSockets are kept (so `--all` does not move any other connection's id).
+    pub ids: u32,
 }
 
 impl H2Facts {
@@ -495,6 +512,9 @@ impl H2Facts {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct H2Stream {
     pub stream: u32,
+    /// An extended CONNECT with `:protocol websocket` (RFC 8441 §4); otherwise another request
+    /// on the connection, kept for `--all`.
+    pub websocket: bool,
     pub end_stream: PerSide<Option<At>>,
     pub rst: Option<(Side, crate::http::h2::ErrorCode, At)>,
 }

@@ -41,25 +41,22 @@ fn stem(path: &str) -> &str {
 
 /// Each WebSocket stream tshark saw (an extended CONNECT with `:protocol websocket`) is one
 /// wsdiag record naming that stream, with the same answer, Close frames, RST_STREAM and
-/// END_STREAMs; and wsdiag has no WebSocket tshark does not.
+/// END_STREAMs; each other request stream is a `not_websocket` record (`--all`) with tshark's
+/// path and status; and wsdiag has no stream tshark does not.
 #[test]
 fn every_websocket_stream_agrees_with_tshark() {
     let mut errors = Vec::new();
-    let mut streams = 0;
+    let (mut streams, mut other_streams) = (0, 0);
     for path in captures() {
         let name = stem(&path);
         let facts: Value =
             serde_json::from_str(&std::fs::read_to_string(format!("tests/tshark/h2/{name}.json")).unwrap()).unwrap();
         let conns = analyse(&path);
         let ours: Vec<&Connection> = conns.iter().filter(|c| c.transport.kind == "h2").collect();
-        let mut theirs = 0;
+        let (mut theirs, mut others) = (0, 0);
         for tcp in facts["streams"].as_array().unwrap() {
             let Some(h2) = tcp.get("h2").filter(|h| !h.is_null()) else { continue };
             for st in h2["streams"].as_array().unwrap() {
-                if st["request"][":protocol"] != json!("websocket") {
-                    continue;
-                }
-                theirs += 1;
                 let id = format!("{name} {} stream {}", tcp["client"], st["id"]);
                 let Some(c) =
                     ours.iter().find(|c| json!(c.client) == tcp["client"] && json!(c.transport.stream) == st["id"])
@@ -67,6 +64,20 @@ fn every_websocket_stream_agrees_with_tshark() {
                     errors.push(format!("{id}: no wsdiag record"));
                     continue;
                 };
+                if st["request"][":protocol"] != json!("websocket") {
+                    // Another request (`--all` lists it): the same path and answer.
+                    others += 1;
+                    let status = c.handshake.response.as_ref().map(|r| r.status.to_string());
+                    let path = c.handshake.request.as_ref().map(|r| r.uri.clone());
+                    if c.verdict.kind != Kind::NotWebsocket
+                        || json!(status) != st["response"][":status"]
+                        || json!(path) != st["request"][":path"]
+                    {
+                        errors.push(format!("{id}: {:?} {path:?} {status:?} vs tshark {st}", c.verdict.kind));
+                    }
+                    continue;
+                }
+                theirs += 1;
                 let mut eq = |fact: &str, ours: Value, theirs: Value| {
                     if ours != theirs {
                         errors.push(format!("{id}: {fact}: wsdiag {ours} vs tshark {theirs}"));
@@ -110,12 +121,17 @@ fn every_websocket_stream_agrees_with_tshark() {
                 streams += 1;
             }
         }
-        if ours.len() != theirs {
-            errors.push(format!("{name}: {} h2 WebSocket records, tshark {theirs} WebSocket streams", ours.len()));
+        if ours.len() != theirs + others {
+            errors.push(format!(
+                "{name}: {} h2 records, tshark {theirs} WebSocket streams and {others} others",
+                ours.len()
+            ));
         }
+        other_streams += others;
     }
     assert!(errors.is_empty(), "{} disagreements:\n{}", errors.len(), errors.join("\n"));
     assert!(streams >= 14, "{streams} streams checked");
+    assert!(other_streams >= 12, "{other_streams} other streams checked");
 }
 
 /// What each browser's page reported in onclose is what wsdiag says the client sees.
@@ -160,15 +176,16 @@ fn the_browsers_saw_what_wsdiag_says() {
 #[test]
 fn two_websockets_on_one_connection() {
     let conns = analyse("captures/h2/h2-chromium-two-streams.pcap");
-    let ws: Vec<&Connection> = conns.iter().filter(|c| c.transport.kind == "h2").collect();
+    let ws: Vec<&Connection> =
+        conns.iter().filter(|c| c.transport.kind == "h2" && c.verdict.kind != Kind::NotWebsocket).collect();
     assert_eq!(ws.len(), 2);
     assert_ne!(ws[0].id, ws[1].id);
     assert_eq!(ws[0].transport.tcp_id, ws[1].transport.tcp_id);
     assert_eq!((ws[0].transport.stream, ws[1].transport.stream), (Some(3), Some(5)));
-    for (c, other) in [(ws[0], "stream 5:"), (ws[1], "stream 3:")] {
+    for (c, other) in [(ws[0], "[5]:"), (ws[1], "[3]:")] {
         let texts: Vec<String> = c.timeline.to_vec().into_iter().map(|e| e.text).collect();
         assert!(texts.iter().any(|t| t.starts_with("SETTINGS")), "connection events are shared");
-        assert!(!texts.iter().any(|t| t.starts_with(other)), "{texts:?}");
+        assert!(!texts.iter().any(|t| t.contains(other)), "{texts:?}");
     }
     assert_eq!(ws[1].websocket.close_frames.first().and_then(|f| f.code), Some(4000));
 }
@@ -188,4 +205,49 @@ fn without_keys_the_tls_story_is_told() {
             .iter()
             .any(|c| c.tls.as_ref().is_some_and(|t| t.alpn.is_none() && t.alpn_offered.iter().any(|a| a == "h2")))
     );
+}
+
+/// `--all` adds the streams that are not WebSockets without moving any other record's id, and
+/// `--conn` draws the ladder of a WebSocket that is not the first on its TCP connection, with
+/// its own stream's HTTP/2 frames.
+#[test]
+fn other_streams_keep_ids_and_the_ladder_names_frames() {
+    let bin = env!("CARGO_BIN_EXE_wsdiag");
+    let path = "captures/h2/h2-chromium-two-streams.pcap";
+    let keys = "captures/h2/h2-chromium-two-streams.keys";
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin).args(["--keylog", keys]).args(args).arg(path).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let records = |all: bool| -> Vec<(u64, String, String)> {
+        let text = run(if all { &["--json", "--all"] } else { &["--json"] });
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].as_u64().unwrap(), c["verdict"]["kind"].to_string(), c["transport"].to_string()))
+            .collect()
+    };
+    let (plain, all) = (records(false), records(true));
+    assert_eq!(plain.len(), 2, "{plain:?}");
+    for r in &plain {
+        assert!(all.contains(r), "{r:?} not in {all:?}");
+    }
+    let other: Vec<_> = all.iter().filter(|r| r.1 == "\"not_websocket\"" && r.2.contains("\"h2\"")).collect();
+    assert_eq!(other.len(), 1, "{all:?}");
+    assert!(other[0].2.contains("\"stream\":1"), "{other:?}");
+    // The second WebSocket (stream 5): its own frames, named as tshark names them.
+    let second = plain.iter().find(|r| r.2.contains("\"stream\":5")).unwrap();
+    let ladder = run(&["--conn", &second.0.to_string()]);
+    for want in [
+        "HEADERS[5]: CONNECT /chat/b :protocol websocket",
+        "HEADERS[5]: :status 200",
+        "DATA[5]: Close 4000",
+        "SETTINGS[0]",
+    ] {
+        assert!(ladder.contains(want), "{want:?} not in\n{ladder}");
+    }
+    assert!(!ladder.contains("[3]"), "stream 3's frames in stream 5's ladder:\n{ladder}");
 }

@@ -12,10 +12,12 @@ use crate::ws::deflate::DeflateParams;
 
 /// The most WebSocket streams one connection keeps (the rest are counted).
 const MAX_WS_STREAMS: usize = 256;
+/// The most other streams one connection keeps for `--all` (the rest are counted).
+const MAX_OTHER_STREAMS: usize = 64;
 /// The most framing problems kept.
 const MAX_ERRORS: usize = 8;
 
-/// A WebSocket on a stream.
+/// A WebSocket on a stream (or, for `--all`, another request).
 struct WsStream {
     id: u32,
     session: Session,
@@ -27,6 +29,10 @@ struct WsStream {
 #[derive(Default)]
 struct Streams {
     ws: Vec<WsStream>,
+    /// How many of `ws` are WebSockets.
+    websockets: usize,
+    /// Keep the streams that are not WebSockets.
+    keep_other: bool,
     facts: H2Facts,
 }
 
@@ -46,6 +52,11 @@ struct Sink<'a> {
 }
 
 impl H2Layer {
+    /// `keep_other`: keep the streams that are not WebSockets as sessions too.
+    pub(super) fn new(keep_other: bool) -> Self {
+        H2Layer { reader: H2::default(), streams: Streams { keep_other, ..Streams::default() } }
+    }
+
     pub(super) fn data(&mut self, tcp: &TcpFacts, side: Side, bytes: &[u8], at: At, log: &mut EventLog, inflate: bool) {
         let from = tcp.role_of(side);
         let mut sink = Sink { st: &mut self.streams, tcp, log, inflate };
@@ -60,7 +71,7 @@ impl H2Layer {
 
     /// Whether a WebSocket stream was seen.
     pub(super) fn has_websocket(&self) -> bool {
-        !self.streams.ws.is_empty()
+        self.streams.websockets > 0
     }
 
     pub(super) fn buffered(&self) -> usize {
@@ -73,6 +84,11 @@ impl H2Layer {
         for role in [Role::Client, Role::Server] {
             facts.frames[tcp.side_of(role)] = *self.reader.counts(role);
         }
+        let websockets = self.streams.websockets;
+        let others = (facts.other_streams as usize).min(MAX_OTHER_STREAMS);
+        facts.ids = u32::try_from((websockets + others).max(1)).unwrap_or(u32::MAX);
+        // The WebSockets first: the first of them takes the TCP connection's id.
+        self.streams.ws.sort_by_key(|w| !w.session.h2.as_ref().is_some_and(|st| st.websocket));
         let sessions = self
             .streams
             .ws
@@ -167,9 +183,10 @@ impl Sink<'_> {
                 && h2::field(&fields, ":protocol").is_some_and(|p| p.eq_ignore_ascii_case("websocket"));
             if !websocket {
                 self.st.facts.other_streams += 1;
-                return;
-            }
-            if self.st.ws.len() >= MAX_WS_STREAMS {
+                if !self.st.keep_other || self.st.ws.len() - self.st.websockets >= MAX_OTHER_STREAMS {
+                    return;
+                }
+            } else if self.st.websockets >= MAX_WS_STREAMS {
                 self.st.facts.streams_dropped += 1;
                 return;
             }
@@ -178,21 +195,22 @@ impl Sink<'_> {
                 at,
                 side,
                 stream,
-                EventKind::Request { method: req.method.clone(), uri: req.uri.clone(), upgrade: true },
+                EventKind::Request { method: req.method.clone(), uri: req.uri.clone(), upgrade: websocket },
             );
             let session = Session {
                 http: H1Facts {
                     exchange: Some(Box::new(Exchange { request: Some((req, at)), response: None, body: Vec::new() })),
                     exchanges: 1,
-                    attempted: true,
+                    attempted: websocket,
                     ..H1Facts::default()
                 },
-                h2: Some(Box::new(H2Stream { stream, ..H2Stream::default() })),
+                h2: Some(Box::new(H2Stream { stream, websocket, ..H2Stream::default() })),
                 ..Session::default()
             };
+            self.st.websockets += usize::from(websocket);
             self.st.ws.push(WsStream { id: stream, session, frames: None });
             if end_stream {
-                self.end_stream(side, at, stream);
+                self.end_stream(side, at, stream, true);
             }
             return;
         }
@@ -207,7 +225,7 @@ impl Sink<'_> {
         if from == Role::Server && ex.response.is_none() {
             let resp = response(&fields);
             let (status, reason) = (resp.status, resp.reason.clone());
-            let ok = (200..300).contains(&status);
+            let ok = (200..300).contains(&status) && w.session.h2.as_ref().is_some_and(|st| st.websocket);
             let deflate = ok
                 .then(|| resp.extensions.iter().find(|e| e.name == "permessage-deflate").cloned())
                 .flatten()
@@ -221,16 +239,16 @@ impl Sink<'_> {
             self.log.push_on(at, side, stream, EventKind::Response { status, reason });
         }
         if end_stream {
-            self.end_stream(side, at, stream);
+            self.end_stream(side, at, stream, true);
         }
     }
 
-    fn end_stream(&mut self, side: Side, at: At, stream: u32) {
+    fn end_stream(&mut self, side: Side, at: At, stream: u32, headers: bool) {
         let Some(w) = self.stream(stream) else { return };
         let Some(st) = w.session.h2.as_mut() else { return };
         if st.end_stream[side].is_none() {
             st.end_stream[side] = Some(at);
-            self.note(side, at, stream, H2Note::EndStream);
+            self.note(side, at, stream, H2Note::EndStream { headers });
         }
     }
 }
@@ -259,7 +277,7 @@ impl H2Sink for Sink<'_> {
             }
             H2Event::Data { stream, end_stream, .. } => {
                 if end_stream {
-                    self.end_stream(side, at, stream);
+                    self.end_stream(side, at, stream, false);
                 }
             }
             H2Event::RstStream { stream, code } => {
@@ -292,6 +310,9 @@ impl H2Sink for Sink<'_> {
         let Some(i) = self.st.ws.iter().position(|w| w.id == stream) else { return };
         let w = &mut self.st.ws[i];
         w.session.last_data[side] = Some(at);
+        if !w.session.h2.as_ref().is_some_and(|st| st.websocket) {
+            return;
+        }
         let Some(f) = w.frames.as_mut() else {
             // Frames before the answer: the parser (made at the answer) starts lost.
             w.frames = Some(Frames::new(self.tcp, None, self.inflate, false));

@@ -29,6 +29,9 @@ pub struct ConnConfig {
     /// Keep the timeline's events. Only the JSON and the ladder show them, and no diagnosis
     /// reads them; the [`crate::Analyzer`] sets this from `ReportOptions::no_timeline`.
     pub events: bool,
+    /// Keep HTTP/2 streams that are not WebSockets as sessions of their own (`--all` lists
+    /// them as `not_websocket`); otherwise they are only counted.
+    pub other_streams: bool,
     /// TLS secrets (NSS key log), for decrypting wss.
     pub keys: Option<Arc<KeyLog>>,
     /// The capture file being read (its path and its place among the inputs, from 0).
@@ -43,6 +46,7 @@ impl Default for ConnConfig {
             reorder_cap: cfg.reorder_cap,
             inflate: cfg.inflate,
             events: true,
+            other_streams: false,
             keys: None,
             input: None,
             input_index: 0,
@@ -548,7 +552,7 @@ impl AppSink<'_> {
             if !from_client && bytes.starts_with(&crate::http::h2::PREFACE[..4]) {
                 self.set_client(side, ClientBy::Request);
             }
-            self.up.layer = Layer::H2(Box::default());
+            self.up.layer = Layer::H2(Box::new(h2::H2Layer::new(self.up.cfg.other_streams)));
             self.up.app = App::H2;
         } else if crate::http::looks_like_request(bytes) && (!known_client || from_client) {
             self.set_client(side, ClientBy::Request);

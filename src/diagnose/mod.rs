@@ -286,8 +286,31 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
     Verdict { kind, outcome, client_sees, server_sees, summary, evidence, advice }
 }
 
+/// An HTTP/2 stream that is not a WebSocket (listed with `--all`).
+fn other_stream(cx: &mut Ctx<'_>, stream: u32) -> (Kind, String) {
+    let ex = cx.s.http.exchange.as_deref();
+    let Some((req, at)) = ex.and_then(|e| e.request.as_ref()) else {
+        return (Kind::NotWebsocket, format!("HTTP/2 stream {stream}: not a WebSocket."));
+    };
+    cx.cite(*at, format!("{} {} on stream {stream}", req.method, req.uri_short()));
+    let answer = match ex.and_then(|e| e.response.as_ref()) {
+        Some((resp, at)) => {
+            cx.cite(*at, format!(":status {}", resp.status));
+            format!("answered {}", resp.status)
+        }
+        None => "no answer seen".into(),
+    };
+    (
+        Kind::NotWebsocket,
+        format!("HTTP/2 stream {stream}: {} {}, {answer} (a request, not a WebSocket).", req.method, req.uri_short()),
+    )
+}
+
 fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
     let (tcp, s) = (cx.tcp, cx.s);
+    if let Some(st) = s.h2.as_deref().filter(|st| !st.websocket) {
+        return other_stream(cx, st.stream);
+    }
     let payload = tcp.bytes(client) + tcp.bytes(server) > 0 || tcp.last_activity().is_some();
     let handshake = tcp.syn[client].or(tcp.syn[server]);
     // No payload at all: refused, unreachable, or an empty connection.
