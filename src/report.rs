@@ -205,6 +205,36 @@ pub struct H2Out {
     pub frames: ByRole<BTreeMap<&'static str, u64>>,
     /// Framing problems on the connection (a frame that broke RFC 9113, a lost header block).
     pub errors: Vec<String>,
+    /// Flow control (RFC 9113 §6.9): what each side could still send, on this stream and on
+    /// the connection, as DATA and WINDOW_UPDATE frames left it.
+    pub flow_control: ByRole<H2Flow>,
+}
+
+/// One sender's flow-control windows (`client`: what the client could send).
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct H2Flow {
+    /// The stream window it started with (its peer's SETTINGS_INITIAL_WINDOW_SIZE).
+    pub initial_window: i64,
+    pub stream_window: H2Window,
+    pub connection_window: H2Window,
+}
+
+/// A flow-control window: its value at the end of the capture, its lowest, and the packet
+/// where it first reached 0 (the sender had to wait for WINDOW_UPDATE credit).
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct H2Window {
+    /// Bytes of DATA the sender could still send at the end of the capture (0 or less: none).
+    pub end: i64,
+    /// The lowest it went.
+    pub min: i64,
+    /// The packet where it first reached 0: the sender had to wait for a WINDOW_UPDATE.
+    pub exhausted_packet: Option<u64>,
+}
+
+impl From<&crate::timeline::Window> for H2Window {
+    fn from(w: &crate::timeline::Window) -> Self {
+        H2Window { end: w.now, min: w.min, exhausted_packet: w.exhausted.map(|a| a.packet.0) }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -237,6 +267,11 @@ impl H2Out {
                 .map(|(k, n)| (*k, *n))
                 .collect()
         };
+        let flow = |side: Side| H2Flow {
+            initial_window: f.initial_window[side],
+            stream_window: (&st.window[side]).into(),
+            connection_window: (&f.conn_window[side]).into(),
+        };
         H2Out {
             stream: st.stream,
             enable_connect_protocol: f.connect_protocol(server),
@@ -268,6 +303,7 @@ impl H2Out {
                 .iter()
                 .map(|(side, e, at)| format!("{} packet {}: {e}", tcp.role_of(*side), at.packet.0))
                 .collect(),
+            flow_control: ByRole { client: flow(client), server: flow(server) },
         }
     }
 }

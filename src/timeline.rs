@@ -498,6 +498,50 @@ pub struct H2Facts {
     /// The report ids the connection's streams take, whether or not the streams that are not
     /// WebSockets are kept (so `--all` does not move any other connection's id).
     pub ids: u32,
+    /// Each sender's connection flow-control window.
+    pub conn_window: PerSide<Window>,
+    /// Each sender's initial stream window (its peer's SETTINGS_INITIAL_WINDOW_SIZE).
+    pub initial_window: PerSide<i64>,
+}
+
+/// The default initial window of a connection and of a stream (RFC 9113 §6.9.2).
+pub const DEFAULT_WINDOW: i64 = 65_535;
+
+/// What one sender may still send under HTTP/2 flow control (RFC 9113 §6.9): DATA spends it,
+/// the receiver's WINDOW_UPDATE grants more, a change of SETTINGS_INITIAL_WINDOW_SIZE moves
+/// every stream's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub now: i64,
+    pub min: i64,
+    /// When it first reached 0 (or below): the sender had to wait for credit.
+    pub exhausted: Option<At>,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window::new(DEFAULT_WINDOW)
+    }
+}
+
+impl Window {
+    pub fn new(initial: i64) -> Self {
+        Window { now: initial, min: initial, exhausted: None }
+    }
+
+    /// `n` bytes of DATA payload (padding included) sent.
+    pub fn spend(&mut self, n: u32, at: At) {
+        self.adjust(-i64::from(n), at);
+    }
+
+    /// A WINDOW_UPDATE, or a change of the initial window (negative allowed).
+    pub fn adjust(&mut self, delta: i64, at: At) {
+        self.now = self.now.saturating_add(delta);
+        self.min = self.min.min(self.now);
+        if self.now <= 0 {
+            self.exhausted.get_or_insert(at);
+        }
+    }
 }
 
 impl H2Facts {
@@ -512,6 +556,9 @@ impl H2Facts {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct H2Stream {
     pub stream: u32,
+    /// Each sender's window on this stream, and (at the end) on the connection.
+    pub window: PerSide<Window>,
+    pub conn_window: PerSide<Window>,
     /// An extended CONNECT with `:protocol websocket` (RFC 8441 §4); otherwise another request
     /// on the connection, kept for `--all`.
     pub websocket: bool,

@@ -6,8 +6,10 @@ use super::{Frames, record_ws};
 use crate::http::h1::{Exchange, H1Facts};
 use crate::http::h2::{self, Field, H2, H2Event, H2Sink};
 use crate::http::{Request, Response};
-use crate::timeline::{EventKind, EventLog, GoAwayRec, H2Facts, H2Note, H2Stream, Session, SettingsRec, TcpFacts};
-use crate::units::{At, Role, Side};
+use crate::timeline::{
+    DEFAULT_WINDOW, EventKind, EventLog, GoAwayRec, H2Facts, H2Note, H2Stream, Session, SettingsRec, TcpFacts, Window,
+};
+use crate::units::{At, PerSide, Role, Side};
 use crate::ws::deflate::DeflateParams;
 
 /// The most WebSocket streams one connection keeps (the rest are counted).
@@ -37,7 +39,6 @@ struct Streams {
 }
 
 /// The HTTP/2 layer.
-#[derive(Default)]
 pub(super) struct H2Layer {
     reader: H2,
     streams: Streams,
@@ -54,7 +55,9 @@ struct Sink<'a> {
 impl H2Layer {
     /// `keep_other`: keep the streams that are not WebSockets as sessions too.
     pub(super) fn new(keep_other: bool) -> Self {
-        H2Layer { reader: H2::default(), streams: Streams { keep_other, ..Streams::default() } }
+        let mut streams = Streams { keep_other, ..Streams::default() };
+        streams.facts.initial_window = PerSide([DEFAULT_WINDOW; 2]);
+        H2Layer { reader: H2::default(), streams }
     }
 
     pub(super) fn data(&mut self, tcp: &TcpFacts, side: Side, bytes: &[u8], at: At, log: &mut EventLog, inflate: bool) {
@@ -67,6 +70,12 @@ impl H2Layer {
         let from = tcp.role_of(side);
         let mut sink = Sink { st: &mut self.streams, tcp, log, inflate };
         self.reader.gap(from, len, at, &mut sink);
+    }
+
+    /// Frees the frame reader's buffers (see [`H2::shed`]); returns the bytes freed.
+    pub(super) fn shed(&mut self, tcp: &TcpFacts, at: At, log: &mut EventLog, inflate: bool) -> u64 {
+        let mut sink = Sink { st: &mut self.streams, tcp, log, inflate };
+        self.reader.shed(at, &mut sink)
     }
 
     /// Whether a WebSocket stream was seen.
@@ -100,7 +109,8 @@ impl H2Layer {
                         s.frames[side] = f.parsers[side].counts;
                     }
                 }
-                if let Some(st) = &s.h2 {
+                if let Some(st) = s.h2.as_deref_mut() {
+                    st.conn_window = facts.conn_window;
                     *s.ends = crate::timeline::Ends::of_stream(tcp, st, &facts.goaways);
                 }
                 s
@@ -204,7 +214,12 @@ impl Sink<'_> {
                     attempted: websocket,
                     ..H1Facts::default()
                 },
-                h2: Some(Box::new(H2Stream { stream, websocket, ..H2Stream::default() })),
+                h2: Some(Box::new(H2Stream {
+                    stream,
+                    websocket,
+                    window: PerSide(self.st.facts.initial_window.0.map(Window::new)),
+                    ..H2Stream::default()
+                })),
                 ..Session::default()
             };
             self.st.websockets += usize::from(websocket);
@@ -230,6 +245,9 @@ impl Sink<'_> {
                 .then(|| resp.extensions.iter().find(|e| e.name == "permessage-deflate").cloned())
                 .flatten()
                 .map(|e| DeflateParams::from_agreed(e.params.iter().map(|(k, v)| (k.as_str(), v.as_deref()))));
+            if ok && let Some((req, _)) = &ex.request {
+                w.session.http.problems = crate::http::validate_choices(req, &resp);
+            }
             ex.response = Some((resp, at));
             if ok {
                 w.session.upgraded_at = Some(at);
@@ -264,6 +282,17 @@ impl H2Sink for Sink<'_> {
             H2Event::Settings { ack, params } => {
                 let connect_protocol = (!ack && from == Role::Server)
                     .then(|| params.iter().any(|&(id, v)| id == h2::frame::setting::ENABLE_CONNECT_PROTOCOL && v == 1));
+                if let Some(&(_, v)) =
+                    params.iter().rev().find(|(id, _)| !ack && *id == h2::frame::setting::INITIAL_WINDOW_SIZE)
+                {
+                    // What this side allows the other to send on each stream (RFC 9113 §6.9.2).
+                    let sender = side.other();
+                    let delta = i64::from(v) - self.st.facts.initial_window[sender];
+                    self.st.facts.initial_window[sender] = i64::from(v);
+                    for st in self.st.ws.iter_mut().filter_map(|w| w.session.h2.as_deref_mut()) {
+                        st.window[sender].adjust(delta, at);
+                    }
+                }
                 if !ack && self.st.facts.settings[side].is_none() {
                     self.st.facts.settings[side] = Some(SettingsRec { params, at });
                 }
@@ -275,7 +304,11 @@ impl H2Sink for Sink<'_> {
                 }
                 self.headers(side, from, at, stream, fields, end_stream);
             }
-            H2Event::Data { stream, end_stream, .. } => {
+            H2Event::Data { stream, len, end_stream } => {
+                self.st.facts.conn_window[side].spend(len, at);
+                if let Some(st) = self.stream(stream).and_then(|w| w.session.h2.as_deref_mut()) {
+                    st.window[side].spend(len, at);
+                }
                 if end_stream {
                     self.end_stream(side, at, stream, false);
                 }
@@ -294,7 +327,17 @@ impl H2Sink for Sink<'_> {
                 }
                 self.note(side, at, 0, H2Note::GoAway { last_stream, code, debug });
             }
-            H2Event::Ping { .. } | H2Event::WindowUpdate { .. } | H2Event::PushPromise { .. } => {}
+            H2Event::WindowUpdate { stream, increment } => {
+                // Credit for the other side to send.
+                let sender = side.other();
+                let grant = i64::from(increment);
+                if stream == 0 {
+                    self.st.facts.conn_window[sender].adjust(grant, at);
+                } else if let Some(st) = self.stream(stream).and_then(|w| w.session.h2.as_deref_mut()) {
+                    st.window[sender].adjust(grant, at);
+                }
+            }
+            H2Event::Ping { .. } | H2Event::PushPromise { .. } => {}
             H2Event::Error(e) => self.error(side, at, e.to_string()),
             H2Event::BadPreface => self.error(side, at, "the client did not send the HTTP/2 preface".into()),
             H2Event::Lost => {
@@ -340,5 +383,138 @@ impl H2Sink for Sink<'_> {
 impl std::fmt::Debug for H2Layer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("H2Layer").field("ws_streams", &self.streams.ws.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Budget, Conn, ConnConfig, head_budget_tests::seg};
+    use crate::diagnose::{Kind, diagnose};
+    use crate::http::h2::PREFACE;
+    use crate::http::h2::tests::{block, frame};
+    use crate::units::{At, PacketNo, Side, Timestamp};
+
+    fn at(n: u64) -> At {
+        At { ts: Timestamp(n as i64), packet: PacketNo(n) }
+    }
+
+    const CONNECT: &[(&str, &str)] = &[
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "http"),
+        (":path", "/chat"),
+        (":authority", "h"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat"),
+    ];
+
+    /// An h2c connection: the client's bytes, then the server's, in one segment each.
+    fn h2c(client: &[u8], server: &[u8], budget: &mut Budget) -> Conn {
+        let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap_or_else(|_| unreachable!());
+        let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+        let mut conn = Conn::new(1, c, s, at(1), &ConnConfig::default());
+        conn.segment(Side::A, &seg(c, s, 100, 0, 0x02, &[]), at(1), budget);
+        conn.segment(Side::B, &seg(s, c, 500, 101, 0x12, &[]), at(2), budget);
+        conn.segment(Side::A, &seg(c, s, 101, 501, 0x18, client), at(3), budget);
+        if !server.is_empty() {
+            conn.segment(Side::B, &seg(s, c, 501, 101 + client.len() as u32, 0x18, server), at(4), budget);
+        }
+        conn
+    }
+
+    fn client_hello(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut v = PREFACE.to_vec();
+        v.extend(frame(4, 0, 0, &[]));
+        v.extend(frame(1, 0x4, 1, &block(fields)));
+        v
+    }
+
+    fn server_answer(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut v = frame(4, 0, 0, &[0, 8, 0, 0, 0, 1]);
+        v.extend(frame(1, 0x4, 1, &block(fields)));
+        v
+    }
+
+    /// RFC 8441 §5 keeps RFC 6455's subprotocol and extension checks: a 200 choosing what the
+    /// client did not offer is an invalid handshake, as a 101 would be.
+    #[test]
+    fn a_200_with_what_was_not_offered_is_invalid() {
+        let mut budget = Budget::new(1 << 20);
+        for (answer, ok) in [
+            (&[(":status", "200"), ("sec-websocket-protocol", "chat")][..], true),
+            (&[(":status", "200"), ("sec-websocket-protocol", "superchat")][..], false),
+            (&[(":status", "200"), ("sec-websocket-extensions", "permessage-deflate")][..], false),
+        ] {
+            let conn = h2c(&client_hello(CONNECT), &server_answer(answer), &mut budget);
+            let tl = conn.finish(&mut budget);
+            assert_eq!(tl.sessions.len(), 1);
+            let s = &tl.sessions[0];
+            assert_eq!(s.http.problems.is_empty(), ok, "{answer:?}: {:?}", s.http.problems);
+            let v = diagnose(&tl.tcp, tl.app, None, s);
+            assert_eq!(v.kind == Kind::InvalidHandshake, !ok, "{answer:?}: {:?} {}", v.kind, v.summary);
+            if !ok {
+                assert!(v.summary.contains(":status 200"), "{}", v.summary);
+            }
+        }
+    }
+
+    /// A partial HTTP/2 frame counts against the shared heads budget and is shed when the
+    /// budget is exceeded, as a partial HTTP/1.1 head is.
+    #[test]
+    fn partial_frames_are_shed_over_the_heads_budget() {
+        let mut budget = Budget::new(1 << 20).with_heads_limit(4096);
+        let mut client = client_hello(CONNECT);
+        let path = "/x".repeat(60);
+        let big = frame(1, 0x4, 3, &block(&[(":path", path.as_str()); 60]));
+        client.extend_from_slice(&big[..big.len() - 10]);
+        let conn = h2c(&client, &[], &mut budget);
+        assert!(budget.heads_dropped > 0, "nothing shed");
+        assert!(budget.heads <= budget.heads_limit, "{} over {}", budget.heads, budget.heads_limit);
+        let tl = conn.finish(&mut budget);
+        assert_eq!(budget.heads, 0);
+        let h2 = tl.h2.as_deref().unwrap_or_else(|| unreachable!());
+        assert!(h2.errors.iter().any(|(_, e, _)| e.contains("memory budget")), "{:?}", h2.errors);
+        assert_eq!(tl.sessions.len(), 1, "the WebSocket stream before it is kept");
+    }
+
+    /// DATA spends the sender's stream and connection windows, WINDOW_UPDATE and a new
+    /// SETTINGS_INITIAL_WINDOW_SIZE move them; a window used up at the end is advice.
+    #[test]
+    fn flow_control_windows() {
+        let mut budget = Budget::new(1 << 20);
+        let mut client = PREFACE.to_vec();
+        // The client lets the server send 10 bytes a stream.
+        client.extend(frame(4, 0, 0, &[0, 4, 0, 0, 0, 10]));
+        client.extend(frame(1, 0x4, 1, &block(CONNECT)));
+        let mut server = server_answer(&[(":status", "200"), ("sec-websocket-protocol", "chat")]);
+        // A 12-byte text message in one DATA frame of 14 bytes: over the window by 4.
+        let mut msg = vec![0x81, 12];
+        msg.extend_from_slice(b"hello world!");
+        server.extend(frame(0, 0, 1, &msg));
+        let conn = h2c(&client, &server, &mut budget);
+        let tl = conn.finish(&mut budget);
+        let s = &tl.sessions[0];
+        let st = s.h2.as_deref().unwrap_or_else(|| unreachable!());
+        let (c, sv) = (tl.tcp.side_of(crate::units::Role::Client), tl.tcp.side_of(crate::units::Role::Server));
+        assert_eq!(st.window[sv].now, 10 - 14);
+        assert_eq!(st.window[sv].exhausted.map(|a| a.packet.0), Some(4));
+        assert_eq!(st.conn_window[sv].now, 65_535 - 14);
+        assert_eq!(st.window[c], crate::timeline::Window::new(65_535));
+        let v = diagnose(&tl.tcp, tl.app, None, s);
+        assert!(v.advice.iter().any(|a| a.contains("flow control held the server back")), "{:?}", v.advice);
+
+        // The client grants 20 more on the stream and 5 on the connection.
+        let mut more = client.clone();
+        more.extend(frame(8, 0, 1, &20u32.to_be_bytes()));
+        more.extend(frame(8, 0, 0, &5u32.to_be_bytes()));
+        let tl = h2c(&more, &server, &mut budget).finish(&mut budget);
+        let st = tl.sessions[0].h2.as_deref().unwrap_or_else(|| unreachable!());
+        // Both updates came before the server's DATA (one client segment).
+        assert_eq!(st.window[sv].now, 10 + 20 - 14);
+        assert_eq!(st.window[sv].min, 10, "the initial window, before the update");
+        assert_eq!(st.window[sv].exhausted, None);
+        assert_eq!(st.conn_window[sv].now, 65_535 + 5 - 14);
+        let v = diagnose(&tl.tcp, tl.app, None, &tl.sessions[0]);
+        assert!(!v.advice.iter().any(|a| a.contains("flow control")), "{:?}", v.advice);
     }
 }

@@ -468,6 +468,9 @@ impl AppSink<'_> {
     /// All flows together hold too much in HTTP buffers: this one gives its up. Returns the
     /// bytes given up on.
     fn shed_heads(&mut self, at: At) -> u64 {
+        if let Layer::H2(h) = &mut self.up.layer {
+            return h.shed(self.tcp, at, &mut self.up.log, self.up.cfg.inflate);
+        }
         let Layer::Http(h1) = &mut self.up.layer else { return 0 };
         let mut evs = std::mem::take(&mut self.up.h1_events);
         let (dropped, next) = h1.shed(self.tcp.client, at, &mut self.up.session.http, &mut evs);

@@ -172,7 +172,31 @@ pub fn advise(
         }
         Kind::StillOpen | Kind::Unknown | Kind::NotWebsocket => {}
     }
+    if !matches!(kind, Kind::CleanClose | Kind::NotWebsocket) {
+        a.extend(flow_stall(s, client));
+    }
     a
+}
+
+/// An HTTP/2 sender whose flow-control window was used up at the end: it could not send.
+fn flow_stall(s: &Session, client: Side) -> Option<String> {
+    let st = s.h2.as_deref()?;
+    for sender in [client.other(), client] {
+        let (who, peer) = if sender == client { ("client", "server") } else { ("server", "client") };
+        let (w, on) = if st.window[sender].now <= 0 {
+            (&st.window[sender], "this stream")
+        } else if st.conn_window[sender].now <= 0 {
+            (&st.conn_window[sender], "the connection (shared by every stream on it)")
+        } else {
+            continue;
+        };
+        let from = w.exhausted.map(|a| format!(" from packet #{}", a.packet.0)).unwrap_or_default();
+        return Some(format!(
+            "HTTP/2 flow control held the {who} back: its window on {on} was {}{from} to the end of the capture, so it could send no more DATA; the {peer} granted no more credit (WINDOW_UPDATE) — it stopped reading, or other streams used the connection's window.",
+            w.now
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -408,16 +408,19 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
                     ).replace("  ", " "),
                 );
             }
-            Some((resp, at)) if s.h2.is_some() => {
-                cx.cite(*at, format!(":status {} to the extended CONNECT", resp.status));
-            }
-            Some((_, at)) => {
-                cx.cite(*at, "101 Switching Protocols from server");
+            Some((resp, at)) => {
+                let answer = if s.h2.is_some() {
+                    cx.cite(*at, format!(":status {} to the extended CONNECT", resp.status));
+                    format!(":status {}", resp.status)
+                } else {
+                    cx.cite(*at, "101 Switching Protocols from server");
+                    "101".to_string()
+                };
                 if !s.http.problems.is_empty() {
                     return (
                         Kind::InvalidHandshake,
                         format!(
-                            "The server answered 101 but the handshake is invalid ({}): a client must fail such a connection, and reports 1006.",
+                            "The server answered {answer} but the handshake is invalid ({}): a client must fail such a connection, and reports 1006.",
                             s.http.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
                         ),
                     );

@@ -478,6 +478,14 @@ pub fn validate_101(req: &Request, resp: &Response) -> Vec<HandshakeProblem> {
             Some(_) => {}
         }
     }
+    problems.extend(validate_choices(req, resp));
+    problems
+}
+
+/// What the server chose that the client did not offer: a subprotocol or an extension
+/// (RFC 6455 §4.1 checks 5–6; on HTTP/2 the same fields, RFC 8441 §5).
+pub fn validate_choices(req: &Request, resp: &Response) -> Vec<HandshakeProblem> {
+    let mut problems = Vec::new();
     if let Some(p) = &resp.protocol
         && !req.protocols.iter().any(|o| o == p)
     {

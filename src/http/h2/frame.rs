@@ -180,6 +180,8 @@ pub enum FrameError {
     Stream { ty: FrameType, stream: u32 },
     /// A CONTINUATION where none was due, or another frame where one was.
     Continuation,
+    /// A frame being read (or a header block) was dropped to keep within the memory budget.
+    Shed { ty: FrameType },
 }
 
 impl fmt::Display for FrameError {
@@ -190,6 +192,9 @@ impl fmt::Display for FrameError {
             FrameError::Padding { ty } => write!(f, "{} frame padding longer than its payload", name(ty)),
             FrameError::Stream { ty, stream } => write!(f, "{} frame on stream {stream}", name(ty)),
             FrameError::Continuation => write!(f, "header block interrupted (CONTINUATION out of place)"),
+            FrameError::Shed { ty } => {
+                write!(f, "{} frame not read: its bytes were dropped to stay within the memory budget", name(ty))
+            }
         }
     }
 }

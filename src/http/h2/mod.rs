@@ -191,6 +191,46 @@ impl H2 {
         self.dirs.iter().map(|d| d.buf.capacity() + d.block.as_ref().map_or(0, |b| b.buf.capacity())).sum()
     }
 
+    /// Frees what is buffered (the capture holds too many partial frames at once): a frame
+    /// being read is skipped and a header block given up (the HPACK table with it), each with
+    /// an error event; a resync window is emptied. Returns the bytes freed.
+    pub fn shed(&mut self, at: At, sink: &mut impl H2Sink) -> u64 {
+        let mut freed = 0;
+        for from in [Role::Client, Role::Server] {
+            let d = &mut self.dirs[ix(from)];
+            let held = d.buf.capacity() + d.block.as_ref().map_or(0, |b| b.buf.capacity());
+            if held == 0 {
+                continue;
+            }
+            let mut shed = None;
+            match d.state {
+                State::Payload => {
+                    let left = u64::from(d.cur.len).saturating_sub(d.buf.len() as u64);
+                    d.state = if left == 0 { State::Header(0) } else { State::Skip { left } };
+                    shed = Some(d.cur.ty);
+                }
+                State::Lost => {
+                    d.lost_bytes += d.buf.len() as u64;
+                    d.scan = 0;
+                }
+                _ => {}
+            }
+            if matches!(shed, Some(FrameType::Headers | FrameType::Continuation | FrameType::PushPromise)) {
+                d.hpack_broken = true;
+            }
+            if d.block.take().is_some() {
+                d.hpack_broken = true;
+                shed = shed.or(Some(FrameType::Continuation));
+            }
+            d.buf = Vec::new();
+            freed += held as u64;
+            if let Some(ty) = shed {
+                sink.event(from, at, H2Event::Error(FrameError::Shed { ty }));
+            }
+        }
+        freed
+    }
+
     /// In-order bytes from `from`.
     pub fn data(&mut self, from: Role, mut bytes: &[u8], at: At, sink: &mut impl H2Sink) {
         while !bytes.is_empty() {
@@ -567,4 +607,4 @@ pub fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a str> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

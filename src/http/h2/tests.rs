@@ -238,3 +238,34 @@ fn hostile_bytes_after_a_gap_stay_bounded() {
     }
     assert!(h2.buffered() <= 2 * RESYNC_WINDOW, "{}", h2.buffered());
 }
+
+/// Shedding a HEADERS frame half read frees its buffer, says so, skips the rest of the frame
+/// and keeps the framing: the next frame is read, and the next header block is known to be
+/// undecodable (its HPACK table went with the shed one).
+#[test]
+fn shed_skips_the_frame_and_keeps_the_framing() {
+    let mut h2 = H2::default();
+    let mut rec = Rec::default();
+    let mut v = PREFACE.to_vec();
+    let big = block(&[(":method", "GET"), (":path", &"/x".repeat(100))]);
+    let f = frame(1, flags::END_HEADERS, 1, &big);
+    v.extend_from_slice(&f[..40]);
+    h2.data(Role::Client, &v, at(1), &mut rec);
+    assert!(h2.buffered() > 0);
+    let freed = h2.shed(at(2), &mut rec);
+    assert!(freed >= 40 - HEADER_LEN as u64, "{freed}");
+    assert_eq!(h2.buffered(), 0);
+    assert_eq!(h2.shed(at(2), &mut rec), 0, "nothing left to shed");
+    assert_eq!(rec.events.last(), Some(&(Role::Client, H2Event::Error(FrameError::Shed { ty: FrameType::Headers }))));
+    let mut rest = f[40..].to_vec();
+    rest.extend(frame(6, 0, 0, &[0; 8]));
+    rest.extend(frame(1, flags::END_HEADERS, 3, &block(CONNECT)));
+    h2.data(Role::Client, &rest, at(3), &mut rec);
+    let n = rec.events.len();
+    assert_eq!(rec.events[n - 2], (Role::Client, H2Event::Ping { ack: false }));
+    assert!(
+        matches!(&rec.events[n - 1], (Role::Client, H2Event::Headers { stream: 3, error: Some(_), .. })),
+        "{:?}",
+        rec.events[n - 1]
+    );
+}
