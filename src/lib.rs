@@ -429,6 +429,11 @@ pub struct Concluder {
 }
 
 impl Concluder {
+    /// The sensor name the records carry.
+    pub fn sensor(&self) -> &str {
+        &self.sensor
+    }
+
     /// The reported connections of a finished timeline, and how many it hides.
     pub fn conclude(&self, tl: Timeline) -> (Vec<Connection>, u64) {
         let Timeline { tcp, app, sessions, log, tls, h2 } = tl;
@@ -509,6 +514,7 @@ pub fn attempt(c: &Connection) -> Option<diagnose::across::Attempt> {
     };
     Some(diagnose::across::Attempt {
         id: c.id,
+        uid: c.uid.clone(),
         client_host: host,
         server: c.server.clone(),
         path,

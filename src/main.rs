@@ -140,7 +140,8 @@ fn run() -> anyhow::Result<ExitCode> {
     });
     result?;
     let failed = match sink {
-        Sink::Lines(nd) => {
+        Sink::Lines(mut nd) => {
+            nd.finish(&mut out)?;
             stats.connections_hidden += nd.hidden;
             nd.failed
         }

@@ -321,11 +321,21 @@ pub struct NdjsonWriter {
     pub failed: bool,
     pub hidden: u64,
     line: Vec<u8>,
+    /// The connections shown, as the reconnect-loop and proxy-pair finders need them.
+    attempts: Vec<wsdiag::diagnose::across::Attempt>,
 }
 
 impl NdjsonWriter {
     pub fn new(filters: Filters, conclude: Concluder) -> Self {
-        NdjsonWriter { filters, conclude, failed: false, hidden: 0, line: Vec::new() }
+        NdjsonWriter { filters, conclude, failed: false, hidden: 0, line: Vec::new(), attempts: Vec::new() }
+    }
+
+    /// After the last connection: the reconnect loops and proxied pairs, a line each.
+    pub fn finish(&mut self, out: &mut impl Write) -> anyhow::Result<()> {
+        let loops = wsdiag::diagnose::across::reconnect_loops(&self.attempts);
+        let pairs = wsdiag::diagnose::across::proxy_pairs(&self.attempts);
+        render::ndjson_findings(&loops, &pairs, self.conclude.sensor(), out).context("writing NDJSON")?;
+        Ok(())
     }
 
     pub fn write(&mut self, tl: Timeline, out: &mut impl Write) -> anyhow::Result<()> {
@@ -333,6 +343,9 @@ impl NdjsonWriter {
         self.hidden += hidden;
         for c in conns.iter().filter(|c| self.filters.shows(c)) {
             self.failed |= self.filters.fails(c);
+            if let Some(a) = wsdiag::attempt(c) {
+                self.attempts.push(a);
+            }
             self.line.clear();
             render::ndjson_line(c, &mut self.line)?;
             out.write_all(&self.line).context("writing NDJSON")?;

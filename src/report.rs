@@ -122,6 +122,63 @@ pub struct Connection {
     pub server_addr: std::net::SocketAddr,
 }
 
+/// An NDJSON line for a finding across connections (`type` "reconnect_loop" or "proxied"),
+/// written after the connection lines: the finding's keys as `--json` has them, with what an
+/// engine joins on.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct FindingLine<T> {
+    /// "reconnect_loop" or "proxied".
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub schema: u32,
+    /// Unique across runs: made from the `uid`s of the connections the finding names.
+    pub uid: String,
+    pub sensor: String,
+    #[serde(flatten)]
+    pub finding: T,
+}
+
+/// Any NDJSON line (the schema of schema/wsdiag-ndjson-line.schema.json): one per connection,
+/// then one per reconnect loop and per proxied pair.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum NdjsonLine {
+    Connection(Box<Connection>),
+    ReconnectLoop(FindingLine<ReconnectLoop>),
+    Proxied(FindingLine<ProxyPair>),
+}
+
+impl<T> FindingLine<T> {
+    pub fn new(kind: &'static str, sensor: &str, uids: &[&str], finding: T) -> Self {
+        FindingLine {
+            kind,
+            schema: SCHEMA,
+            uid: uid_of(kind, uids.iter().copied()),
+            sensor: sensor.to_string(),
+            finding,
+        }
+    }
+}
+
+/// "W" and 20 hex digits of the SHA-1 of the parts, each ended by a NUL.
+fn uid_of<'a>(first: &str, parts: impl IntoIterator<Item = &'a str>) -> String {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(first.as_bytes());
+    h.update([0]);
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    let mut uid = String::with_capacity(21);
+    uid.push('W');
+    for b in &digest[..10] {
+        uid.push_str(&format!("{b:02x}"));
+    }
+    uid
+}
+
 /// A record's capture file: its path and its place among the inputs (from 0).
 #[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct InputRef {
@@ -157,8 +214,7 @@ pub struct Transport {
     pub kind: &'static str,
     /// The `id` of the TCP connection (as `--all` lists them).
     pub tcp_id: u64,
-    /// The HTTP/2 stream (RFC 8441), for kind "h2".
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The HTTP/2 stream (RFC 8441) for kind "h2"; null for "h1".
     pub stream: Option<u32>,
 }
 
@@ -1216,19 +1272,8 @@ impl Connection {
     /// Names where the record comes from (sensor and capture file) and makes its `uid` from
     /// them: the same capture analysed again on the same sensor gives the same uids.
     pub fn set_origin(&mut self, sensor: &str, input: &str, index: u32) {
-        use sha1::{Digest, Sha1};
-        let mut h = Sha1::new();
-        for part in [sensor, input, &self.start, &self.community_id, itoa::Buffer::new().format(self.id)] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        let digest = h.finalize();
-        let mut uid = String::with_capacity(21);
-        uid.push('W');
-        for b in &digest[..10] {
-            uid.push_str(&format!("{b:02x}"));
-        }
-        self.uid = uid;
+        let id = itoa::Buffer::new().format(self.id).to_string();
+        self.uid = uid_of(sensor, [input, &self.start, &self.community_id, &id]);
         self.sensor = sensor.to_string();
         self.input = InputRef { path: input.to_string(), index };
     }

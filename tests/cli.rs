@@ -154,8 +154,12 @@ fn ndjson_one_object_per_line() {
     let out = wsdiag().args(["--ndjson", "captures/reconnect-loop.pcap"]).output().unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap_or(Value::Null)).collect();
-    assert_eq!(lines.len(), 4);
-    assert!(lines.iter().all(|l| l["verdict"]["kind"] == "handshake_rejected"));
+    assert_eq!(lines.len(), 5);
+    assert!(lines[..4].iter().all(|l| l["type"] == "connection" && l["verdict"]["kind"] == "handshake_rejected"));
+    // then what --json has across connections: the reconnect loop
+    assert_eq!(lines[4]["type"], "reconnect_loop");
+    assert_eq!(lines[4]["connections"], serde_json::json!([1, 2, 3, 4]));
+    assert_eq!(lines[4]["outcomes"], serde_json::json!({"403": 4}));
 }
 
 #[test]
@@ -201,7 +205,7 @@ fn json_contract_keys() {
     ] {
         assert!(c.get(k).is_some(), "connection.{k}");
     }
-    assert_eq!(c["transport"], serde_json::json!({"kind": "h1", "tcp_id": c["id"]}));
+    assert_eq!(c["transport"], serde_json::json!({"kind": "h1", "tcp_id": c["id"], "stream": null}));
     assert!(c["tls"].is_null(), "plaintext: tls is null");
     // A wss connection's tls object, with its keys.
     let out = wsdiag()
@@ -464,14 +468,18 @@ fn ndjson_lines_carry_what_an_engine_joins_on() {
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     };
     let (a, b, c) = (line("edge-1"), line("edge-1"), line("edge-2"));
-    assert_eq!(a.len(), 4);
+    assert_eq!(a.len(), 5);
     let uids = |v: &[Value]| v.iter().map(|l| l["uid"].clone()).collect::<Vec<_>>();
     assert_eq!(uids(&a), uids(&b), "the same capture on the same sensor");
     assert!(uids(&a).iter().zip(uids(&c)).all(|(x, y)| *x != y), "another sensor");
     let mut sorted = uids(&a);
     sorted.dedup();
-    assert_eq!(sorted.len(), 4, "unique");
-    for l in &a {
+    assert_eq!(sorted.len(), 5, "unique");
+    // the loop names its connections by uid too, and has one of its own
+    let uids_of_conns: Vec<Value> = a[..4].iter().map(|l| l["uid"].clone()).collect();
+    assert_eq!(a[4]["uids"], Value::Array(uids_of_conns));
+    assert_eq!((a[4]["type"].as_str(), a[4]["sensor"].as_str()), (Some("reconnect_loop"), Some("edge-1")));
+    for l in &a[..4] {
         assert_eq!(
             (l["type"].as_str(), l["schema"].as_u64(), l["sensor"].as_str()),
             (Some("connection"), Some(1), Some("edge-1"))

@@ -6,12 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use wsdiag::report::{Connection, Report};
+use wsdiag::report::{NdjsonLine, Report};
 use wsdiag::{Analyzer, Config, render};
 
 fn generated() -> [(&'static str, Value); 2] {
     let report = serde_json::to_value(schemars::schema_for!(Report)).unwrap();
-    let line = serde_json::to_value(schemars::schema_for!(Connection)).unwrap();
+    let line = serde_json::to_value(schemars::schema_for!(NdjsonLine)).unwrap();
     [("schema/wsdiag-report.schema.json", report), ("schema/wsdiag-ndjson-line.schema.json", line)]
 }
 
@@ -64,6 +64,7 @@ fn every_output_validates() {
     let doc = jsonschema::validator_for(&report_schema).unwrap();
     let line = jsonschema::validator_for(&line_schema).unwrap();
     let mut lines = 0;
+    let mut findings = 0;
     for (name, r) in reports() {
         let mut out = Vec::new();
         render::json(&r, &mut out).unwrap();
@@ -78,8 +79,18 @@ fn every_output_validates() {
             assert!(errors.is_empty(), "{name} #{}: {errors:?}", c.id);
             lines += 1;
         }
+        let mut l = Vec::new();
+        render::ndjson_findings(&r.reconnect_loops, &r.proxied, "sensor", &mut l).unwrap();
+        for text in l.split(|b| *b == b'\n').filter(|t| !t.is_empty()) {
+            let v: Value = serde_json::from_slice(text).unwrap();
+            let errors: Vec<String> = line.iter_errors(&v).map(|e| format!("{e} at {}", e.instance_path())).collect();
+            assert!(errors.is_empty(), "{name} {}: {errors:?}", v["type"]);
+            assert!(["reconnect_loop", "proxied"].contains(&v["type"].as_str().unwrap()), "{v}");
+            findings += 1;
+        }
     }
     assert!(lines > 100, "{lines} lines");
+    assert!(findings >= 4, "{findings} finding lines");
 }
 
 /// The schema is not vacuous: a record with a wrong type or a verdict kind outside the closed

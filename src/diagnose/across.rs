@@ -42,6 +42,8 @@ pub struct LegEnd {
 #[derive(Clone, Debug)]
 pub struct Attempt {
     pub id: u64,
+    /// The connection's `uid` (what NDJSON lines join on).
+    pub uid: String,
     pub client_host: String,
     pub server: String,
     pub path: String,
@@ -63,6 +65,8 @@ pub struct ReconnectLoop {
     pub path: String,
     pub attempts: usize,
     pub connections: Vec<u64>,
+    /// The `uid`s of those connections, in the same order.
+    pub uids: Vec<String>,
     pub interval_ms: Interval,
     /// What the attempts got: HTTP status or verdict kind, with counts.
     pub outcomes: BTreeMap<String, usize>,
@@ -103,6 +107,7 @@ pub fn reconnect_loops(attempts: &[Attempt]) -> Vec<ReconnectLoop> {
             path,
             attempts: v.len(),
             connections: v.iter().map(|a| a.id).collect(),
+            uids: v.iter().map(|a| a.uid.clone()).collect(),
             interval_ms: Interval { min: round_ms(min), max: round_ms(max), mean: round_ms(mean) },
             outcomes,
         });
@@ -117,6 +122,10 @@ pub fn reconnect_loops(attempts: &[Attempt]) -> Vec<ReconnectLoop> {
 pub struct ProxyPair {
     pub front: u64,
     pub back: u64,
+    /// The front leg's `uid`.
+    pub front_uid: String,
+    /// The back leg's `uid`.
+    pub back_uid: String,
     /// The proxy's listening address (the front leg's server).
     pub proxy: String,
     /// The backend (the back leg's server).
@@ -173,6 +182,8 @@ pub fn proxy_pairs(attempts: &[Attempt]) -> Vec<ProxyPair> {
         out.push(ProxyPair {
             front: front.id,
             back: back.id,
+            front_uid: front.uid.clone(),
+            back_uid: back.uid.clone(),
             proxy: front.server.clone(),
             upstream: back.server.clone(),
             path: front.path.clone(),
@@ -275,6 +286,7 @@ mod tests {
     fn at(id: u64, ms: i64, kind: Kind, outcome: &str) -> Attempt {
         Attempt {
             id,
+            uid: format!("W{id}"),
             client_host: "10.0.0.5".into(),
             server: "10.0.0.9:8000".into(),
             path: "/ws/".into(),
@@ -291,6 +303,7 @@ mod tests {
     fn leg(id: u64, client: &str, server: &str, ms: i64, end: Option<(LegWhat, Role, i64, u64)>) -> Attempt {
         Attempt {
             id,
+            uid: format!("W{id}"),
             client_host: client.into(),
             server: server.into(),
             path: "/chat".into(),
@@ -316,6 +329,7 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!((p[0].front, p[0].back, p[0].ended_first), (1, 2, Some("back")));
         assert_eq!(p[0].upstream, "10.0.0.9:8000");
+        assert_eq!((p[0].front_uid.as_str(), p[0].back_uid.as_str()), ("W1", "W2"));
         assert!(
             p[0].summary.contains("#2 (proxy -> 10.0.0.9:8000) ended first (RST from the backend, packet 38)"),
             "{}",
@@ -372,6 +386,7 @@ mod tests {
         assert_eq!(l[0].attempts, 3);
         assert_eq!(l[0].interval_ms, Interval { min: 300.0, max: 400.0, mean: 350.0 });
         assert_eq!(l[0].outcomes.get("403"), Some(&3));
+        assert_eq!(l[0].uids, ["W1", "W2", "W3"]);
     }
 
     /// Hostile input: pcapng interfaces whose offsets and resolutions clamp packet times to

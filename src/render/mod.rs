@@ -142,6 +142,36 @@ pub fn ndjson_line(conn: &Connection, line: &mut Vec<u8>) -> io::Result<()> {
     Ok(())
 }
 
+/// The NDJSON lines after the connection lines: one per reconnect loop, one per proxied pair.
+pub fn ndjson_findings(
+    loops: &[ReconnectLoop],
+    pairs: &[ProxyPair],
+    sensor: &str,
+    w: &mut impl Write,
+) -> io::Result<()> {
+    let mut line = Vec::new();
+    let mut put = |l: &crate::report::NdjsonLine| -> io::Result<()> {
+        line.clear();
+        json::compact(l, &mut line)?;
+        line.push(b'\n');
+        w.write_all(&line)
+    };
+    for l in loops {
+        let uids: Vec<&str> = l.uids.iter().map(String::as_str).collect();
+        put(&crate::report::NdjsonLine::ReconnectLoop(crate::report::FindingLine::new(
+            "reconnect_loop",
+            sensor,
+            &uids,
+            l.clone(),
+        )))?;
+    }
+    for p in pairs {
+        let uids = [p.front_uid.as_str(), p.back_uid.as_str()];
+        put(&crate::report::NdjsonLine::Proxied(crate::report::FindingLine::new("proxied", sensor, &uids, p.clone())))?;
+    }
+    Ok(())
+}
+
 /// One line per connection, for live capture: what ended, how, and what the browser sees.
 pub fn line(c: &Connection, w: &mut impl Write) -> io::Result<()> {
     let status = c.handshake.response.as_ref().map_or_else(|| "-".to_string(), |r| r.status.to_string());
