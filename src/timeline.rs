@@ -271,12 +271,14 @@ impl Ends {
                 at,
                 code: Some(code),
             });
-            let away = goaways.iter().find(|g| g.side == s && g.last_stream < st.stream).map(|g| SessionEnd {
-                by: s,
-                how: EndHow::GoAway,
-                at: g.at,
-                code: Some(g.code),
-            });
+            // A GOAWAY's last stream id counts the streams its receiver opened (RFC 9113 §6.8):
+            // only the server's excludes a stream the client opened; the client's GOAWAY
+            // (its last stream is about server pushes) leaves the WebSocket streams running.
+            let opener = tcp.side_of(crate::units::Role::Client);
+            let away = goaways
+                .iter()
+                .find(|g| g.side == s && s != opener && g.last_stream < st.stream)
+                .map(|g| SessionEnd { by: s, how: EndHow::GoAway, at: g.at, code: Some(g.code) });
             let end = st.end_stream[s].map(|at| SessionEnd { by: s, how: EndHow::EndStream, at, code: None });
             e.hard[s] = earliest(earliest(rst, away), t.by[s]);
             e.by[s] = earliest(end, e.hard[s]);

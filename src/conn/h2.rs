@@ -517,4 +517,26 @@ mod tests {
         let v = diagnose(&tl.tcp, tl.app, None, &tl.sessions[0]);
         assert!(!v.advice.iter().any(|a| a.contains("flow control")), "{:?}", v.advice);
     }
+
+    /// A GOAWAY's last stream id counts the streams its receiver opened (RFC 9113 §6.8): the
+    /// client's GOAWAY (last stream 0, as Node sends it in answer to the server's) leaves the
+    /// client's WebSocket stream alone; the server's GOAWAY below the stream excludes it.
+    #[test]
+    fn only_the_servers_goaway_excludes_a_websocket_stream() {
+        let mut budget = Budget::new(1 << 20);
+        let goaway = frame(7, 0, 0, &[0; 8]); // last stream 0, NO_ERROR
+        let ok = server_answer(&[(":status", "200"), ("sec-websocket-protocol", "chat")]);
+        let mut client = client_hello(CONNECT);
+        client.extend(&goaway);
+        let tl = h2c(&client, &ok, &mut budget).finish(&mut budget);
+        let v = diagnose(&tl.tcp, tl.app, None, &tl.sessions[0]);
+        assert_eq!(v.kind, Kind::StillOpen, "{}", v.summary);
+
+        let mut server = ok.clone();
+        server.extend(&goaway);
+        let tl = h2c(&client_hello(CONNECT), &server, &mut budget).finish(&mut budget);
+        let v = diagnose(&tl.tcp, tl.app, None, &tl.sessions[0]);
+        assert_eq!(v.kind, Kind::ServerAbort, "{}", v.summary);
+        assert!(v.summary.contains("GOAWAY NO_ERROR excluding the stream"), "{}", v.summary);
+    }
 }

@@ -197,7 +197,8 @@ pub fn round_ms(v: f64) -> f64 {
 /// an exact timeout (3.000 s, 60.002 s) is often the point.
 pub fn human_ms(ms: f64) -> String {
     if ms < 1000.0 {
-        format!("{} ms", (ms * 10.0).round() / 10.0)
+        // + 0.0: a -0 (an instant a hair before) is written 0
+        format!("{} ms", (ms * 10.0).round() / 10.0 + 0.0)
     } else if ms < 60_000.0 {
         format!("{} s", ms.round() / 1000.0)
     } else {

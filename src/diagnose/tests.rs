@@ -301,6 +301,7 @@ fn seconds_keep_their_milliseconds() {
     assert_eq!(human_ms(231.04), "231 ms");
     assert_eq!(human_ms(3004.2), "3.004 s");
     assert_eq!(human_ms(3000.0), "3 s");
+    assert_eq!(human_ms(-0.000_001), "0 ms", "no -0");
     assert_eq!(human_ms(2500.0), "2.5 s");
     assert_eq!(human_ms(100_400.0), "1 min 40 s");
 }
