@@ -15,6 +15,8 @@
 #   wsdiag --ndjson CAPTURE [CAPTURE]   streamed output, once and twice (memory per connection)
 #   tshark ... -Y websocket         tshark reading every packet, reassembling TCP, dissecting
 #                                   HTTP and every WebSocket frame, one summary line per frame
+#                                   (HTTP/2: -Y http2, every HTTP/2 frame; tshark 4.0 does not
+#                                   dissect the WebSocket frames inside DATA)
 #   tshark ... -T fields -e frame.number   the same with a fields output
 #   tcpdump -r CAPTURE -w /dev/null the bare libpcap read (a floor for any pcap reader)
 # For each: wall time (best of RUNS; tshark best of TSHARK_RUNS), GB/s (file bytes / wall),
@@ -34,6 +36,9 @@
 # inflates a gzip'd one) on a second thread, and diagnoses and renders finished connections on
 # a third; the other rows have one core, where it does everything on one thread.
 # "--no-inflate" shows what permessage-deflate inflation costs.
+#
+# HTTP/2: H2=1 (default: when the fates records name streams, as `H2=1 make-large-capture.sh`
+# writes them) matches connections by (client port, stream) and gives tshark http2 on PORT.
 #
 # Environment: WSDIAG (default: target/release/wsdiag of this repo), CPU=1, CPUS2=0,1, RUNS=3,
 # TSHARK_RUNS=1, GZIP=1 (0: skip the gzip row), TSHARK=1 (0: skip tshark), FRESH=1 (0: do not
@@ -59,6 +64,13 @@ trap 'rm -rf "$TMP"' EXIT
 [ -r "$CAP" ] || { echo "e2e.sh: cannot read $CAP" >&2; exit 2; }
 if [ -z "${KEYS+set}" ] && [ -r "$CAP.keys" ]; then KEYS=$CAP.keys; fi
 KEYS=${KEYS:-}
+# HTTP/2 (RFC 8441): the fates of `H2=1 make-large-capture.sh` name each WebSocket's stream
+if [ -z "${H2+set}" ]; then
+  H2=0
+  if [ -r "$CAP.fates.jsonl" ] && head -1 "$CAP.fates.jsonl" | grep -q '"stream":'; then H2=1; fi
+fi
+TS_FILTER=websocket
+if [ "$H2" = 1 ]; then TS_FILTER=http2; fi
 KEYLOG=()
 if [ -n "$KEYS" ]; then
   [ -r "$KEYS" ] || { echo "e2e.sh: cannot read the key log $KEYS" >&2; exit 2; }
@@ -155,15 +167,19 @@ if [ "$GZIP" = 1 ]; then
 fi
 job "tcpdump -r (bare libpcap read)" "$size" "$packets" "$RUNS" tcpdump -r "$CAP" -w /dev/null
 if [ "$TSHARK" = 1 ]; then
+  TS=(tshark -r "$CAP" -o tcp.reassemble_out_of_order:TRUE)
   if [ -n "$KEYS" ]; then
-    TS=(tshark -r "$CAP" -o tcp.reassemble_out_of_order:TRUE -o "tls.keylog_file:$KEYS"
-      -d "tcp.port==$PORT,tls" -d "tls.port==$PORT,http")
+    TS+=(-o "tls.keylog_file:$KEYS" -d "tcp.port==$PORT,tls")
+    # HTTP/1.1 inside TLS on the odd port; h2 is chosen by ALPN
+    if [ "$H2" != 1 ]; then TS+=(-d "tls.port==$PORT,http"); fi
+  elif [ "$H2" = 1 ]; then
+    TS+=(-d "tcp.port==$PORT,http2")
   else
-    TS=(tshark -r "$CAP" -o tcp.reassemble_out_of_order:TRUE -d "tcp.port==$PORT,http")
+    TS+=(-d "tcp.port==$PORT,http")
   fi
-  job "tshark -Y websocket" "$size" "$packets" "$TSHARK_RUNS" "${TS[@]}" -Y websocket
-  job "tshark -Y websocket -T fields" "$size" "$packets" "$TSHARK_RUNS" \
-    "${TS[@]}" -Y websocket -T fields -e frame.number
+  job "tshark -Y $TS_FILTER" "$size" "$packets" "$TSHARK_RUNS" "${TS[@]}" -Y "$TS_FILTER"
+  job "tshark -Y $TS_FILTER -T fields" "$size" "$packets" "$TSHARK_RUNS" \
+    "${TS[@]}" -Y "$TS_FILTER" -T fields -e frame.number
 fi
 maxruns=$(printf '%s\n' "${JOB_RUNS[@]}" | sort -n | tail -1)
 for ((r = 1; r <= maxruns; r++)); do
@@ -227,15 +243,18 @@ expected = {  # fate -> (verdict kind, client_sees)
     "terminate": ("server_abort", 1006), "terminate-rst": ("server_abort", 1006),
     "vanish": ("client_abort", None), "vanish-rst": ("client_abort", None),  # null or 1006
     "idle": ("idle_timeout", 1006), "open": ("still_open", None),
+    # HTTP/2: RST_STREAM from the server, a GOAWAY under an open stream
+    "rst": ("server_abort", 1006), "goaway": ("server_abort", 1006),
 }
 # The kernel reuses client ports: match the k-th use of a port in the generator's order (seq)
 # with the k-th connection from that port in the capture (by first packet).
+# HTTP/2: the key is (client port, stream id); HTTP/1.1: (client port, None).
 by_port = collections.defaultdict(list)
 for c in sorted(report["connections"], key=lambda c: c["first_packet"]):
-    by_port[int(c["client"].rsplit(":", 1)[1])].append(c)
+    by_port[(int(c["client"].rsplit(":", 1)[1]), c["transport"]["stream"])].append(c)
 gen_by_port = collections.defaultdict(list)
 for f in sorted(fates, key=lambda f: f["seq"]):
-    gen_by_port[f["client_port"]].append(f)
+    gen_by_port[(f["client_port"], f.get("stream"))].append(f)
 pairs = []
 for port, fs in gen_by_port.items():
     cs = by_port.get(port, [])
@@ -251,7 +270,7 @@ examples = {}
 for f, c, ncap in pairs:
     kind, sees = expected[f["fate"]]
     if c is None:
-        got = f"{ncap} connections with client port {f['client_port']} in the capture, {len(gen_by_port[f['client_port']])} made"
+        got = f"{ncap} connections with client port {f['client_port']} in the capture, {len(gen_by_port[(f['client_port'], f.get('stream'))])} made"
     else:
         v = c["verdict"]
         if kind == "client_abort":

@@ -27,8 +27,16 @@
 # TLS_AES_128_GCM_SHA256 or TLS_CHACHA20_POLY1305_SHA256; TLS_CIPHERS=mix gives the client's
 # connections the three TLS 1.3 suites in turn. Each fates record gains "tls": {version, cipher}.
 #
+# HTTP/2: with H2=1 the WebSockets ride on HTTP/2 streams (RFC 8441), several per TCP connection:
+# the server and client are peers/node/h2.js (Node's http2 with SETTINGS_ENABLE_CONNECT_PROTOCOL
+# and `ws` on each stream); with TLS=1 too, h2 inside TLS (ALPN h2) with the key log as above,
+# else cleartext h2c with prior knowledge. CONNS (default 400) WebSockets, STREAMS (default 4)
+# at once on each session; fates: clean closes, 403, server Close 4001 and 1011, RST_STREAM from
+# the server and from the client, a GOAWAY that cuts an open stream, a few still open. Each fates
+# record gains "stream" (its HTTP/2 stream id).
+#
 # Environment: CONNS, CONCURRENCY, BIN_MIN, BIN_MAX, BIN_SIZE, SEED (see peers/node/client.js),
-# CPU=1, PORT=8080, TLS=0, TLS_CIPHERS.
+# STREAMS (h2.js), CPU=1, PORT=8080, TLS=0, TLS_CIPHERS, H2=0.
 set -euo pipefail
 
 OUT=${1:?usage: make-large-capture.sh OUT.pcap}
@@ -49,6 +57,7 @@ OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 FATES=$OUT.fates.jsonl
 KEYS=$OUT.keys
 TLS=${TLS:-0}
+H2=${H2:-0}
 WORK=$(mktemp -d)
 
 # --- install what is missing -------------------------------------------------------------
@@ -109,8 +118,16 @@ ip netns exec $NS_S sysctl -qw net.core.somaxconn=4096
 # --- server, recorder, client --------------------------------------------------------------
 SCHEME=ws
 SRV_ENV=()
+SERVER=("$PEERS/server.js")
+CLIENT=("$PEERS/client.js")
+if [ "$H2" = 1 ]; then
+  SCHEME=http
+  SERVER=("$PEERS/h2.js" server)
+  CLIENT=("$PEERS/h2.js" client)
+fi
 if [ "$TLS" = 1 ]; then
   SCHEME=wss
+  if [ "$H2" = 1 ]; then SCHEME=https; fi
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench \
     -days 30 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>"$WORK/openssl.log" ||
     { cat "$WORK/openssl.log"; exit 1; }
@@ -119,7 +136,7 @@ if [ "$TLS" = 1 ]; then
   SRV_ENV=(TLS_KEY="$WORK/key.pem" TLS_CERT="$WORK/cert.pem" TLS_KEYLOG="$KEYS"
     TLS_CIPHERS="${TLS_CIPHERS:-}")
 fi
-ip netns exec $NS_S env "${SRV_ENV[@]}" taskset -c "$CPU" node "$PEERS/server.js" $IP_S "$PORT" \
+ip netns exec $NS_S env "${SRV_ENV[@]}" taskset -c "$CPU" node "${SERVER[@]}" $IP_S "$PORT" \
   >"$WORK/server.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 100); do grep -q '^listening' "$WORK/server.log" && break; sleep 0.1; done
@@ -134,7 +151,7 @@ grep -q 'listening on' "$WORK/tcpdump.log" || { cat "$WORK/tcpdump.log"; echo "t
 sleep 0.5
 
 start=$(date +%s.%N)
-ip netns exec $NS_C env TLS_CIPHERS="${TLS_CIPHERS:-}" taskset -c "$CPU" node "$PEERS/client.js" \
+ip netns exec $NS_C env TLS_CIPHERS="${TLS_CIPHERS:-}" taskset -c "$CPU" node "${CLIENT[@]}" \
   "$SCHEME://$IP_S:$PORT" "$FATES" >"$WORK/client.log" 2>&1 &
 CLI_PID=$!
 while ! grep -qs '^HOLDING' "$WORK/client.log"; do
