@@ -16,7 +16,7 @@ pub enum ColorChoice {
     name = "wsdiag",
     version,
     about,
-    after_help = "Verdict kinds: clean_close, refused, unreachable, handshake_rejected, handshake_unanswered,\n  invalid_handshake, server_abort, client_abort, idle_timeout, close_unanswered, protocol_violation,\n  tls_failed, still_open, unknown, not_websocket (docs/report.md says when each applies).\nLive capture: wsdiag live -i IFACE [-f BPF] (cargo feature `live`).\nShell completions and the man page: wsdiag completions SHELL, wsdiag man.\nExit status: 0 analysed, 1 a connection matched --fail-on, 2 bad usage or unreadable input."
+    after_help = "Verdict kinds: clean_close, refused, unreachable, handshake_rejected, handshake_unanswered,\n  invalid_handshake, server_abort, client_abort, idle_timeout, close_unanswered, protocol_violation,\n  tls_failed, path_reset, path_lost, still_open, unknown, not_websocket (docs/report.md says when each applies).\nLive capture: wsdiag live -i IFACE [-f BPF] (cargo feature `live`).\nShell completions and the man page: wsdiag completions SHELL, wsdiag man.\nExit status: 0 analysed, 1 a connection matched --fail-on, 2 bad usage or unreadable input."
 )]
 pub struct Cli {
     /// Capture files (pcap or pcapng; plain, gzip, zstd or lz4) or directories of them; "-"

@@ -313,9 +313,66 @@ pub struct TcpFacts {
     pub ttls: PerSide<TtlRange>,
     /// The TTL of each side's first FIN or RST.
     pub end_ttl: PerSide<Option<u8>>,
+    /// Each side's bytes as the peer acknowledged them.
+    pub delivery: PerSide<Delivery>,
     /// The capture file its first packet came from, and that file's place among the inputs.
     pub input: Option<std::sync::Arc<str>>,
     pub input_index: u32,
+}
+
+/// One direction's delivery as its peer's ACKs tell it: when they last moved forward, and the
+/// retransmissions of unacknowledged bytes since (a path that stopped delivering).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Delivery {
+    /// The last time the peer's ACK moved forward over this side's bytes (packet 0: never).
+    last_acked: At,
+    /// The largest payload this side sent in one segment.
+    pub max_len: u32,
+    /// Retransmissions while bytes were unacknowledged, since the last ACK that moved forward
+    /// (boxed: most connections never have one).
+    pub stall: Option<Box<Stall>>,
+}
+
+/// Retransmissions of bytes the peer had not acknowledged, with no ACK moving forward since.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stall {
+    pub count: u32,
+    /// The first and the last of them.
+    pub first: At,
+    pub last: At,
+    /// Their smallest and largest payloads.
+    pub min_len: u32,
+    pub max_len: u32,
+    /// Bytes the peer never acknowledged, at the end of the connection.
+    pub unacked: u64,
+}
+
+impl Delivery {
+    pub fn last_acked(&self) -> Option<At> {
+        (self.last_acked.packet.0 != 0).then_some(self.last_acked)
+    }
+
+    /// The peer's ACK moved forward.
+    pub fn acked(&mut self, at: At) {
+        self.last_acked = at;
+        self.stall = None;
+    }
+
+    /// A retransmission of `len` bytes while some were unacknowledged.
+    pub fn retransmitted(&mut self, at: At, len: u32) {
+        match self.stall.as_deref_mut() {
+            Some(st) => {
+                st.count = st.count.saturating_add(1);
+                st.last = at;
+                st.min_len = st.min_len.min(len);
+                st.max_len = st.max_len.max(len);
+            }
+            None => {
+                self.stall =
+                    Some(Box::new(Stall { count: 1, first: at, last: at, min_len: len, max_len: len, unacked: 0 }));
+            }
+        }
+    }
 }
 
 /// The smallest and largest TTL seen.
@@ -396,6 +453,7 @@ impl TcpFacts {
             capture_end: None,
             ttls: PerSide::default(),
             end_ttl: PerSide::default(),
+            delivery: PerSide::default(),
             input: None,
             input_index: 0,
         }

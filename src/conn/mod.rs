@@ -200,6 +200,7 @@ impl Conn {
         }
         let wire = seg.wire_len();
         if wire > 0 {
+            let retx = self.asm[side].stats.retransmissions;
             let before = self.asm[side].stats.delivered + self.asm[side].stats.gap_bytes;
             let mut sink = StreamSink { side, tcp: &mut self.tcp, tls: &mut self.tls, up: &mut self.up };
             self.asm[side].segment(seg.seq, seg.payload, seg.missing, at, budget, &mut sink);
@@ -207,10 +208,19 @@ impl Conn {
             if after > before || self.asm[side].pending_bytes() > 0 {
                 self.tcp.last_payload[side] = Some(at);
             }
+            let d = &mut self.tcp.delivery[side];
+            d.max_len = d.max_len.max(wire);
+            if self.asm[side].stats.retransmissions > retx && self.asm[side].unacked() > 0 {
+                d.retransmitted(at, wire);
+            }
         }
         if f.ack() {
+            let acked = self.asm[side.other()].acked();
             let mut sink = StreamSink { side: side.other(), tcp: &mut self.tcp, tls: &mut self.tls, up: &mut self.up };
             self.asm[side.other()].peer_ack(seg.ack, at, budget, &mut sink);
+            if self.asm[side.other()].acked() > acked {
+                self.tcp.delivery[side.other()].acked(at);
+            }
         }
         if f.fin() {
             self.asm[side].fin(seg.seq, wire);
@@ -244,6 +254,9 @@ impl Conn {
             let mut sink = StreamSink { side: s, tcp: &mut self.tcp, tls: &mut self.tls, up: &mut self.up };
             self.asm[s].flush(budget, &mut sink);
             self.tcp.streams[s] = self.asm[s].stats;
+            if let Some(st) = self.tcp.delivery[s].stall.as_deref_mut() {
+                st.unacked = self.asm[s].unacked();
+            }
             if let Layer::WebSocket(f) = &self.up.layer {
                 self.up.session.frames[s] = f.parsers[s].counts;
             }
@@ -851,5 +864,157 @@ mod head_budget_tests {
             "client frames are found again, not read mid-frame"
         );
         assert!(matches!(&conn.up.layer, Layer::WebSocket(f) if !f.parsers[Side::B].lost()));
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::head_budget_tests::seg;
+    use super::*;
+    use crate::diagnose::{Kind, diagnose};
+    use crate::units::{PacketNo, Timestamp};
+
+    const REQ: &[u8] = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const RESP: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+
+    /// A connection replayed from (side, ms, seq offset, ack offset, flags, ttl, payload); the
+    /// client is 10.0.0.1 (ISN 100), the server 10.0.0.2 (ISN 500); offsets count from the
+    /// first data byte; packet numbers follow the list.
+    struct Replay {
+        conn: Conn,
+        budget: Budget,
+        n: u64,
+    }
+
+    fn addr(s: &str) -> std::net::SocketAddr {
+        s.parse().unwrap_or_else(|_| unreachable!())
+    }
+
+    impl Replay {
+        /// SYN, SYN-ACK, the upgrade and the 101: client TTL 64, server TTL `server_ttl`.
+        fn upgraded(server_ttl: u8) -> Replay {
+            let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+            let conn = Conn::new(1, c, s, At { ts: Timestamp(0), packet: PacketNo(1) }, &ConnConfig::default());
+            let mut r = Replay { conn, budget: Budget::new(1 << 20), n: 0 };
+            r.send(Side::A, 0, 100, 0, 0x02, 64, &[]);
+            r.send(Side::B, 1, 500, 101, 0x12, server_ttl, &[]);
+            r.send(Side::A, 2, 101, 501, 0x18, 64, REQ);
+            r.send(Side::B, 3, 501, 101 + REQ.len() as u32, 0x18, server_ttl, RESP);
+            r
+        }
+        fn client_seq(&self, off: u32) -> u32 {
+            101 + REQ.len() as u32 + off
+        }
+        fn server_seq(&self, off: u32) -> u32 {
+            501 + RESP.len() as u32 + off
+        }
+        #[allow(clippy::too_many_arguments)]
+        fn send(&mut self, side: Side, ms: i64, seq: u32, ack: u32, flags: u8, ttl: u8, payload: &[u8]) {
+            let (c, s) = (addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
+            let (src, dst) = if side == Side::A { (c, s) } else { (s, c) };
+            let mut g = seg(src, dst, seq, ack, flags, payload);
+            g.ttl = ttl;
+            self.n += 1;
+            let at = At { ts: Timestamp(ms * 1_000_000), packet: PacketNo(self.n) };
+            self.conn.segment(side, &g, at, &mut self.budget);
+        }
+        fn verdict(self) -> crate::diagnose::Verdict {
+            let mut budget = self.budget;
+            let tl = self.conn.finish(&mut budget);
+            diagnose(&tl.tcp, tl.app, None, &tl.sessions[0])
+        }
+    }
+
+    /// A masked client text frame of `n` bytes.
+    fn client_frame(n: usize) -> Vec<u8> {
+        let mut f = vec![0x81, 0x80 | n as u8, 1, 2, 3, 4];
+        f.extend((0..n).map(|i| b'a' ^ [1, 2, 3, 4][i % 4]));
+        f
+    }
+
+    #[test]
+    fn a_rst_with_a_ttl_the_server_never_used_is_forged_on_the_path() {
+        for (rst_ttl, kind) in [(63, Kind::PathReset), (52, Kind::ServerAbort), (51, Kind::ServerAbort)] {
+            let mut r = Replay::upgraded(52);
+            let (cs, ss) = (r.client_seq(0), r.server_seq(0));
+            r.send(Side::B, 10, ss, cs, 0x14, rst_ttl, &[]);
+            let v = r.verdict();
+            assert_eq!(v.kind, kind, "RST TTL {rst_ttl}: {}", v.summary);
+            if kind == Kind::PathReset {
+                assert!(
+                    v.summary.contains(
+                        "the RST to the client (packet 5) has TTL 63 where every packet from the server had 52"
+                    ),
+                    "{}",
+                    v.summary
+                );
+                assert_eq!(v.client_sees, Some(1006));
+                assert!(v.advice.iter().any(|a| a.contains("1 hop(s)")), "{:?}", v.advice);
+            }
+        }
+        // One TTL for everything (loopback): the capture cannot tell, no guess.
+        let mut r = Replay::upgraded(64);
+        let (cs, ss) = (r.client_seq(0), r.server_seq(0));
+        r.send(Side::B, 10, ss, cs, 0x14, 64, &[]);
+        assert_eq!(r.verdict().kind, Kind::ServerAbort);
+    }
+
+    #[test]
+    fn bytes_retransmitted_unacknowledged_to_the_end_are_a_path_that_stopped_delivering() {
+        let mut r = Replay::upgraded(52);
+        let (cs, ss) = (r.client_seq(0), r.server_seq(0));
+        let f = client_frame(20);
+        // The server acknowledges the first message, then nothing more gets through.
+        r.send(Side::A, 100, cs, ss, 0x18, 64, &f);
+        r.send(Side::B, 101, ss, cs + f.len() as u32, 0x10, 52, &[]);
+        let cs2 = cs + f.len() as u32;
+        for ms in [1000, 1200, 1600, 2400, 4000] {
+            r.send(Side::A, ms, cs2, ss, 0x18, 64, &f);
+        }
+        let v = r.verdict();
+        assert_eq!(v.kind, Kind::PathLost, "{}", v.summary);
+        assert!(v.summary.contains("stopped delivering client→server"), "{}", v.summary);
+        assert!(v.summary.contains("(packet 6)"), "the last ACK: {}", v.summary);
+        assert!(v.summary.contains("retransmitted 4 times over 2.8 s"), "{}", v.summary);
+        assert!(v.summary.contains("the capture ended"), "{}", v.summary);
+        assert!(!v.summary.contains("MTU"), "{}", v.summary);
+        assert_eq!(v.client_sees, None, "no teardown before the capture ended");
+
+        // One retransmission is ordinary loss, and an ACK afterwards ends the stall.
+        let mut r = Replay::upgraded(52);
+        r.send(Side::A, 100, cs, ss, 0x18, 64, &f);
+        r.send(Side::A, 400, cs, ss, 0x18, 64, &f);
+        r.send(Side::A, 1000, cs, ss, 0x18, 64, &f);
+        r.send(Side::B, 1001, ss, cs + f.len() as u32, 0x10, 52, &[]);
+        assert_eq!(r.verdict().kind, Kind::StillOpen);
+    }
+
+    #[test]
+    fn only_full_size_segments_stuck_is_an_mtu_black_hole() {
+        let mut r = Replay::upgraded(52);
+        let (cs, ss) = (r.client_seq(0), r.server_seq(0));
+        // A 1448-byte segment of a large server message, never acknowledged ...
+        let mut big = vec![0x82, 126, 0x10, 0x00];
+        big.resize(1448, 7);
+        r.send(Side::B, 100, ss, cs, 0x10, 52, &big);
+        let f = client_frame(10);
+        let mut cs = cs;
+        for (i, ms) in [300, 700, 1500, 3100].into_iter().enumerate() {
+            r.send(Side::B, ms, ss, cs, 0x10, 52, &big);
+            // ... while the client's small messages get through and are acknowledged.
+            r.send(Side::A, ms + 10, cs, ss, 0x18, 64, &f);
+            cs += f.len() as u32;
+            r.send(Side::B, ms + 11, ss, cs, 0x10, 52, &[]);
+            let _ = i;
+        }
+        let v = r.verdict();
+        assert_eq!(v.kind, Kind::PathLost, "{}", v.summary);
+        assert!(v.summary.contains("server→client"), "{}", v.summary);
+        assert!(
+            v.summary.contains("MTU black hole: every retransmission was a full-size 1448-byte segment"),
+            "{}",
+            v.summary
+        );
+        assert!(v.advice.iter().any(|a| a.contains("clamp-mss")), "{:?}", v.advice);
     }
 }

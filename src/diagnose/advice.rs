@@ -170,6 +170,30 @@ pub fn advise(
             }
             a.push("Browsers report 1006 for a WebSocket whose TLS handshake failed (Firefox reports 1015).".into());
         }
+        Kind::PathReset => {
+            if let Some((side, _, _)) = tcp.first_teardown()
+                && let Some(ttl) = tcp.end_ttl[side]
+            {
+                // Initial TTLs in use: 64 (Linux, macOS), 128 (Windows), 255 (network gear).
+                let init = [32u16, 64, 128, 255].into_iter().find(|i| *i >= u16::from(ttl)).unwrap_or(255);
+                let hops = init - u16::from(ttl);
+                let from = if side == server { "the client" } else { "the server" };
+                a.push(format!("The forged packet left its sender with TTL {init} most likely, {hops} hop(s) before this capture point: look for a firewall, IPS, load balancer or NAT about that far from {from}'s side, and at its session timeouts, connection limits and logs at this time."));
+            }
+            a.push("A capture on the other endpoint settles it: the endpoint the packet claims to come from shows no such packet sent.".into());
+        }
+        Kind::PathLost => {
+            let full = Side::BOTH.into_iter().any(|s| {
+                let d = &tcp.delivery[s];
+                d.stall
+                    .as_deref()
+                    .is_some_and(|st| st.min_len == st.max_len && st.max_len == d.max_len && d.max_len >= 1000)
+            });
+            if full {
+                a.push("Only full-size segments were stuck: let ICMP \"fragmentation needed\" (type 3 code 4; ICMPv6 \"packet too big\") through the firewalls on the path, or clamp the MSS on the router or tunnel (`iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu`).".into());
+            }
+            a.push("A stateful firewall, NAT gateway or load balancer forgets idle flows (AWS NAT gateway 350 s, many firewalls 300–3600 s): send WebSocket Pings more often than the shortest idle timeout on the path, and compare with a capture on the other side to see where the packets stop.".into());
+        }
         Kind::StillOpen | Kind::Unknown | Kind::NotWebsocket => {}
     }
     if !matches!(kind, Kind::CleanClose | Kind::NotWebsocket) {

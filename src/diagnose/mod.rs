@@ -4,7 +4,7 @@
 pub mod across;
 mod advice;
 
-use crate::timeline::{App, At, EndHow, Session, SessionEnd, TcpFacts};
+use crate::timeline::{App, At, EndHow, Origin, Session, SessionEnd, TcpFacts};
 use crate::tls::TlsFacts;
 use crate::units::{Role, Side};
 use crate::ws::frame::close_code_name;
@@ -26,13 +26,15 @@ pub enum Kind {
     CloseUnanswered,
     ProtocolViolation,
     TlsFailed,
+    PathReset,
+    PathLost,
     StillOpen,
     Unknown,
     NotWebsocket,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 17] = [
         Kind::CleanClose,
         Kind::Refused,
         Kind::Unreachable,
@@ -45,6 +47,8 @@ impl Kind {
         Kind::CloseUnanswered,
         Kind::ProtocolViolation,
         Kind::TlsFailed,
+        Kind::PathReset,
+        Kind::PathLost,
         Kind::StillOpen,
         Kind::Unknown,
         Kind::NotWebsocket,
@@ -64,6 +68,8 @@ impl Kind {
             Kind::CloseUnanswered => "close_unanswered",
             Kind::ProtocolViolation => "protocol_violation",
             Kind::TlsFailed => "tls_failed",
+            Kind::PathReset => "path_reset",
+            Kind::PathLost => "path_lost",
             Kind::StillOpen => "still_open",
             Kind::Unknown => "unknown",
             Kind::NotWebsocket => "not_websocket",
@@ -256,6 +262,129 @@ fn ended(e: &SessionEnd, what: &str) -> String {
         EndHow::RstStream => format!("reset the HTTP/2 stream (RST_STREAM{code})"),
         EndHow::GoAway => format!("sent GOAWAY{code} excluding the stream"),
     }
+}
+
+/// Retransmissions of unacknowledged bytes, over at least this long up to the end, make a path
+/// that stopped delivering (an RTO doubles from 200 ms: the third try comes 0.6 s after the first).
+pub const LOST_MIN_RETX: u32 = 2;
+pub const LOST_MIN_MS: f64 = 500.0;
+
+/// "12:00:03.120": a packet's time of day (UTC), as a capture viewer shows it.
+fn clock(at: At) -> String {
+    at.ts.rfc3339().get(11..23).unwrap_or("").to_string()
+}
+
+/// A teardown forged on the path: the first FIN or RST has a TTL (hop limit) that does not fit
+/// what its claimed sender sent (SPEC: `path_reset`).
+fn path_reset(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
+    let tcp = cx.tcp;
+    let (side, is_rst, at) = tcp.first_teardown()?;
+    if tcp.end_origin(side) != Origin::Path {
+        return None;
+    }
+    let ttl = tcp.end_ttl[side]?;
+    let r = tcp.ttls[side];
+    let (role, to) = (cx.role(side), cx.role(side.other()));
+    let what = if is_rst { "RST" } else { "FIN" };
+    let had = if r.min == r.max {
+        format!("every packet from the {role} had {}", r.min)
+    } else {
+        format!("the {role}'s packets had {}-{}", r.min, r.max)
+    };
+    cx.cite(at, format!("{what} claiming to come from the {role}, TTL {ttl}"));
+    let verb = if is_rst { "reset" } else { "closed (FIN)" };
+    Some((
+        Kind::PathReset,
+        format!(
+            "A middlebox {verb} the connection: the {what} to the {to} (packet {}) has TTL {ttl} where {had}, so the {role} did not send it; the {to} reports 1006.",
+            at.packet.0
+        ),
+    ))
+}
+
+/// The side whose bytes stopped being delivered: retransmitted, unacknowledged, to the end.
+fn stalled_side(tcp: &TcpFacts) -> Option<Side> {
+    Side::BOTH
+        .into_iter()
+        .filter(|s| {
+            tcp.delivery[*s].stall.as_deref().is_some_and(|st| {
+                st.unacked > 0 && st.count >= LOST_MIN_RETX && tcp.last.ts.ms_since(st.first.ts) >= LOST_MIN_MS
+            })
+        })
+        .max_by_key(|s| tcp.delivery[*s].stall.as_deref().map_or(0, |st| st.count))
+}
+
+/// The path stopped delivering one direction: its bytes retransmitted without an ACK until
+/// one side gave up or the capture ended (SPEC: `path_lost`); an MTU black hole when only
+/// full-size segments were stuck.
+fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
+    let (tcp, s) = (cx.tcp, cx.s);
+    let side = stalled_side(tcp)?;
+    let d = &tcp.delivery[side];
+    let st = d.stall.as_deref()?;
+    let (first, last) = (st.first, st.last);
+    let (role, peer) = (cx.role(side), cx.role(side.other()));
+    let last_acked = d.last_acked();
+    let delivered = match last_acked {
+        Some(a) => {
+            cx.cite(a, format!("last ACK from the {peer} for the {role}'s bytes"));
+            format!("the last {role} byte the {peer} acknowledged was at {} (packet {})", clock(a), a.packet.0)
+        }
+        None => format!("the {peer} never acknowledged a {role} byte"),
+    };
+    cx.cite(first, format!("{role} retransmits unacknowledged bytes"));
+    if last.packet != first.packet {
+        cx.cite(last, format!("{role}'s last retransmission ({} in all)", st.count));
+    }
+    // How it ended: a Close sent into the stall (a heartbeat timeout), a teardown, or nothing.
+    let close =
+        s.closes.iter().find(|c| c.at.packet >= first.packet || last_acked.is_none_or(|a| c.at.packet > a.packet));
+    let mut ending = Vec::new();
+    if let Some(c) = close {
+        let who = cx.role(c.side);
+        let timeout = c.reason.as_deref().is_some_and(|r| r.contains("timeout")) || c.code == Some(1011);
+        let why = if timeout { " (its keep-alive timeout)" } else { "" };
+        ending.push(format!(
+            "the {who} sent {}{why} at packet {}",
+            describe_close(c.code, c.reason.as_deref()),
+            c.at.packet.0
+        ));
+    }
+    if let Some(beats) = s.beats.as_deref() {
+        for pinger in [side, side.other()] {
+            let (ping, pong) = (beats.pings[pinger].last, beats.pongs[pinger.other()].last);
+            if ping.is_some_and(|p| p.packet >= first.packet || last_acked.is_some_and(|a| p.packet > a.packet))
+                && pong.is_none_or(|p| ping.is_some_and(|q| p.packet < q.packet))
+            {
+                ending.push(format!("the {}'s Pings went unanswered", cx.role(pinger)));
+                break;
+            }
+        }
+    }
+    match s.ends.first() {
+        Some(e) => ending.push(format!("the {} {} at packet {}", cx.role(e.by), ended(&e, "TCP"), e.at.packet.0)),
+        None => ending.push("the capture ended with the bytes still unacknowledged".into()),
+    }
+    let full = st.min_len == st.max_len && st.max_len == d.max_len && d.max_len >= 1000;
+    let other = &tcp.delivery[side.other()];
+    let others_through = other.last_acked().is_some_and(|a| a.packet > first.packet) && other.stall.is_none();
+    let cause = if full && others_through {
+        format!(
+            "an MTU black hole: every retransmission was a full-size {}-byte segment while smaller packets the other way got through — a router on the path drops packets this large and its ICMP \"fragmentation needed\" does not reach the {role} (check for ICMP filtered by a firewall, or a tunnel with a smaller MTU)",
+            d.max_len
+        )
+    } else {
+        format!("a stateful firewall or NAT that dropped the flow, a broken link, or the {peer}'s host going down")
+    };
+    Some((
+        Kind::PathLost,
+        format!(
+            "The path stopped delivering {role}→{peer}: {delivered}; the {role} retransmitted {} times over {}, then {}. The likely cause is {cause}.",
+            st.count,
+            human_ms(tcp.last.ts.ms_since(first.ts).max(last.ts.ms_since(first.ts))),
+            ending.join(", ")
+        ),
+    ))
 }
 
 /// Diagnoses one connection.
@@ -481,6 +610,9 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
                 ),
             );
         }
+        if let Some(v) = path_reset(cx) {
+            return v;
+        }
         if let Some((side, is_rst, _)) = teardown {
             let who = cx.role(side);
             let verb = if is_rst { "reset" } else { "closed (FIN)" };
@@ -519,6 +651,9 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
 }
 
 fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
+    if let Some(v) = path_lost(cx).or_else(|| path_reset(cx)) {
+        return v;
+    }
     let (tcp, s) = (cx.tcp, cx.s);
     match s.ends.first() {
         Some(e) => {
@@ -579,6 +714,13 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
     }
     let cc = s.close_from(client);
     let sc = s.close_from(server);
+    let clean = cc.zip(sc).is_some_and(|(a, b)| {
+        let (first, second) = if a.at.packet <= b.at.packet { (a, b) } else { (b, a) };
+        s.ends.hard[first.side].is_none_or(|e| e.at.packet > second.at.packet)
+    });
+    if !clean && let Some(v) = path_lost(cx).or_else(|| path_reset(cx)) {
+        return v;
+    }
     if let (Some(a), Some(b)) = (cc, sc) {
         let (first, second) = if a.at.packet <= b.at.packet { (a, b) } else { (b, a) };
         let initiator = cx.role(first.side);

@@ -90,6 +90,10 @@ pub struct Assembler {
     /// The last delivered bytes, to check retransmissions against.
     tail: Vec<u8>,
     pub stats: AssemblerStats,
+    /// How far the peer has acknowledged (u64::MAX: nothing yet) and how far this side has
+    /// sent, as absolute offsets.
+    acked: u64,
+    sent: u64,
 }
 
 impl Assembler {
@@ -104,6 +108,8 @@ impl Assembler {
             fin: None,
             tail: Vec::new(),
             stats: AssemblerStats::default(),
+            acked: u64::MAX,
+            sent: 0,
         }
     }
 
@@ -170,6 +176,9 @@ impl Assembler {
         }
         let (Some(next), Some(abs)) = (self.next, self.abs(seq)) else { return };
         let end = abs + wire as i64;
+        if end > 0 && (end as u64).saturating_sub(next) <= MAX_AHEAD {
+            self.sent = self.sent.max(end as u64);
+        }
         if end <= next as i64 {
             if wire <= 1 && end == next as i64 {
                 self.stats.keepalives += 1;
@@ -374,6 +383,9 @@ impl Assembler {
     /// showed are a gap (RFC 9293 §3.4: an ACK covers only data the receiver got).
     pub fn peer_ack(&mut self, ack: u32, meta: Meta, budget: &mut Budget, sink: &mut impl Sink) {
         let (Some(next), Some(target)) = (self.next, self.abs(ack)) else { return };
+        if target >= 0 && (target as u64).saturating_sub(next) <= MAX_AHEAD {
+            self.acked = if self.acked == u64::MAX { target as u64 } else { self.acked.max(target as u64) };
+        }
         let mut target = target;
         if let Some(f) = self.fin
             && target == f as i64 + 1
@@ -396,6 +408,17 @@ impl Assembler {
             }
         }
         self.drain(budget, sink);
+    }
+
+    /// How far the peer has acknowledged this direction (absolute offset; a FIN counts one).
+    pub fn acked(&self) -> Option<u64> {
+        (self.acked != u64::MAX).then_some(self.acked)
+    }
+
+    /// Bytes sent (as far as the capture saw) beyond what the peer acknowledged; 0 when no
+    /// acknowledgement was seen at all.
+    pub fn unacked(&self) -> u64 {
+        self.acked().map_or(0, |a| self.sent.saturating_sub(a))
     }
 
     /// The stream ends (RST, end of capture): everything buffered is delivered, with gaps for
