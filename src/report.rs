@@ -216,6 +216,21 @@ pub struct Transport {
     pub tcp_id: u64,
     /// The HTTP/2 stream (RFC 8441) for kind "h2"; null for "h1".
     pub stream: Option<u32>,
+    /// The forward proxy's CONNECT tunnel the WebSocket rode in; null when none.
+    pub tunnel: Option<TunnelOut>,
+}
+
+/// A forward proxy's tunnel (`CONNECT target` answered with a 2xx).
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct TunnelOut {
+    /// The proxy's address (this TCP connection's server).
+    pub proxy: String,
+    /// The CONNECT request's target (`host:port`).
+    pub target: String,
+    pub status: u16,
+    /// The CONNECT request's packet and the proxy's answer's.
+    pub connect_packet: u64,
+    pub established_packet: u64,
 }
 
 /// How a TCP connection was ended by one side.
@@ -1229,6 +1244,13 @@ impl Connection {
                 kind: if s.h2.is_some() { "h2" } else { "h1" },
                 tcp_id: tcp.id,
                 stream: s.h2.as_ref().map(|st| st.stream),
+                tunnel: s.tunnel.as_deref().map(|t| TunnelOut {
+                    proxy: addr(tcp.endpoints[server]),
+                    target: t.target.clone(),
+                    status: t.status,
+                    connect_packet: t.connect.packet.0,
+                    established_packet: t.established.packet.0,
+                }),
             },
             client: addr(tcp.endpoints[client]),
             server: addr(tcp.endpoints[server]),

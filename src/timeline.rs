@@ -653,6 +653,19 @@ pub struct Session {
     pub id: u64,
     /// The HTTP/2 stream it rode on (RFC 8441); none for an HTTP/1.1 upgrade.
     pub h2: Option<Box<H2Stream>>,
+    /// The forward proxy's CONNECT tunnel it rode in, if any.
+    pub tunnel: Option<Box<Tunnel>>,
+}
+
+/// A forward proxy's tunnel (RFC 9110 §9.3.6): `CONNECT target` answered with a 2xx; the
+/// connection then carries what the client speaks to the target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tunnel {
+    /// The CONNECT request's target (`host:port`).
+    pub target: String,
+    pub status: u16,
+    pub connect: At,
+    pub established: At,
 }
 
 impl Session {

@@ -205,7 +205,7 @@ fn json_contract_keys() {
     ] {
         assert!(c.get(k).is_some(), "connection.{k}");
     }
-    assert_eq!(c["transport"], serde_json::json!({"kind": "h1", "tcp_id": c["id"], "stream": null}));
+    assert_eq!(c["transport"], serde_json::json!({"kind": "h1", "tcp_id": c["id"], "stream": null, "tunnel": null}));
     assert!(c["tls"].is_null(), "plaintext: tls is null");
     // A wss connection's tls object, with its keys.
     let out = wsdiag()

@@ -66,7 +66,11 @@ fn finish(child: Child) -> (Vec<Value>, String) {
 }
 
 fn kinds(conns: &[Value]) -> Vec<String> {
-    let mut v: Vec<String> = conns.iter().map(|c| c["verdict"]["kind"].as_str().unwrap_or("").to_string()).collect();
+    let mut v: Vec<String> = conns
+        .iter()
+        .filter(|c| c["type"] == "connection")
+        .map(|c| c["verdict"]["kind"].as_str().unwrap_or("").to_string())
+        .collect();
     v.sort();
     v
 }

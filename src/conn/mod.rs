@@ -512,6 +512,10 @@ impl AppSink<'_> {
 
     /// The server switched protocols: frames from here on.
     fn upgrade(&mut self, up: Upgrade, at: At) {
+        if up.tunnel {
+            self.open_tunnel(up, at);
+            return;
+        }
         let side = self.side;
         // RFC 7692: the first permessage-deflate answer is the one in force.
         let deflate = up
@@ -533,6 +537,23 @@ impl AppSink<'_> {
         }
         if !up.early.is_empty() {
             self.ws_data(other, &up.early, at);
+        }
+    }
+
+    /// A forward proxy opened a CONNECT tunnel: what follows is analysed as if the client had
+    /// connected to the target directly (TLS, an HTTP upgrade), and the tunnel is named.
+    fn open_tunnel(&mut self, up: Upgrade, at: At) {
+        let http = std::mem::take(&mut self.up.session.http);
+        let (target, connect) = http.request().map_or_else(|| (String::new(), at), |(r, rat)| (r.uri.clone(), *rat));
+        let status = http.response().map_or(200, |(r, _)| r.status);
+        self.up.session.tunnel = Some(Box::new(crate::timeline::Tunnel { target, status, connect, established: at }));
+        self.up.layer = Layer::Start;
+        self.up.app = App::Empty;
+        // Bytes the client sent before the 200 (most clients wait for it): plaintext only; a
+        // TLS ClientHello sent that early is not read.
+        if !up.early.is_empty() && !starts_tls(&up.early) {
+            let client = self.side.other();
+            AppSink { side: client, tcp: self.tcp, up: self.up }.data(&up.early, at);
         }
     }
 
@@ -644,7 +665,13 @@ fn record_ws(f: &mut Frames, s: &mut Session, log: &mut EventLog, side: Side, st
         match ev {
             WsEvent::Message { opcode, wire_len, inflated_len, compressed, preview, meta: at, .. } => {
                 if let Some(p) = &preview {
-                    match heartbeat_kind(p) {
+                    // engine.io (Socket.IO) v4: the server pings with the text packet "2", the
+                    // client answers "3" (v3 the other way round; "2probe"/"3probe" test the
+                    // upgrade).
+                    let eio = (p == "2" || p == "3")
+                        && s.request().is_some_and(|(r, _)| r.uri.contains("EIO=") || r.uri.contains("/socket.io/"));
+                    let kind = if eio { Some(p == "2") } else { heartbeat_kind(p) };
+                    match kind {
                         Some(true) => s.beats_mut().app_pings[side].record(at),
                         Some(false) => s.beats_mut().app_pongs[side].record(at),
                         None => {}

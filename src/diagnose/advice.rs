@@ -52,6 +52,14 @@ pub fn advise(
                     .into(),
             );
         }
+        Kind::HandshakeRejected if s.request().is_some_and(|(r, _)| r.is_connect()) => {
+            match s.response().map(|(r, _)| r.status).unwrap_or(0) {
+                407 => a.push("407: the proxy wants credentials (`Proxy-Authorization`); browsers ask for them, most WebSocket libraries need them in the proxy URL (`http://user:pass@proxy:3128`) or an option.".into()),
+                403 => a.push("403 from the proxy: its rules refuse this target (squid: `http_access deny CONNECT !SSL_ports`, or an ACL on the host or port); allow the WebSocket server's host and port for CONNECT.".into()),
+                502..=504 => a.push("The proxy could not reach the target: DNS, a firewall between the proxy and the server, or the server down.".into()),
+                _ => {}
+            }
+        }
         Kind::HandshakeRejected => {
             let status = s.response().map(|(r, _)| r.status).unwrap_or(0);
             let b = body(s);

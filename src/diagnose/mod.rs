@@ -387,6 +387,69 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     ))
 }
 
+/// A keep-alive that gave up: one side's last Ping (a WebSocket Ping, or an application ping
+/// such as engine.io's "2") got no Pong before that side closed or tore the connection down.
+/// Names the library by its signature: python `websockets` (and uvicorn, which uses it) close
+/// with 1011 "keepalive ping timeout"; aiohttp's `heartbeat` closes TCP with no Close frame half
+/// a heartbeat after its Ping; engine.io closes its transport when `pingTimeout` passes.
+fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<String> {
+    if !matches!(kind, Kind::CloseUnanswered | Kind::ServerAbort | Kind::ClientAbort | Kind::IdleTimeout) {
+        return None;
+    }
+    let s = cx.s;
+    let beats = s.beats.as_deref()?;
+    for side in Side::BOTH {
+        let peer = side.other();
+        // What this side did to end it: its Close, else its teardown.
+        let end = match (s.close_from(side), s.ends.hard[side]) {
+            (Some(c), _) => (c.at, Some(c)),
+            (None, Some(e)) => (e.at, None),
+            (None, None) => continue,
+        };
+        for (app, pings, pongs) in [(false, &beats.pings, &beats.pongs), (true, &beats.app_pings, &beats.app_pongs)] {
+            let Some(ping) = pings[side].last.filter(|p| p.packet < end.0.packet) else { continue };
+            if pongs[peer].last.is_some_and(|p| p.packet > ping.packet && p.packet < end.0.packet) {
+                continue;
+            }
+            let waited = end.0.ts.ms_since(ping.ts);
+            if waited < 200.0 {
+                continue;
+            }
+            let role = cx.role(side);
+            let reason = end.1.and_then(|c| c.reason.as_deref()).unwrap_or("");
+            let server = s.response().and_then(|(r, _)| r.server.as_deref()).unwrap_or("").to_ascii_lowercase();
+            let eio = s.request().is_some_and(|(r, _)| r.uri.contains("EIO="));
+            let how = match end.1 {
+                Some(c) => describe_close(c.code, c.reason.as_deref()),
+                None => "a TCP teardown with no Close frame".into(),
+            };
+            let who = if reason.contains("keepalive ping timeout") {
+                if server.contains("uvicorn") {
+                    "uvicorn's --ws-ping-timeout (python websockets' keepalive)".to_string()
+                } else {
+                    "python websockets' keepalive (ping_interval / ping_timeout)".to_string()
+                }
+            } else if app && eio {
+                "engine.io's ping timeout (Socket.IO pingInterval + pingTimeout)".into()
+            } else if server.contains("aiohttp") && end.1.is_none() {
+                "aiohttp's heartbeat (it closes TCP with no Close frame heartbeat/2 after an unanswered Ping)".into()
+            } else {
+                "a keep-alive timeout".into()
+            };
+            let what = if app { "application ping" } else { "Ping" };
+            let cadence =
+                pings[side].mean_interval_ms().map(|m| format!(" (pings every {})", human_ms(m))).unwrap_or_default();
+            cx.cite(ping, format!("{role}'s last {what}, never answered"));
+            return Some(format!(
+                "This is {who}: the {role}'s {what} at packet {}{cadence} got no answer for {}, then the {role} ended it with {how}.",
+                ping.packet.0,
+                human_ms(waited)
+            ));
+        }
+    }
+    None
+}
+
 /// Diagnoses one connection.
 pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -> Verdict {
     let mut cx = Ctx { tcp, app, tls, s, ev: Vec::new() };
@@ -409,6 +472,20 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
         }
         _ => (sees(s, client), sees(s, server)),
     };
+    let mut summary = match heartbeat_timeout(&mut cx, kind) {
+        Some(note) => format!("{summary} {note}"),
+        None => summary,
+    };
+    if let Some(t) = s.tunnel.as_deref() {
+        cx.cite(t.connect, format!("CONNECT {} to the forward proxy", t.target));
+        cx.cite(t.established, format!("{} from the proxy: the tunnel is open", t.status));
+        summary.push_str(&format!(
+            " It rode in a CONNECT tunnel to {} through the forward proxy {} (opened at packet {}).",
+            t.target,
+            tcp.addr(Role::Server),
+            t.established.packet.0
+        ));
+    }
     let advice = advice::advise(tcp, tls, s, kind, client);
     let mut evidence = cx.ev;
     evidence.sort_by_key(|e| e.packet);
@@ -525,6 +602,23 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
                     cx.cite(*at, format!("{} sent bytes that are not HTTP: {e}", cx.role(*e_side)));
                 }
                 return handshake_unanswered(cx, client, server);
+            }
+            Some((resp, at))
+                if s.request().is_some_and(|(r, _)| r.is_connect()) && !(200..300).contains(&resp.status) =>
+            {
+                cx.cite(*at, format!("HTTP {} {} from the proxy", resp.status, resp.reason));
+                let via = resp.server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                let target = s.request().map(|(r, _)| r.uri.clone()).unwrap_or_default();
+                return (
+                    Kind::HandshakeRejected,
+                    format!(
+                        "The forward proxy {}{via} refused CONNECT {target} with {} {}: the tunnel never opened, so the WebSocket inside it never started, and the client reports 1006.",
+                        tcp.addr(Role::Server),
+                        resp.status,
+                        resp.reason
+                    )
+                    .replace("  ", " "),
+                );
             }
             Some((resp, at)) if !accepted(s, resp.status) => {
                 cx.cite(*at, format!("HTTP {} {} from server", resp.status, resp.reason));

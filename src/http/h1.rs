@@ -71,6 +71,9 @@ pub struct Upgrade {
     pub early: Vec<u8>,
     /// Early client bytes were given up on for memory: the client's framing is unknown.
     pub early_lost: bool,
+    /// A 2xx to CONNECT: a forward proxy's tunnel opened, and what follows is the target's
+    /// protocol (TLS, or an HTTP upgrade), not frames.
+    pub tunnel: bool,
 }
 
 /// Per-side parsing state.
@@ -79,6 +82,8 @@ struct HttpSide {
     buf: Vec<u8>,
     /// Body bytes still to skip before the next head.
     skip: u64,
+    /// A chunked body being skipped (RFC 9112 §7.1), boxed: rare and only between heads.
+    chunked: Option<Box<Chunked>>,
     /// Body preview being collected (response side).
     collecting_body: bool,
     /// Gave up on HTTP for this side (body of unknown length, error).
@@ -126,6 +131,31 @@ impl H1 {
             let h = &mut self.sides[side];
             if h.done {
                 return None;
+            }
+            if let Some(c) = h.chunked.as_deref_mut() {
+                let collecting = h.collecting_body;
+                let mut preview = |d: &[u8]| {
+                    if collecting && let Some(ex) = facts.exchange.as_mut() {
+                        let room = BODY_PREVIEW.saturating_sub(ex.body.len());
+                        ex.body.extend_from_slice(&d[..room.min(d.len())]);
+                    }
+                };
+                match c.feed(bytes, &mut preview) {
+                    Some((used, done)) => {
+                        bytes = &bytes[used..];
+                        if done {
+                            h.chunked = None;
+                            h.collecting_body = false;
+                        }
+                    }
+                    None => {
+                        // Not chunked coding after all: stop reading heads on this side.
+                        h.chunked = None;
+                        h.done = true;
+                        return None;
+                    }
+                }
+                continue;
             }
             if h.skip > 0 {
                 let n = h.skip.min(bytes.len() as u64) as usize;
@@ -247,7 +277,7 @@ impl H1 {
     }
 
     fn upgrade_waiting(&self) -> bool {
-        self.waiting.back().is_some_and(|(r, _)| r.wants_websocket())
+        self.waiting.back().is_some_and(|(r, _)| r.wants_websocket() || r.is_connect())
     }
 
     /// A head cut by a gap (a snaplen, lost packets): keep what its whole lines say. Where the
@@ -323,11 +353,13 @@ impl H1 {
         facts.exchanges += 1;
         let upgrade = head.wants_websocket();
         out.push((at, side, H1Event::Request { method: head.method.clone(), uri: head.uri.clone(), upgrade }));
-        let have_upgrade = facts.request().is_some_and(|(r, _)| r.wants_websocket());
-        if facts.exchange.is_none() || (upgrade && !have_upgrade) {
+        // A forward proxy's CONNECT: a WebSocket (wss or ws) may ride in the tunnel it asks for.
+        let connect = head.is_connect();
+        let have_upgrade = facts.request().is_some_and(|(r, _)| r.wants_websocket() || r.is_connect());
+        if facts.exchange.is_none() || ((upgrade || connect) && !have_upgrade) {
             facts.exchange =
                 Some(Box::new(Exchange { request: Some((head.clone(), at)), response: None, body: Vec::new() }));
-            facts.attempted |= upgrade;
+            facts.attempted |= upgrade || connect;
         }
         self.waiting.push_back((head, at));
         Ok(Head::Done(len, None))
@@ -357,6 +389,7 @@ impl H1 {
             // A response to another request on a keep-alive connection: skip its body.
             let h = &mut self.sides[side];
             match (head.content_length, head.chunked) {
+                (_, true) => h.chunked = Some(Box::default()),
                 (Some(n), false) => h.skip = n,
                 _ if head.status == 204 || head.status == 304 => {}
                 _ => h.done = true,
@@ -364,6 +397,18 @@ impl H1 {
             return Ok(Head::Done(len, None));
         }
         facts.attempted |= head.status == 426 || head.upgrade_ok();
+        if (200..300).contains(&head.status) && req.as_ref().is_some_and(|(r, _)| r.is_connect()) {
+            // The tunnel is open (RFC 9110 §9.3.6): the bytes after this head are the target's.
+            exchange.response = Some((head, at));
+            let other = &mut self.sides[side.other()];
+            let upgrade = Upgrade {
+                early: std::mem::take(&mut other.buf),
+                early_lost: other.early_lost,
+                tunnel: true,
+                ..Upgrade::default()
+            };
+            return Ok(Head::Done(len, Some(upgrade)));
+        }
         if head.status == 101 {
             if let Some((r, _)) = &req {
                 facts.problems = super::validate_101(r, &head);
@@ -378,12 +423,19 @@ impl H1 {
                 lost: false,
                 early: std::mem::take(&mut other.buf),
                 early_lost: other.early_lost,
+                tunnel: false,
             };
             return Ok(Head::Done(len, Some(upgrade)));
         }
         let h = &mut self.sides[side];
         // Chunked or until close: keep a preview, stop parsing heads on this side.
         h.skip = match (head.content_length, head.chunked) {
+            // Chunked: skipped chunk by chunk, so that a next head (an upgrade on the same
+            // connection, as Socket.IO's polling → websocket step does) is read.
+            (_, true) => {
+                h.chunked = Some(Box::default());
+                0
+            }
             (Some(n), false) => n,
             _ => u64::MAX,
         };
@@ -393,8 +445,158 @@ impl H1 {
     }
 }
 
+/// Where a chunked body stands (RFC 9112 §7.1).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    /// The chunk size's hex digits.
+    #[default]
+    Size,
+    /// After the size: extensions or whitespace, up to the line's end.
+    Ext,
+    /// A chunk's data: bytes left.
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd,
+    /// Trailer lines after the last chunk: bytes on the current line.
+    Trailer(u32),
+}
+
+/// Skips a chunked body, handing its data to a preview.
+#[derive(Debug, Default)]
+struct Chunked {
+    state: ChunkState,
+    size: u64,
+    /// Digits of the current size (a size of more than 15 hex digits is not a chunk size).
+    digits: u8,
+}
+
+impl Chunked {
+    /// Feeds body bytes: how many were used and whether the body ended (the bytes after it
+    /// are the next head), or None if these are not chunked coding.
+    fn feed(&mut self, bytes: &[u8], data: &mut impl FnMut(&[u8])) -> Option<(usize, bool)> {
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match self.state {
+                ChunkState::Data(n) => {
+                    let take = n.min((bytes.len() - i) as u64) as usize;
+                    data(&bytes[i..i + take]);
+                    i += take;
+                    self.state = if n == take as u64 { ChunkState::DataEnd } else { ChunkState::Data(n - take as u64) };
+                    continue;
+                }
+                ChunkState::Size => match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        let d = (b as char).to_digit(16).unwrap_or(0);
+                        self.digits += 1;
+                        if self.digits > 15 {
+                            return None;
+                        }
+                        self.size = self.size * 16 + u64::from(d);
+                    }
+                    _ if self.digits == 0 => return None,
+                    b';' | b' ' | b'\t' | b'\r' => self.state = ChunkState::Ext,
+                    b'\n' => self.end_size_line(),
+                    _ => return None,
+                },
+                ChunkState::Ext => {
+                    if b == b'\n' {
+                        self.end_size_line();
+                    }
+                }
+                ChunkState::DataEnd => match b {
+                    b'\r' => {}
+                    b'\n' => self.state = ChunkState::Size,
+                    _ => return None,
+                },
+                ChunkState::Trailer(n) => match b {
+                    b'\r' => {}
+                    b'\n' if n == 0 => return Some((i + 1, true)),
+                    b'\n' => self.state = ChunkState::Trailer(0),
+                    _ if n as usize >= super::MAX_HEAD => return None,
+                    _ => self.state = ChunkState::Trailer(n + 1),
+                },
+            }
+            i += 1;
+        }
+        Some((i, false))
+    }
+
+    fn end_size_line(&mut self) {
+        self.state = if self.size == 0 { ChunkState::Trailer(0) } else { ChunkState::Data(self.size) };
+        self.size = 0;
+        self.digits = 0;
+    }
+}
+
 /// A head parse: incomplete, or complete with its length (and the upgrade if it was a 101).
 enum Head {
     Partial,
     Done(usize, Option<Upgrade>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &[u8] = b"74\r\n0{\"sid\":\"mAd3ljyYuqVo3ytXAAAA\",\"upgrades\":[\"websocket\"],\"pingTimeout\":1000,\"pingInterval\":1000,\"maxPayload\":1000000}\r\n0\r\n\r\nGET /next";
+
+    /// Feeds `body` in pieces of `step` bytes: the data seen and where the body ended.
+    fn feed(body: &[u8], step: usize) -> Option<(Vec<u8>, usize)> {
+        let mut c = Chunked::default();
+        let mut seen = Vec::new();
+        let mut at = 0;
+        for piece in body.chunks(step) {
+            let (used, done) = c.feed(piece, &mut |d| seen.extend_from_slice(d))?;
+            if done {
+                return Some((seen, at + used));
+            }
+            assert_eq!(used, piece.len());
+            at += used;
+        }
+        None
+    }
+
+    #[test]
+    fn a_chunked_body_ends_where_the_next_head_begins_whatever_the_segments() {
+        let end = BODY.len() - b"GET /next".len();
+        for step in 1..=BODY.len() {
+            let (data, used) = feed(BODY, step).unwrap_or_else(|| panic!("step {step}: not chunked?"));
+            assert_eq!(used, end, "step {step}");
+            assert_eq!(data.len(), 0x74, "step {step}");
+            assert!(data.starts_with(b"0{\"sid\""));
+        }
+        // Extensions, upper-case hex, a trailer field, bare LFs (RFC 9112 §2.2 tolerates them).
+        let odd = b"A;name=value\r\n0123456789\r\n1F \n0123456789012345678901234567890\n0\r\nExpires: never\r\n\r\n";
+        let (data, used) = feed(odd, 3).unwrap_or_else(|| unreachable!());
+        assert_eq!((data.len(), used), (10 + 31, odd.len()));
+        // Not chunked coding: said so, not skipped forever.
+        assert!(feed(b"zz\r\nhello\r\n0\r\n\r\n", 4).is_none());
+        assert!(feed(b"1234567890abcdef0\r\n", 4).is_none(), "a size of 17 hex digits");
+        // Truncated anywhere: still waiting, never done, never a panic.
+        for cut in 0..end {
+            assert!(feed(&BODY[..cut], 7).is_none_or(|(_, u)| u == end), "cut {cut}");
+        }
+    }
+
+    /// Socket.IO's polling request and its chunked answer, then the upgrade on the same
+    /// connection: the 101 is read.
+    #[test]
+    fn an_upgrade_after_a_chunked_answer_on_the_same_connection() {
+        let mut h = H1::default();
+        let mut facts = H1Facts::default();
+        let mut out = Events::new();
+        let at = At::default();
+        let poll = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: h\r\n\r\n";
+        let answer =
+            [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".as_slice(), BODY.split_at(BODY.len() - 9).0]
+                .concat();
+        let up = b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let ok = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        assert!(h.data(Side::A, true, poll, at, &mut facts, &mut out).is_none());
+        assert!(h.data(Side::B, false, &answer, at, &mut facts, &mut out).is_none());
+        assert!(h.data(Side::A, true, up, at, &mut facts, &mut out).is_none());
+        assert!(h.data(Side::B, false, ok, at, &mut facts, &mut out).is_some(), "{out:?}");
+        assert_eq!(facts.response().map(|(r, _)| r.status), Some(101));
+    }
 }

@@ -132,6 +132,11 @@ impl Request {
         self.uri.split('?').next().unwrap_or("")
     }
 
+    /// A forward proxy's `CONNECT host:port` (RFC 9110 §9.3.6).
+    pub fn is_connect(&self) -> bool {
+        self.method.eq_ignore_ascii_case("CONNECT")
+    }
+
     /// `Upgrade: websocket` and `Connection: upgrade` (RFC 6455 §4.1 items 5 and 6).
     pub fn wants_websocket(&self) -> bool {
         has_token(self.upgrade.as_deref(), "websocket")
