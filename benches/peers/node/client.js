@@ -22,6 +22,7 @@
 'use strict';
 const fs = require('fs');
 const WebSocket = require('ws');
+const { env, load, echoLoop } = require('./load');
 
 // RST instead of FIN. Under TLS the socket's handle is a TLSWrap and resetAndDestroy() throws
 // ERR_INVALID_HANDLE_TYPE; destroying the TLS socket closes the TCP handle beneath it, so that
@@ -34,13 +35,8 @@ function resetAndDestroy(sock) {
 }
 
 const [base, fatesOut] = process.argv.slice(2);
-const env = (k, d) => Number(process.env[k] || d);
 const CONNS = env('CONNS', 2400);
 const CONCURRENCY = env('CONCURRENCY', 64);
-const BIN_MIN = env('BIN_MIN', 2);
-const BIN_MAX = env('BIN_MAX', 7);
-const BIN_SIZE = env('BIN_SIZE', 65536);
-let seed = env('SEED', 1) >>> 0 || 1;
 const TLS = base.startsWith('wss:');
 const TLS_CIPHERS = process.env.TLS_CIPHERS || '';
 const MIX = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
@@ -49,15 +45,6 @@ const tlsInfo = (sock) => {
   const c = sock && sock.getCipher && sock.getCipher();
   return c ? { version: sock.getProtocol(), cipher: c.standardName || c.name } : null;
 };
-
-// xorshift32: a reproducible plan without a dependency
-function rnd() {
-  seed ^= seed << 13; seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
-  return seed / 4294967296;
-}
-const randint = (lo, hi) => lo + Math.floor(rnd() * (hi - lo + 1));
 
 // Fates other than "bulk", as shares of CONNS (bulk takes the rest).
 const SHARES = [
@@ -72,43 +59,8 @@ const SHARES = [
   ['idle', 0.008],           // a few messages, 1.3 s of silence, server destroys the socket
   ['open', 0.008],           // a few messages, still open when the capture stops
 ];
-const plan = [];
-for (const [fate, share] of SHARES) {
-  for (let i = 0; i < Math.max(1, Math.round(CONNS * share)); i++) plan.push(fate);
-}
-while (plan.length < CONNS) plan.push('bulk');
-for (let i = plan.length - 1; i > 0; i--) {   // shuffle
-  const j = Math.floor(rnd() * (i + 1));
-  [plan[i], plan[j]] = [plan[j], plan[i]];
-}
-
-const binary = Buffer.alloc(BIN_SIZE);
-for (let i = 0; i < BIN_SIZE; i++) binary[i] = Math.floor(rnd() * 256);
-function text(len) {
-  const words = ['order', 'price', 'qty', 'ok', 'tick', 'user', 'sym', 'EURUSD', 'bid', 'ask'];
-  let s = '';
-  while (s.length < len) s += `{"${words[randint(0, 9)]}":${randint(0, 99999)},"t":"é✓"},`;
-  return `[${s.slice(0, len)}]`;
-}
-
-// The messages one connection sends, in order: [isBinary, payload]
-function messages(fate) {
-  const out = [];
-  let nbin; let ntext; let textLen = 400;
-  switch (fate) {
-    case 'bulk': nbin = randint(BIN_MIN, BIN_MAX); ntext = randint(4, 12); break;
-    case 'deflate': nbin = 2; ntext = 20; textLen = 4000; break;
-    case 'open': case 'idle': nbin = 0; ntext = 2; break;
-    default: nbin = randint(1, 3); ntext = randint(1, 4); break;
-  }
-  for (let i = 0; i < nbin; i++) out.push([true, binary]);
-  for (let i = 0; i < ntext; i++) out.push([false, text(randint(20, textLen))]);
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
+const { plan: makePlan, messages } = load();
+const plan = makePlan(CONNS, SHARES);
 
 const results = [];
 const held = [];
@@ -153,21 +105,13 @@ function run(seq, fate) {
       rec.close_code = code; rec.close_reason = reason.toString();
       finish();
     });
-    let next = 0;
-    const send = () => {
-      const [isBinary, payload] = msgs[next++];
-      if (isBinary) rec.sent.binary++; else rec.sent.text++;
-      ws.send(payload, { binary: isBinary });
-    };
     ws.on('open', () => {
       rec.client_port = ws._socket.localPort;
       if (TLS) rec.tls = tlsInfo(ws._socket);
       rec.t_open = Date.now();
       send();
     });
-    ws.on('message', () => {
-      rec.echoed++;
-      if (next < n) { send(); return; }
+    const send = echoLoop(ws, rec, msgs, () => {
       switch (fate) {
         case 'vanish': ws.terminate(); break;                     // FIN, no Close
         case 'vanish-rst': resetAndDestroy(ws._socket); break;    // RST, no Close

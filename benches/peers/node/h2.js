@@ -34,10 +34,10 @@
 const fs = require('fs');
 const http2 = require('http2');
 const WebSocket = require('ws');
+const { env, load, echoLoop } = require('./load');
 
 const C = http2.constants;
 const [role, ...args] = process.argv.slice(2);
-const env = (k, d) => Number(process.env[k] || d);
 
 // A ws WebSocket on an HTTP/2 stream; isServer false: the client side (it masks its frames).
 function wsOnStream(stream, isServer) {
@@ -118,34 +118,16 @@ function client(base, fatesOut) {
   const CONNS = env('CONNS', 400);
   const STREAMS = env('STREAMS', 4);
   const CONCURRENCY = env('CONCURRENCY', 8);
-  const BIN_MIN = env('BIN_MIN', 2);
-  const BIN_MAX = env('BIN_MAX', 7);
-  const BIN_SIZE = env('BIN_SIZE', 65536);
-  let seed = env('SEED', 1) >>> 0 || 1;
   const TLS = base.startsWith('https:');
   const TLS_CIPHERS = process.env.TLS_CIPHERS || '';
   const MIX = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
   const TLS_SNI = process.env.TLS_SNI === undefined ? 'bench' : process.env.TLS_SNI;
-  function rnd() {   // xorshift32, as client.js
-    seed ^= seed << 13; seed >>>= 0;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5; seed >>>= 0;
-    return seed / 4294967296;
-  }
-  const randint = (lo, hi) => lo + Math.floor(rnd() * (hi - lo + 1));
   const SHARES = [
     ['reject', 0.05], ['close4001', 0.03], ['close1011', 0.03], ['rst', 0.03],
     ['vanish', 0.03], ['goaway', 0.02], ['open', 0.01],
   ];
-  const plan = [];
-  for (const [fate, share] of SHARES) {
-    for (let i = 0; i < Math.max(1, Math.round(CONNS * share)); i++) plan.push(fate);
-  }
-  while (plan.length < CONNS) plan.push('bulk');
-  for (let i = plan.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [plan[i], plan[j]] = [plan[j], plan[i]];
-  }
+  const { plan: makePlan, messages } = load();
+  const plan = makePlan(CONNS, SHARES);
   // sessions: STREAMS WebSockets each, in plan order; a "goaway" one alone
   const sessions = [];
   let cur = [];
@@ -155,31 +137,6 @@ function client(base, fatesOut) {
     if (cur.length === STREAMS) { sessions.push(cur); cur = []; }
   });
   if (cur.length) sessions.push(cur);
-
-  const binary = Buffer.alloc(BIN_SIZE);
-  for (let i = 0; i < BIN_SIZE; i++) binary[i] = Math.floor(rnd() * 256);
-  const text = (len) => {
-    const words = ['order', 'price', 'qty', 'ok', 'tick', 'user', 'sym', 'EURUSD', 'bid', 'ask'];
-    let s = '';
-    while (s.length < len) s += `{"${words[randint(0, 9)]}":${randint(0, 99999)},"t":"é✓"},`;
-    return `[${s.slice(0, len)}]`;
-  };
-  const messages = (fate) => {
-    const out = [];
-    let nbin; let ntext;
-    switch (fate) {
-      case 'bulk': nbin = randint(BIN_MIN, BIN_MAX); ntext = randint(4, 12); break;
-      case 'open': nbin = 0; ntext = 2; break;
-      default: nbin = randint(1, 3); ntext = randint(1, 4); break;
-    }
-    for (let i = 0; i < nbin; i++) out.push([true, binary]);
-    for (let i = 0; i < ntext; i++) out.push([false, text(randint(20, 400))]);
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(rnd() * (i + 1));
-      [out[i], out[j]] = [out[j], out[i]];
-    }
-    return out;
-  };
 
   const results = [];
   const held = [];
@@ -214,15 +171,7 @@ function client(base, fatesOut) {
           rec.close_code = code; rec.close_reason = reason.toString();
           finish();
         });
-        let next = 0;
-        const send = () => {
-          const [isBinary, payload] = msgs[next++];
-          if (isBinary) rec.sent.binary++; else rec.sent.text++;
-          ws.send(payload, { binary: isBinary });
-        };
-        ws.on('message', () => {
-          rec.echoed++;
-          if (next < n) { send(); return; }
+        const send = echoLoop(ws, rec, msgs, () => {
           switch (fate) {
             case 'vanish': rstStream(req, C.NGHTTP2_CANCEL); break;   // no Close
             case 'open': held.push(ws); finish(); break;

@@ -1,0 +1,90 @@
+// What client.js and h2.js share: the reproducible plan (which WebSocket gets which fate), the
+// messages each one sends, and the loop that sends them one at a time, each after the echo
+// of the one before.
+'use strict';
+
+const env = (k, d) => Number(process.env[k] || d);
+
+// load(): SEED, BIN_MIN, BIN_MAX, BIN_SIZE from the environment. The random numbers are drawn
+// in a fixed order (the plan's shuffle, then the binary payload, then each WebSocket's
+// messages as it starts), so the same SEED gives the same capture plan.
+function load() {
+  const BIN_MIN = env('BIN_MIN', 2);
+  const BIN_MAX = env('BIN_MAX', 7);
+  const BIN_SIZE = env('BIN_SIZE', 65536);
+  let seed = env('SEED', 1) >>> 0 || 1;
+  // xorshift32: reproducible without a dependency
+  function rnd() {
+    seed ^= seed << 13; seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5; seed >>>= 0;
+    return seed / 4294967296;
+  }
+  const randint = (lo, hi) => lo + Math.floor(rnd() * (hi - lo + 1));
+  const shuffle = (a) => {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  };
+  let binary = null;
+
+  // CONNS fates: each [fate, share] of shares at least once, "bulk" for the rest, shuffled.
+  // Then the binary payload every binary message carries.
+  function plan(conns, shares) {
+    const p = [];
+    for (const [fate, share] of shares) {
+      for (let i = 0; i < Math.max(1, Math.round(conns * share)); i++) p.push(fate);
+    }
+    while (p.length < conns) p.push('bulk');
+    shuffle(p);
+    binary = Buffer.alloc(BIN_SIZE);
+    for (let i = 0; i < BIN_SIZE; i++) binary[i] = Math.floor(rnd() * 256);
+    return p;
+  }
+
+  function text(len) {
+    const words = ['order', 'price', 'qty', 'ok', 'tick', 'user', 'sym', 'EURUSD', 'bid', 'ask'];
+    let s = '';
+    while (s.length < len) s += `{"${words[randint(0, 9)]}":${randint(0, 99999)},"t":"é✓"},`;
+    return `[${s.slice(0, len)}]`;
+  }
+
+  // The messages one WebSocket sends, in order: [isBinary, payload]
+  function messages(fate) {
+    const out = [];
+    let nbin; let ntext; let textLen = 400;
+    switch (fate) {
+      case 'bulk': nbin = randint(BIN_MIN, BIN_MAX); ntext = randint(4, 12); break;
+      case 'deflate': nbin = 2; ntext = 20; textLen = 4000; break;
+      case 'open': case 'idle': nbin = 0; ntext = 2; break;
+      default: nbin = randint(1, 3); ntext = randint(1, 4); break;
+    }
+    for (let i = 0; i < nbin; i++) out.push([true, binary]);
+    for (let i = 0; i < ntext; i++) out.push([false, text(randint(20, textLen))]);
+    return shuffle(out);
+  }
+
+  return { plan, messages };
+}
+
+// Sends msgs on ws one at a time, each after the echo of the one before, counting them in
+// rec; when the last echo is in, lastEcho() decides how the WebSocket ends. Returns the
+// function that sends the first message.
+function echoLoop(ws, rec, msgs, lastEcho) {
+  let next = 0;
+  const send = () => {
+    const [isBinary, payload] = msgs[next++];
+    if (isBinary) rec.sent.binary++; else rec.sent.text++;
+    ws.send(payload, { binary: isBinary });
+  };
+  ws.on('message', () => {
+    rec.echoed++;
+    if (next < msgs.length) { send(); return; }
+    lastEcho();
+  });
+  return send;
+}
+
+module.exports = { env, load, echoLoop };
