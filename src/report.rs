@@ -279,6 +279,15 @@ pub struct H2Out {
     /// Flow control (RFC 9113 §6.9): what each side could still send, on this stream and on
     /// the connection, as DATA and WINDOW_UPDATE frames left it.
     pub flow_control: ByRole<H2Flow>,
+    /// The WebSocket's own span on the shared connection (the record's `start`, `end`,
+    /// `first_packet`, `last_packet` and `duration_ms` are its TCP connection's): the packet of
+    /// the extended CONNECT (null if not seen), ms from the TCP connection's first packet ...
+    pub opened_packet: Option<u64>,
+    pub opened_at_ms: Option<f64>,
+    /// ... the stream's last packet (its last DATA, END_STREAM or RST_STREAM, or the GOAWAY or
+    /// TCP teardown that ended it), and ms from the CONNECT to it.
+    pub last_packet: u64,
+    pub duration_ms: f64,
 }
 
 /// One sender's flow-control windows (`client`: what the client could send).
@@ -326,9 +335,24 @@ pub struct H2GoAway {
 }
 
 impl H2Out {
-    fn new(f: &crate::timeline::H2Facts, st: &crate::timeline::H2Stream, tcp: &TcpFacts) -> H2Out {
+    fn new(f: &crate::timeline::H2Facts, st: &crate::timeline::H2Stream, s: &Session, tcp: &TcpFacts) -> H2Out {
         let client = tcp.side_of(Role::Client);
         let server = client.other();
+        let opened = s.request().map(|(_, at)| *at);
+        let mut last = opened.or(s.response().map(|(_, at)| *at)).unwrap_or(tcp.first);
+        // The carrier's end (a GOAWAY, the TCP teardown) counts only for a stream that did not
+        // end by itself: no RST_STREAM, no END_STREAM both ways, no Close frames both ways.
+        let own_end = st.rst.is_some()
+            || st.end_stream.0.iter().all(Option::is_some)
+            || Side::BOTH.into_iter().all(|x| s.close_from(x).is_some());
+        let ends = Side::BOTH
+            .into_iter()
+            .flat_map(|x| [s.ends.by[x].map(|e| e.at).filter(|_| !own_end), s.last_data[x], st.end_stream[x]]);
+        for at in ends.chain([s.response().map(|(_, at)| *at), st.rst.map(|r| r.2)]).flatten() {
+            if at.packet > last.packet {
+                last = at;
+            }
+        }
         let frames = |side: Side| {
             let c = &f.frames[side];
             crate::http::h2::FrameType::NAMES
@@ -344,6 +368,10 @@ impl H2Out {
             connection_window: (&f.conn_window[side]).into(),
         };
         H2Out {
+            opened_packet: opened.map(|a| a.packet.0),
+            opened_at_ms: opened.map(|a| round_ms(a.ts.ms_since(tcp.first.ts))),
+            last_packet: last.packet.0,
+            duration_ms: round_ms(last.ts.ms_since(opened.unwrap_or(tcp.first).ts)),
             stream: st.stream,
             enable_connect_protocol: f.connect_protocol(server),
             end_stream: ByRole {
@@ -1265,7 +1293,7 @@ impl Connection {
             duration_ms: ms(tcp.last),
             tcp: tcp_out,
             tls: tls.map(|t| TlsOut::new(t, tcp)),
-            h2: h2.zip(s.h2.as_deref()).map(|(f, st)| H2Out::new(f, st, tcp)),
+            h2: h2.zip(s.h2.as_deref()).map(|(f, st)| H2Out::new(f, st, s, tcp)),
             handshake,
             websocket,
             verdict,

@@ -188,6 +188,20 @@ fn two_websockets_on_one_connection() {
         assert!(!texts.iter().any(|t| t.contains(other)), "{texts:?}");
     }
     assert_eq!(ws[1].websocket.close_frames.first().and_then(|f| f.code), Some(4000));
+    // Each stream's own span: from its CONNECT (tshark: packets 37 and 38) to its last frame,
+    // inside the TCP connection's.
+    let spans: Vec<(Option<u64>, u64)> =
+        ws.iter().map(|c| c.h2.as_ref().map_or((None, 0), |h| (h.opened_packet, h.last_packet))).collect();
+    assert_eq!(spans, [(Some(37), 49), (Some(38), 53)]);
+    for c in &ws {
+        let h = c.h2.as_ref().unwrap();
+        assert!(
+            h.duration_ms < c.duration_ms && h.last_packet < c.last_packet,
+            "{} vs {}",
+            h.duration_ms,
+            c.duration_ms
+        );
+    }
 }
 
 /// Without the key log, an h2 connection is TLS offering ALPN h2 (TLS 1.3 hides the answer):
