@@ -64,6 +64,10 @@ pub struct Cli {
     /// Name the host the capture was taken on in every record (default: this host's name).
     #[arg(long, value_name = "NAME")]
     pub sensor: Option<String>,
+    /// Explain every connection in its own paragraph (by default a capture with more than
+    /// 12 explained connections explains each pattern once, with its count and ids).
+    #[arg(long)]
+    pub each: bool,
     /// Do not inflate permessage-deflate messages (faster; no previews or UTF-8 checks of them).
     #[arg(long)]
     pub no_inflate: bool,

@@ -105,7 +105,9 @@ fn run() -> anyhow::Result<ExitCode> {
         Sink::Lines(NdjsonWriter::new(filters.clone(), conclude))
     } else {
         let thread = two_cores && cli.conn.is_none();
-        Sink::Stage(Stage::new(Collector::new(output), filters, conclude, thread))
+        let mut collector = Collector::new(output);
+        collector.each = cli.each;
+        Sink::Stage(Stage::new(collector, filters, conclude, thread))
     };
     let mut inputs = Vec::new();
     let mut readable = 0;

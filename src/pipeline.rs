@@ -106,6 +106,11 @@ pub struct Collector {
     records: Vec<(u64, Slot)>,
     rows: Vec<Row>,
     widths: render::Widths,
+    /// `--each`: a paragraph per connection even when many are alike.
+    pub each: bool,
+    /// The patterns explained connections fall into (their titles), at most MAX_GROUPS.
+    groups: Vec<String>,
+    group_of: std::collections::HashMap<String, u32>,
 }
 
 /// One table row, and where its explanation is.
@@ -114,7 +119,15 @@ struct Row {
     cells: [String; render::table::N],
     kind: Kind,
     explanation: Option<Slot>,
+    /// Its pattern (an index into `groups`) and its first packet's time.
+    group: u32,
+    start_ns: i64,
 }
+
+/// More explained connections than this (about a screenful) are explained by pattern.
+pub const GROUP_AT: usize = 12;
+/// Distinct patterns kept; connections beyond them share one "other" pattern.
+const MAX_GROUPS: usize = 4096;
 
 impl Collector {
     pub fn new(output: Output) -> Self {
@@ -128,6 +141,9 @@ impl Collector {
             spill: Spill::default(),
             records: Vec::new(),
             rows: Vec::new(),
+            each: false,
+            groups: Vec::new(),
+            group_of: Default::default(),
             widths: render::Widths::default(),
         }
     }
@@ -175,7 +191,17 @@ impl Collector {
         } else {
             None
         };
-        self.rows.push(Row { id: c.id, cells, kind: c.verdict.kind, explanation });
+        let title = render::pattern(&c);
+        let group = match self.group_of.get(&title) {
+            Some(g) => *g,
+            None if self.groups.len() < MAX_GROUPS => {
+                self.groups.push(title.clone());
+                self.group_of.insert(title, (self.groups.len() - 1) as u32);
+                (self.groups.len() - 1) as u32
+            }
+            None => u32::MAX,
+        };
+        self.rows.push(Row { id: c.id, cells, kind: c.verdict.kind, explanation, group, start_ns: c.start_ns });
         Ok(())
     }
 
@@ -218,9 +244,48 @@ impl Collector {
                 }
                 render::write_summary(&self.summary, &loops, &pairs, style, w)?;
                 render::write_tls_note(&stats, w)?;
-                for slot in self.rows.iter().filter_map(|r| r.explanation) {
-                    self.spill.get(slot, &mut buf)?;
+                let explained = self.rows.iter().filter(|r| r.explanation.is_some()).count();
+                if self.each || explained <= GROUP_AT {
+                    for slot in self.rows.iter().filter_map(|r| r.explanation) {
+                        self.spill.get(slot, &mut buf)?;
+                        writeln!(w)?;
+                        w.write_all(&buf)?;
+                    }
+                    return Ok(());
+                }
+                // Many alike: each pattern once, with its count, ids and span, and its first
+                // connection in full.
+                let mut order: Vec<u32> = Vec::new();
+                let mut by: std::collections::HashMap<u32, (Vec<u64>, i64, i64, Slot)> = Default::default();
+                for r in &self.rows {
+                    let Some(slot) = r.explanation else { continue };
+                    let g = by.entry(r.group).or_insert_with(|| {
+                        order.push(r.group);
+                        (Vec::new(), r.start_ns, r.start_ns, slot)
+                    });
+                    g.0.push(r.id);
+                    g.1 = g.1.min(r.start_ns);
+                    g.2 = g.2.max(r.start_ns);
+                }
+                writeln!(w)?;
+                let intro = format!(
+                    "{explained} connections need explaining, in {} pattern(s); each is explained once below (--each: one paragraph per connection).",
+                    order.len()
+                );
+                writeln!(w, "{}", render::wrap(&intro, style.width, ""))?;
+                for g in order {
+                    let Some((ids, first, last, slot)) = by.get(&g) else { continue };
+                    let title = self.groups.get(g as usize).map_or("other patterns", String::as_str);
+                    let span = render::time_span(*first, *last);
                     writeln!(w)?;
+                    let head = format!(
+                        "{} × {title} (ids {}, {span}); example #{}:",
+                        ids.len(),
+                        render::id_ranges(ids),
+                        ids[0]
+                    );
+                    writeln!(w, "{}", render::wrap(&head, style.width, "  "))?;
+                    self.spill.get(*slot, &mut buf)?;
                     w.write_all(&buf)?;
                 }
             }

@@ -489,3 +489,27 @@ fn ndjson_lines_carry_what_an_engine_joins_on() {
         assert!(l["community_id"].as_str().is_some_and(|c| c.starts_with("1:") && c.len() == 30));
     }
 }
+
+/// Many alike connections: each pattern explained once with its count, id ranges and span;
+/// `--each` gives a paragraph per connection; reconnect loops list ranges.
+#[test]
+fn many_alike_are_explained_by_pattern() {
+    let f = "captures/reconnect-loop.pcap";
+    let run = |extra: &[&str]| {
+        let out = wsdiag().args(extra).args([f, f, f, f]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let grouped = run(&[]);
+    assert!(
+        grouped.contains("16 × handshake_rejected: 403 Forbidden from Python/3.11 websockets/17.4 on /chat (ids 1-16,"),
+        "{grouped}"
+    );
+    assert!(grouped.contains("example #1:"), "{grouped}");
+    assert_eq!(grouped.matches("answered the upgrade with 403 Forbidden").count(), 1, "{grouped}");
+    assert!(grouped.contains("outcomes: 16× 403; connections 1-16."), "{grouped}");
+    let each = run(&["--each"]);
+    assert_eq!(each.matches("answered the upgrade with 403 Forbidden").count(), 16);
+    // A screenful or less: one paragraph each, as before.
+    let out = wsdiag().arg(f).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).matches("answered the upgrade with 403 Forbidden").count(), 4);
+}

@@ -172,6 +172,65 @@ pub fn ndjson_findings(
     Ok(())
 }
 
+/// The pattern a connection falls into, as the grouped explanations title it: its verdict, the
+/// answer and who sent it, the path, the close codes.
+pub fn pattern(c: &Connection) -> String {
+    let mut t = c.verdict.kind.as_str().to_string();
+    if let Some(r) = &c.handshake.response {
+        t.push_str(format!(": {} {}", r.status, clean(&r.reason)).trim_end());
+        if let Some(sv) = &r.server {
+            t.push_str(&format!(" from {}", clean(sv)));
+        }
+    } else if c.handshake.request.is_some() {
+        t.push_str(": no answer");
+    }
+    if let Some(p) = c.path() {
+        t.push_str(&format!(" on {}", clean(p)));
+    }
+    let code = |role: crate::units::Role| {
+        c.websocket
+            .close_frames
+            .iter()
+            .find(|f| f.from == role)
+            .map(|f| f.code.map_or("none".to_string(), |x| x.to_string()))
+    };
+    match (code(crate::units::Role::Client), code(crate::units::Role::Server)) {
+        (None, None) => {}
+        (a, b) => t.push_str(&format!(
+            ", Close {}/{} (client/server)",
+            a.as_deref().unwrap_or("-"),
+            b.as_deref().unwrap_or("-")
+        )),
+    }
+    t
+}
+
+/// Ids as ranges: "3-14, 17, 20-22"; past 12 ranges, the first 12 and how many more.
+pub fn id_ranges(ids: &[u64]) -> String {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for id in sorted {
+        match ranges.last_mut() {
+            Some((_, hi)) if *hi + 1 == id => *hi = id,
+            _ => ranges.push((id, id)),
+        }
+    }
+    let text = |(lo, hi): &(u64, u64)| if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
+    let mut out: Vec<String> = ranges.iter().take(12).map(text).collect();
+    if ranges.len() > 12 {
+        out.push(format!("… {} more ranges", ranges.len() - 12));
+    }
+    out.join(", ")
+}
+
+/// "10:00:01.123-10:01:40.456" (UTC times of day), or one time.
+pub fn time_span(first_ns: i64, last_ns: i64) -> String {
+    let t = |ns: i64| crate::units::Timestamp(ns).rfc3339().get(11..23).unwrap_or("").to_string();
+    if first_ns == last_ns { t(first_ns) } else { format!("{}-{}", t(first_ns), t(last_ns)) }
+}
+
 /// One line per connection, for live capture: what ended, how, and what the browser sees.
 pub fn line(c: &Connection, w: &mut impl Write) -> io::Result<()> {
     let status = c.handshake.response.as_ref().map_or_else(|| "-".to_string(), |r| r.status.to_string());

@@ -166,7 +166,7 @@ pub fn write_summary(
     for l in loops {
         let outcomes: Vec<String> = l.outcomes.iter().map(|(k, n)| format!("{n}× {k}")).collect();
         let text = format!(
-            "Reconnect loop: {} asked {} for {} {} times, every {}–{} (mean {}); outcomes: {}; connections {:?}.",
+            "Reconnect loop: {} asked {} for {} {} times, every {}–{} (mean {}); outcomes: {}; connections {}.",
             l.client_host,
             l.server,
             clean(&l.path),
@@ -175,7 +175,7 @@ pub fn write_summary(
             human_ms(l.interval_ms.max),
             human_ms(l.interval_ms.mean),
             outcomes.join(", "),
-            l.connections
+            super::id_ranges(&l.connections)
         );
         writeln!(w, "{}", wrap(&text, style.width, "  "))?;
     }
