@@ -976,7 +976,7 @@ mod path_tests {
                     v.summary
                 );
                 assert_eq!(v.client_sees, Some(1006));
-                assert!(v.advice.iter().any(|a| a.contains("1 hop(s)")), "{:?}", v.advice);
+                assert!(v.advice.iter().any(|a| a.contains("TTL 64 most likely, 1 hop(s) before")), "{:?}", v.advice);
             }
         }
         // One TTL for everything (loopback): the capture cannot tell, no guess.

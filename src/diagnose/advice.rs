@@ -186,7 +186,12 @@ pub fn advise(
                 let init = [32u16, 64, 128, 255].into_iter().find(|i| *i >= u16::from(ttl)).unwrap_or(255);
                 let hops = init - u16::from(ttl);
                 let from = if side == server { "the client" } else { "the server" };
-                a.push(format!("The forged packet left its sender with TTL {init} most likely, {hops} hop(s) before this capture point: look for a firewall, IPS, load balancer or NAT about that far from {from}'s side, and at its session timeouts, connection limits and logs at this time."));
+                let far = if hops == 0 {
+                    format!("its TTL {ttl} is untouched, so it came from the device next to this capture point")
+                } else {
+                    format!("it left its sender with TTL {init} most likely, {hops} hop(s) before this capture point")
+                };
+                a.push(format!("The forged packet: {far}. Look for a firewall, IPS, load balancer or NAT that far from {from}'s side, and at its session timeouts, connection limits and logs at this time."));
             }
             a.push("A capture on the other endpoint settles it: the endpoint the packet claims to come from shows no such packet sent.".into());
         }
