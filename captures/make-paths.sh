@@ -23,7 +23,7 @@ CAPS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 HERE=$CAPS/paths
 WORK=${WORK:-/tmp/wsdiag-captures-paths}
 COLLECTOR_PORT=0
-SCENARIOS=(rst-injected drop-mid-session drop-one-way mtu-blackhole mtu-icmp-ok nat nat-idle-expired)
+SCENARIOS=(rst-injected drop-mid-session drop-one-way mtu-blackhole mtu-icmp-ok nat nat-idle-expired nat-idle-strict)
 # shellcheck source=lib.sh
 source "$CAPS/lib.sh"
 PP=$PEERS/paths
@@ -236,18 +236,36 @@ nat() {
     truth "MASQUERADE on the router's veth toward the server: a clean WebSocket (messages every 200 ms for 1 s, Close 1000)"
 }
 
-nat-idle-expired() {
+# ct_snap LABEL: the router's conntrack table (198.18 entries) into the truth file
+ct_snap() {
+    { printf '@@\t%s\t%s\n' "$(date +%s.%6N)" "$1"; rc grep 198.18 /proc/net/nf_conntrack || true; } >>"$WORK/conntrack.log"
+}
+
+# nat_idle LOOSE SERVER-TENTHS: MASQUERADE with a 3 s established timeout, 6 s of silence, one more message
+nat_idle() {
     topo_up
     rule -t nat -A POSTROUTING -o wspr1 -j MASQUERADE
     setting $NS_R net.netfilter.nf_conntrack_tcp_timeout_established=3
+    setting $NS_R net.netfilter.nf_conntrack_tcp_loose=$1
     caps_start
     server_up
     client_start idle --duration 6 --close-timeout 2
-    sleep 4.5
-    rc conntrack -L >>"$WORK/conntrack.log" 2>&1 || rc cat /proc/net/nf_conntrack >>"$WORK/conntrack.log" 2>&1 || true
-    peers_end 100
+    sleep 0.5; ct_snap "after the first message"
+    sleep 4.5; ct_snap "4.5 s into the silence"
+    sleep 1.5; ct_snap "after the second message"
+    peers_end "$2"
+    ct_snap "at the end"
     caps_stop
-    truth "MASQUERADE with nf_conntrack_tcp_timeout_established=3 on the router: one message, 6 s idle (no keepalive), one more message"
+}
+
+nat-idle-expired() {
+    nat_idle 1 30
+    truth "MASQUERADE with nf_conntrack_tcp_timeout_established=3 (nf_conntrack_tcp_loose=1, the default) on the router: one message, 6 s idle (no keepalive), one more message"
+}
+
+nat-idle-strict() {
+    nat_idle 0 30
+    truth "like nat-idle-expired but nf_conntrack_tcp_loose=0: conntrack does not pick up the mid-stream segment after the entry expired"
 }
 
 # ----------------------------------------------------------------- main ----

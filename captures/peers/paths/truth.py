@@ -101,7 +101,14 @@ def main():
         t["hosts"][k]["ip_default_ttl"] = int(v)
     ct = os.path.join(a.work, "conntrack.log")
     if os.path.exists(ct) and os.path.getsize(ct):
-        t["router_conntrack_before_second_message"] = open(ct).read().splitlines()
+        snaps = []
+        for line in open(ct):
+            if line.startswith("@@\t"):
+                _, ts, label = line.rstrip("\n").split("\t", 2)
+                snaps.append(dict(t=round(float(ts) - s, 6), label=label, entries=[]))
+            elif line.strip() and snaps:
+                snaps[-1]["entries"].append(" ".join(line.split()))
+        t["router_conntrack"] = snaps
     peers = {}
     for who in ("client", "server"):
         r, other = reports(os.path.join(a.work, f"{who}.log"))
