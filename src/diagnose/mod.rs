@@ -928,7 +928,11 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                     ),
                 );
             }
-            let when = since_101.map(|ms| format!(" {} after {}", human_ms(ms), accept_word(s))).unwrap_or_default();
+            // Mid-connection (frames found without the handshake) there is no answer to count from.
+            let when = match since_101 {
+                Some(ms) if s.response().is_some() => format!(" {} after {}", human_ms(ms), accept_word(s)),
+                _ => format!(" at packet {}", at.packet.0),
+            };
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
             let side_word = if role == Role::Server { "server side" } else { "client" };
             let tail = if role == Role::Server { "the browser reports 1006" } else { "the server reports 1006" };
