@@ -235,6 +235,18 @@ impl Analyzer {
                 self.stats.non_tcp += 1;
                 None
             }
+            Decoded::TooBig { src, dst, mtu } => {
+                self.stats.non_tcp += 1;
+                self.stats.icmp_too_big += 1;
+                if let Some(slot) = self.flows.get(&FlowKey::of(src, dst))
+                    && let Some(Flow::Conn(c)) = self.flows.slot_mut(slot)
+                {
+                    let t = &mut c.tcp;
+                    t.too_big = t.too_big.saturating_add(1);
+                    t.too_big_mtu = mtu;
+                }
+                None
+            }
             Decoded::Fragment => {
                 self.stats.ip_fragments += 1;
                 None

@@ -49,6 +49,8 @@ pub struct Stats {
     pub tcp_packets: u64,
     pub bytes: u64,
     pub non_tcp: u64,
+    /// ICMP "fragmentation needed" / ICMPv6 "packet too big" messages about TCP segments.
+    pub icmp_too_big: u64,
     pub ip_fragments: u64,
     pub undecodable: u64,
     pub unsupported_link_types: BTreeMap<String, u64>,
@@ -514,6 +516,10 @@ pub struct Tcp {
     pub gap_bytes: u64,
     pub out_of_order: u32,
     pub conflicting_overlaps: u32,
+    /// ICMP "fragmentation needed" / ICMPv6 "packet too big" messages about this connection's
+    /// segments in the capture, and the MTU the last one offered (null if none).
+    pub icmp_too_big: u16,
+    pub icmp_mtu: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize, schemars::JsonSchema)]
@@ -1151,6 +1157,8 @@ impl Connection {
             gap_bytes: tcp.streams[client].gap_bytes + tcp.streams[server].gap_bytes,
             out_of_order: tcp.streams[client].out_of_order + tcp.streams[server].out_of_order,
             conflicting_overlaps: tcp.streams[client].conflicts + tcp.streams[server].conflicts,
+            icmp_too_big: tcp.too_big,
+            icmp_mtu: (tcp.too_big > 0).then_some(tcp.too_big_mtu),
         };
         let mask = |s: &str| if opts.show_secrets { s.to_string() } else { http::mask_jwt(s) };
         let request = s.request().map(|(r, _)| RequestOut {

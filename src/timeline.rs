@@ -315,6 +315,10 @@ pub struct TcpFacts {
     pub end_ttl: PerSide<Option<u8>>,
     /// Each side's bytes as the peer acknowledged them.
     pub delivery: PerSide<Delivery>,
+    /// ICMP "fragmentation needed" / "packet too big" messages about this connection's
+    /// segments in the capture, and the last MTU they offered.
+    pub too_big: u16,
+    pub too_big_mtu: u32,
     /// The capture file its first packet came from, and that file's place among the inputs.
     pub input: Option<std::sync::Arc<str>>,
     pub input_index: u32,
@@ -454,6 +458,8 @@ impl TcpFacts {
             ttls: PerSide::default(),
             end_ttl: PerSide::default(),
             delivery: PerSide::default(),
+            too_big: 0,
+            too_big_mtu: 0,
             input: None,
             input_index: 0,
         }

@@ -123,4 +123,14 @@ fn the_black_hole_is_named_with_the_segment_size() {
     // With ICMP let through the server lowers its segments and the message arrives.
     let ok = &analyse("mtu-icmp-ok-server.pcap")[0];
     assert!(ok.tcp.retransmissions > 0, "the first full-size tries were resent smaller");
+    let icmp = truth("mtu-icmp-ok", "mtu-icmp-ok-server.pcap")["icmp"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        (usize::from(ok.tcp.icmp_too_big), ok.tcp.icmp_mtu),
+        (icmp, Some(1400)),
+        "tshark: {icmp} ICMP type 3 code 4"
+    );
+    assert!(
+        c.verdict.summary.contains("no ICMP \"fragmentation needed\" for this connection is in the capture"),
+        "{s}"
+    );
 }

@@ -369,8 +369,18 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     let other = &tcp.delivery[side.other()];
     let others_through = other.last_acked().is_some_and(|a| a.packet > first.packet) && other.stall.is_none();
     let cause = if full && others_through {
+        let icmp = if tcp.too_big > 0 {
+            format!(
+                "{} ICMP \"fragmentation needed\" message(s) for this connection (MTU {}) are in the capture, yet the {role} kept sending full-size segments: its path-MTU discovery is off or the ICMP did not reach it",
+                tcp.too_big, tcp.too_big_mtu
+            )
+        } else {
+            format!(
+                "no ICMP \"fragmentation needed\" for this connection is in the capture: it does not reach the {role} (filtered by a firewall), or a tunnel with a smaller MTU drops silently"
+            )
+        };
         format!(
-            "an MTU black hole: every retransmission was a full-size {}-byte segment while smaller packets the other way got through — a router on the path drops packets this large and its ICMP \"fragmentation needed\" does not reach the {role} (check for ICMP filtered by a firewall, or a tunnel with a smaller MTU)",
+            "an MTU black hole: every retransmission was a full-size {}-byte segment while smaller packets the other way got through — a router on the path drops packets this large, and {icmp}",
             d.max_len
         )
     } else {

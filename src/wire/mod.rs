@@ -128,6 +128,13 @@ pub enum Decoded<'a> {
     Tcp(TcpSegment<'a>),
     /// Not TCP over IP (ARP, UDP, ICMP, LLDP…): ignored.
     NotTcp,
+    /// ICMP "fragmentation needed" (RFC 792, RFC 1191) or ICMPv6 "packet too big" (RFC 4443)
+    /// about a TCP segment: the segment's endpoints (as it was sent) and the MTU offered.
+    TooBig {
+        src: Endpoint,
+        dst: Endpoint,
+        mtu: u32,
+    },
     /// An IP fragment: not reassembled, counted.
     Fragment,
     /// A link type wsdiag does not decode.
@@ -327,6 +334,9 @@ fn decode_ipv4(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
     if h.is_fragment() {
         return Decoded::Fragment;
     }
+    if h.protocol() == 1 {
+        return icmp_too_big(d.get(off + h.header_len..).unwrap_or_default(), false);
+    }
     if h.protocol() != 6 {
         return Decoded::NotTcp;
     }
@@ -352,6 +362,7 @@ fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
     for _ in 0..16 {
         match next {
             6 => return decode_tcp(d, at, left, (src, dst, true), h[7]),
+            58 => return icmp_too_big(d.get(at..).unwrap_or_default(), true),
             0 | 43 | 60 | 51 | 44 => {
                 if d.len() < at + 8 {
                     return short(Layer::Ipv6, at, 8, d.len().saturating_sub(at));
@@ -382,6 +393,45 @@ fn decode_ipv6(d: &[u8], off: usize, wire_net: usize) -> Decoded<'_> {
         }
     }
     Decoded::Malformed { layer: Layer::Ipv6, offset: at, what: "more than 16 extension headers" }
+}
+
+/// An ICMP message (`v6`: ICMPv6) that says a TCP segment was too big for a link: type 3
+/// code 4 with the next-hop MTU (RFC 1191 §4), or ICMPv6 type 2 with the MTU (RFC 4443 §3.2).
+/// The offending packet's IP header and the first 8 bytes of its TCP header follow.
+fn icmp_too_big(m: &[u8], v6: bool) -> Decoded<'_> {
+    let Some(head) = m.first_chunk::<8>() else { return Decoded::NotTcp };
+    let (too_big, mtu) = if v6 {
+        (head[0] == 2 && head[1] == 0, h32(head, 4))
+    } else {
+        (head[0] == 3 && head[1] == 4, u32::from(h16(head, 6)))
+    };
+    if !too_big {
+        return Decoded::NotTcp;
+    }
+    let inner = &m[8..];
+    let (src, dst, tcp) = if v6 {
+        let Some(h) = inner.first_chunk::<40>() else { return Decoded::NotTcp };
+        if h[0] >> 4 != 6 || h[6] != 6 {
+            return Decoded::NotTcp;
+        }
+        (
+            [h32(h, 8), h32(h, 12), h32(h, 16), h32(h, 20)],
+            [h32(h, 24), h32(h, 28), h32(h, 32), h32(h, 36)],
+            &inner[40..],
+        )
+    } else {
+        let Ok(h) = Ipv4Header::new_checked(inner) else { return Decoded::NotTcp };
+        if h.protocol() != 6 {
+            return Decoded::NotTcp;
+        }
+        ([0, 0, 0xffff, h.src()], [0, 0, 0xffff, h.dst()], &inner[h.header_len..])
+    };
+    let Some(ports) = tcp.first_chunk::<4>() else { return Decoded::NotTcp };
+    Decoded::TooBig {
+        src: Endpoint { ip: src, port: h16(ports, 0), v6 },
+        dst: Endpoint { ip: dst, port: h16(ports, 2), v6 },
+        mtu,
+    }
 }
 
 /// A checked view of a TCP header's fixed part (RFC 9293 §3.1): its 20 bytes are captured and
@@ -488,6 +538,40 @@ pub(crate) mod tests {
             Decoded::Tcp(t) => t,
             other => panic!("not TCP: {other:?}"),
         }
+    }
+
+    /// ICMP "fragmentation needed" (MTU 1400) from a router about the segment `inner`.
+    fn icmp_frag_needed(inner: &[u8]) -> Vec<u8> {
+        let mut msg = vec![3, 4, 0, 0, 0, 0, 0x05, 0x78];
+        msg.extend_from_slice(&inner[..inner.len().min(28)]);
+        let total = 20 + msg.len();
+        let mut v =
+            vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 255, 1, 0, 0, 198, 18, 2, 1, 198, 18, 2, 2];
+        v.extend_from_slice(&msg);
+        v
+    }
+
+    #[test]
+    fn icmp_fragmentation_needed_names_the_segment_at_every_length() {
+        let seg = ipv4_tcp([198, 18, 2, 2], 8765, [198, 18, 1, 2], 58364, 1, 2, 0x10, &[0; 1448]);
+        let pkt = icmp_frag_needed(&seg);
+        match decode(Linktype::RAW, &pkt, pkt.len() as u32) {
+            Decoded::TooBig { src, dst, mtu } => {
+                assert_eq!((src.port, dst.port, mtu), (8765, 58364, 1400));
+                assert_eq!(src.ip[3], u32::from_be_bytes([198, 18, 2, 2]));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Cut anywhere before the inner ports: not a TooBig, never a panic.
+        for cut in 0..pkt.len() {
+            let d = decode(Linktype::RAW, &pkt[..cut], pkt.len() as u32);
+            assert!(!matches!(d, Decoded::TooBig { .. }) || cut >= 20 + 8 + 20 + 4, "cut {cut}: {d:?}");
+        }
+        // Another ICMP (echo request): not a TooBig.
+        let mut echo = pkt.clone();
+        echo[20] = 8;
+        echo[21] = 0;
+        assert!(matches!(decode(Linktype::RAW, &echo, echo.len() as u32), Decoded::NotTcp));
     }
 
     #[test]
