@@ -311,8 +311,10 @@ pub struct TcpFacts {
     pub capture_end: Option<At>,
     /// The TTLs (hop limits) each side's packets arrived with, FIN and RST packets left out.
     pub ttls: PerSide<TtlRange>,
-    /// The TTL of each side's first FIN or RST.
+    /// The TTL of each side's first FIN or RST, and whether its sequence number fit what that
+    /// side had sent.
     pub end_ttl: PerSide<Option<u8>>,
+    pub end_seq_fits: PerSide<Option<bool>>,
     /// Each side's bytes as the peer acknowledged them.
     pub delivery: PerSide<Delivery>,
     /// ICMP "fragmentation needed" / "packet too big" messages about this connection's
@@ -428,6 +430,10 @@ pub enum Origin {
 impl TcpFacts {
     /// Where `side`'s first FIN or RST came from, by its TTL.
     pub fn end_origin(&self, side: Side) -> Origin {
+        // A sequence number far outside what the side sent: not its own (RFC 5961 §3).
+        if self.end_seq_fits[side] == Some(false) {
+            return Origin::Path;
+        }
         let (Some(ttl), r) = (self.end_ttl[side], self.ttls[side]) else { return Origin::Unknown };
         let other = self.ttls[side.other()];
         let one_ttl = r.min == r.max && (other.packets == 0 || (other.min == r.min && other.max == r.max));
@@ -457,6 +463,7 @@ impl TcpFacts {
             capture_end: None,
             ttls: PerSide::default(),
             end_ttl: PerSide::default(),
+            end_seq_fits: PerSide::default(),
             delivery: PerSide::default(),
             too_big: 0,
             too_big_mtu: 0,

@@ -174,7 +174,10 @@ impl Conn {
         tcp.last = at;
         let f = seg.flags;
         if f.fin() || f.rst() {
-            tcp.end_ttl[side].get_or_insert(seg.ttl);
+            if tcp.end_ttl[side].is_none() {
+                tcp.end_ttl[side] = Some(seg.ttl);
+                tcp.end_seq_fits[side] = self.asm[side].seq_fits(seg.seq);
+            }
         } else {
             tcp.ttls[side].add(seg.ttl);
         }
@@ -970,7 +973,7 @@ mod path_tests {
             if kind == Kind::PathReset {
                 assert!(
                     v.summary.contains(
-                        "the RST to the client (packet 5) has TTL 63 where every packet from the server had 52"
+                        "the RST to the client (packet 5) claims to come from the server, but it has TTL 63 where every packet from the server had 52"
                     ),
                     "{}",
                     v.summary
@@ -979,6 +982,17 @@ mod path_tests {
                 assert!(v.advice.iter().any(|a| a.contains("TTL 64 most likely, 1 hop(s) before")), "{:?}", v.advice);
             }
         }
+        // The right TTL but a sequence number the server never came near (RFC 5961 §3).
+        let mut r = Replay::upgraded(52);
+        let (cs, ss) = (r.client_seq(0), r.server_seq(0));
+        r.send(Side::B, 10, ss.wrapping_add(50_000_000), cs, 0x14, 52, &[]);
+        let v = r.verdict();
+        assert_eq!(v.kind, Kind::PathReset, "{}", v.summary);
+        assert!(v.summary.contains("its sequence number is far outside what the server had sent"), "{}", v.summary);
+        // A RST just past what the server sent (its next sequence number) is its own.
+        let mut r = Replay::upgraded(52);
+        r.send(Side::B, 10, ss.wrapping_add(1000), cs, 0x14, 52, &[]);
+        assert_eq!(r.verdict().kind, Kind::ServerAbort);
         // One TTL for everything (loopback): the capture cannot tell, no guess.
         let mut r = Replay::upgraded(64);
         let (cs, ss) = (r.client_seq(0), r.server_seq(0));

@@ -293,10 +293,18 @@ fn path_reset(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     };
     cx.cite(at, format!("{what} claiming to come from the {role}, TTL {ttl}"));
     let verb = if is_rst { "reset" } else { "closed (FIN)" };
+    let ttl_fits = ttl.saturating_add(1) >= r.min && ttl <= r.max.saturating_add(1);
+    let why = if tcp.end_seq_fits[side] == Some(false) && (ttl_fits || r.packets == 0) {
+        format!("its sequence number is far outside what the {role} had sent (RFC 5961 §3)")
+    } else if tcp.end_seq_fits[side] == Some(false) {
+        format!("it has TTL {ttl} where {had}, and a sequence number far outside what the {role} had sent")
+    } else {
+        format!("it has TTL {ttl} where {had}")
+    };
     Some((
         Kind::PathReset,
         format!(
-            "A middlebox {verb} the connection: the {what} to the {to} (packet {}) has TTL {ttl} where {had}, so the {role} did not send it; the {to} reports 1006.",
+            "A middlebox {verb} the connection: the {what} to the {to} (packet {}) claims to come from the {role}, but {why}, so the {role} did not send it; the {to} reports 1006.",
             at.packet.0
         ),
     ))

@@ -410,6 +410,16 @@ impl Assembler {
         self.drain(budget, sink);
     }
 
+    /// Does `seq` (of a FIN or RST from this side) fit what this side sent: between what the
+    /// peer acknowledged and what was sent, give or take a window (RFC 5961 §3)? None before
+    /// the stream's start is known.
+    pub fn seq_fits(&self, seq: u32) -> Option<bool> {
+        let abs = self.abs(seq)?;
+        let lo = self.acked().unwrap_or(0) as i64 - 65_535;
+        let hi = self.sent.max(self.next.unwrap_or(0)) as i64 + 65_535;
+        Some(abs >= lo && abs <= hi)
+    }
+
     /// How far the peer has acknowledged this direction (absolute offset; a FIN counts one).
     pub fn acked(&self) -> Option<u64> {
         (self.acked != u64::MAX).then_some(self.acked)
