@@ -394,10 +394,19 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     } else {
         format!("a stateful firewall or NAT that dropped the flow, a broken link, or the {peer}'s host going down")
     };
+    // The other direction's last delivered byte, for the picture of both.
+    let back = match other.last_acked() {
+        Some(a) if other.stall.is_none() => format!(
+            " The other way, the last {peer} byte the {role} acknowledged was at {} (packet {}).",
+            clock(a),
+            a.packet.0
+        ),
+        _ => String::new(),
+    };
     Some((
         Kind::PathLost,
         format!(
-            "The path stopped delivering {role}→{peer}: {delivered}; the {role} retransmitted {} times over {}, then {}. The likely cause is {cause}.",
+            "The path stopped delivering {role}→{peer}: {delivered}; the {role} retransmitted {} times over {}, then {}. The likely cause is {cause}.{back}",
             st.count,
             human_ms(tcp.last.ts.ms_since(first.ts).max(last.ts.ms_since(first.ts))),
             ending.join(", ")
@@ -451,6 +460,8 @@ fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<String> {
                 "engine.io's ping timeout (Socket.IO pingInterval + pingTimeout)".into()
             } else if server.contains("aiohttp") && end.1.is_none() {
                 "aiohttp's heartbeat (it closes TCP with no Close frame heartbeat/2 after an unanswered Ping)".into()
+            } else if !app && end.1.is_none() {
+                "a heartbeat that gave up without a Close frame (as Node ws's documented ping / terminate() pattern does)".into()
             } else {
                 "a keep-alive timeout".into()
             };

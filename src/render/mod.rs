@@ -279,6 +279,7 @@ pub(crate) fn sees_cell(code: Option<u16>, kind: crate::diagnose::Kind) -> Strin
     match (code, kind) {
         (Some(c), _) => c.to_string(),
         (None, Kind::StillOpen) => "nothing yet (still open)".into(),
+        (None, Kind::PathLost) => "nothing yet (its connection had not ended when the capture did)".into(),
         (None, Kind::Unknown) => "what the capture cannot tell".into(),
         (None, Kind::ClientAbort) => "nothing (it ended the connection itself)".into(),
         (
