@@ -40,15 +40,22 @@ BROWSER_TOOLS=(tcpdump:tcpdump tshark:tshark editcap:wireshark-common capinfos:w
                openssl:openssl chromium:chromium firefox-esr:firefox-esr certutil:libnss3-tools
                "node:nodejs npm")
 
+# venv_setup DIR: a Python venv in DIR/.venv from DIR/requirements.txt (pinned), made again
+# when the requirements change
+venv_setup() {
+    local dir=$1
+    python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+    if [[ ! -x $dir/.venv/bin/python ]] || ! cmp -s "$dir/requirements.txt" "$dir/.venv/requirements.installed"; then
+        log "python venv in ${dir#"$CAPS"/}/.venv (requirements.txt)"
+        python3 -m venv "$dir/.venv"
+        "$dir/.venv/bin/python" -m pip install -q -r "$dir/requirements.txt"
+        cp "$dir/requirements.txt" "$dir/.venv/requirements.installed"
+    fi
+}
+
 # peers_setup: the Python venv (peers/requirements.txt), ws from peers/node, the test certificate
 peers_setup() {
-    python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
-    if [[ ! -x $PY ]] || ! cmp -s "$PEERS/requirements.txt" "$PEERS/.venv/requirements.installed"; then
-        log "python venv in peers/.venv (requirements.txt)"
-        python3 -m venv "$PEERS/.venv"
-        "$PY" -m pip install -q -r "$PEERS/requirements.txt"
-        cp "$PEERS/requirements.txt" "$PEERS/.venv/requirements.installed"
-    fi
+    venv_setup "$PEERS"
     if [[ ! -d $PEERS/node/node_modules/ws ]]; then
         log "npm ci in peers/node"
         (cd "$PEERS/node" && npm ci --silent --no-audit --no-fund)

@@ -39,13 +39,7 @@ SCENARIOS=(websockets-keepalive-timeout uvicorn-ws-ping-timeout aiohttp-heartbea
 
 setup() {
     need_tools tcpdump:tcpdump tshark:tshark capinfos:wireshark-common openssl:openssl squid:squid
-    python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
-    if [[ ! -x $HBPY ]] || ! cmp -s "$HB/requirements.txt" "$HB/.venv/requirements.installed"; then
-        log "python venv in peers/heartbeats/.venv (requirements.txt)"
-        python3 -m venv "$HB/.venv"
-        "$HBPY" -m pip install -q -r "$HB/requirements.txt"
-        cp "$HB/requirements.txt" "$HB/.venv/requirements.installed"
-    fi
+    venv_setup "$HB"
     [[ -s $TLS/server.pem ]] || "$TLS/gen-certs.sh"
     if [[ ! -x $WSDIAG ]]; then
         log "cargo build --release (for wsdiag's table in the truth files)"

@@ -20,9 +20,8 @@
 // per connection to FATES_OUT (what the client library saw), prints "HOLDING N open" and keeps
 // the open ones open until SIGTERM (the capture is stopped before that).
 'use strict';
-const fs = require('fs');
 const WebSocket = require('ws');
-const { env, load, echoLoop } = require('./load');
+const { env, load, echoLoop, report } = require('./load');
 
 // RST instead of FIN. Under TLS the socket's handle is a TLSWrap and resetAndDestroy() throws
 // ERR_INVALID_HANDLE_TYPE; destroying the TLS socket closes the TCP handle beneath it, so that
@@ -137,14 +136,7 @@ async function main() {
   for (const r of results) {
     if (r.fate === 'open') r.still_open = held.some((ws) => ws._socket && ws._socket.localPort === r.client_port && ws.readyState === WebSocket.OPEN);
   }
-  fs.writeFileSync(fatesOut, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const tally = {};
-  for (const r of results) {
-    const k = `${r.fate} status=${r.status} close=${r.close_code}`;
-    tally[k] = (tally[k] || 0) + 1;
-  }
-  console.log(`client tally ${JSON.stringify(tally, null, 1)}`);
-  console.log(`HOLDING ${held.length} open`);
+  report(fatesOut, results, held.length);
 }
 
 process.on('SIGTERM', () => process.exit(0));

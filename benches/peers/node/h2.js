@@ -34,7 +34,7 @@
 const fs = require('fs');
 const http2 = require('http2');
 const WebSocket = require('ws');
-const { env, load, echoLoop } = require('./load');
+const { env, load, echoLoop, report } = require('./load');
 
 const C = http2.constants;
 const [role, ...args] = process.argv.slice(2);
@@ -215,14 +215,7 @@ function client(base, fatesOut) {
     await Promise.all(workers);
     results.sort((a, b) => a.seq - b.seq);
     for (const r of results) if (r.fate === 'open') r.still_open = true;
-    fs.writeFileSync(fatesOut, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const tally = {};
-    for (const r of results) {
-      const k = `${r.fate} status=${r.status} close=${r.close_code}`;
-      tally[k] = (tally[k] || 0) + 1;
-    }
-    console.log(`client tally ${JSON.stringify(tally, null, 1)}`);
-    console.log(`HOLDING ${held.length} open`);
+    report(fatesOut, results, held.length);
   })().catch((e) => { console.error(e); process.exit(1); });
   process.on('SIGTERM', () => process.exit(0));
 }

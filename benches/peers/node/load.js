@@ -87,4 +87,17 @@ function echoLoop(ws, rec, msgs, lastEcho) {
   return send;
 }
 
-module.exports = { env, load, echoLoop };
+// The client's report: one JSON line per WebSocket to fatesOut, a tally of fates on stdout, then
+// "HOLDING N open" (what make-large-capture.sh waits for).
+function report(fatesOut, results, held) {
+  require('fs').writeFileSync(fatesOut, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const tally = {};
+  for (const r of results) {
+    const k = `${r.fate} status=${r.status} close=${r.close_code}`;
+    tally[k] = (tally[k] || 0) + 1;
+  }
+  console.log(`client tally ${JSON.stringify(tally, null, 1)}`);
+  console.log(`HOLDING ${held} open`);
+}
+
+module.exports = { env, load, echoLoop, report };
