@@ -34,6 +34,11 @@ impl Timestamp {
         (self.0.saturating_sub(earlier.0)) as f64 / 1e6
     }
 
+    /// The time of day with milliseconds, UTC (`10:00:00.123`), as a capture viewer shows it.
+    pub fn time_of_day(self) -> String {
+        self.rfc3339().get(11..23).unwrap_or("").to_string()
+    }
+
     /// RFC 3339 with microseconds, UTC: `2026-11-22T10:00:00.123456Z`.
     pub fn rfc3339(self) -> String {
         let secs = self.0.div_euclid(1_000_000_000);

@@ -271,7 +271,7 @@ pub const LOST_MIN_MS: f64 = 500.0;
 
 /// "12:00:03.120": a packet's time of day (UTC), as a capture viewer shows it.
 fn clock(at: At) -> String {
-    at.ts.rfc3339().get(11..23).unwrap_or("").to_string()
+    at.ts.time_of_day()
 }
 
 /// A teardown forged on the path: the first FIN or RST has a TTL (hop limit) that does not fit

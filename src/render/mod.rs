@@ -187,20 +187,9 @@ pub fn pattern(c: &Connection) -> String {
     if let Some(p) = c.path() {
         t.push_str(&format!(" on {}", clean(p)));
     }
-    let code = |role: crate::units::Role| {
-        c.websocket
-            .close_frames
-            .iter()
-            .find(|f| f.from == role)
-            .map(|f| f.code.map_or("none".to_string(), |x| x.to_string()))
-    };
-    match (code(crate::units::Role::Client), code(crate::units::Role::Server)) {
-        (None, None) => {}
-        (a, b) => t.push_str(&format!(
-            ", Close {}/{} (client/server)",
-            a.as_deref().unwrap_or("-"),
-            b.as_deref().unwrap_or("-")
-        )),
+    let closes = table::close_codes(c);
+    if closes != "-/-" {
+        t.push_str(&format!(", Close {closes} (client/server)"));
     }
     t
 }
@@ -227,7 +216,7 @@ pub fn id_ranges(ids: &[u64]) -> String {
 
 /// "10:00:01.123-10:01:40.456" (UTC times of day), or one time.
 pub fn time_span(first_ns: i64, last_ns: i64) -> String {
-    let t = |ns: i64| crate::units::Timestamp(ns).rfc3339().get(11..23).unwrap_or("").to_string();
+    let t = |ns: i64| crate::units::Timestamp(ns).time_of_day();
     if first_ns == last_ns { t(first_ns) } else { format!("{}-{}", t(first_ns), t(last_ns)) }
 }
 

@@ -24,12 +24,9 @@ const HEAD: [&str; N] = [
 pub const N: usize = 11;
 
 /// The cells of a connection's row.
-pub fn row(c: &Connection) -> [String; N] {
-    let path = c.path().map(|p| {
-        let p = clean(p);
-        if p.chars().count() > 28 { format!("{}…", p.chars().take(27).collect::<String>()) } else { p }
-    });
-    let status = c.handshake.response.as_ref().map(|r| r.status.to_string()).unwrap_or_else(|| "-".into());
+/// Each side's first Close code as the table's "close c/s" cell: `1000/1011`, `none` for a
+/// Close without a code, `-` for no Close.
+pub fn close_codes(c: &Connection) -> String {
     let code = |role: crate::units::Role| {
         c.websocket
             .close_frames
@@ -38,7 +35,16 @@ pub fn row(c: &Connection) -> [String; N] {
             .map(|f| f.code.map_or_else(|| "none".to_string(), |x| x.to_string()))
             .unwrap_or_else(|| "-".into())
     };
-    let closes = format!("{}/{}", code(crate::units::Role::Client), code(crate::units::Role::Server));
+    format!("{}/{}", code(crate::units::Role::Client), code(crate::units::Role::Server))
+}
+
+pub fn row(c: &Connection) -> [String; N] {
+    let path = c.path().map(|p| {
+        let p = clean(p);
+        if p.chars().count() > 28 { format!("{}…", p.chars().take(27).collect::<String>()) } else { p }
+    });
+    let status = c.handshake.response.as_ref().map(|r| r.status.to_string()).unwrap_or_else(|| "-".into());
+    let closes = close_codes(c);
     let teardown = c
         .tcp
         .first_teardown

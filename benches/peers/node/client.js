@@ -21,7 +21,7 @@
 // the open ones open until SIGTERM (the capture is stopped before that).
 'use strict';
 const WebSocket = require('ws');
-const { env, load, echoLoop, report } = require('./load');
+const { env, load, echoLoop, report, tlsOptions, tlsInfo } = require('./load');
 
 // RST instead of FIN. Under TLS the socket's handle is a TLSWrap and resetAndDestroy() throws
 // ERR_INVALID_HANDLE_TYPE; destroying the TLS socket closes the TCP handle beneath it, so that
@@ -37,13 +37,6 @@ const [base, fatesOut] = process.argv.slice(2);
 const CONNS = env('CONNS', 2400);
 const CONCURRENCY = env('CONCURRENCY', 64);
 const TLS = base.startsWith('wss:');
-const TLS_CIPHERS = process.env.TLS_CIPHERS || '';
-const MIX = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
-const TLS_SNI = process.env.TLS_SNI === undefined ? 'bench' : process.env.TLS_SNI;
-const tlsInfo = (sock) => {
-  const c = sock && sock.getCipher && sock.getCipher();
-  return c ? { version: sock.getProtocol(), cipher: c.standardName || c.name } : null;
-};
 
 // Fates other than "bulk", as shares of CONNS (bulk takes the rest).
 const SHARES = [
@@ -84,10 +77,7 @@ function run(seq, fate) {
     };
     if (TLS) {
       rec.tls = null;
-      opts.rejectUnauthorized = false;
-      if (TLS_SNI) opts.servername = TLS_SNI;
-      if (TLS_CIPHERS === 'mix') opts.ciphers = MIX[seq % 3];
-      else if (TLS_CIPHERS) opts.ciphers = TLS_CIPHERS;
+      Object.assign(opts, tlsOptions(seq));
     }
     const ws = new WebSocket(base + path, opts);
     ws.on('unexpected-response', (req, res) => {

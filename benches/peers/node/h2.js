@@ -34,7 +34,7 @@
 const fs = require('fs');
 const http2 = require('http2');
 const WebSocket = require('ws');
-const { env, load, echoLoop, report } = require('./load');
+const { env, load, echoLoop, report, tlsOptions, tlsInfo } = require('./load');
 
 const C = http2.constants;
 const [role, ...args] = process.argv.slice(2);
@@ -119,9 +119,6 @@ function client(base, fatesOut) {
   const STREAMS = env('STREAMS', 4);
   const CONCURRENCY = env('CONCURRENCY', 8);
   const TLS = base.startsWith('https:');
-  const TLS_CIPHERS = process.env.TLS_CIPHERS || '';
-  const MIX = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
-  const TLS_SNI = process.env.TLS_SNI === undefined ? 'bench' : process.env.TLS_SNI;
   const SHARES = [
     ['reject', 0.05], ['close4001', 0.03], ['close1011', 0.03], ['rst', 0.03],
     ['vanish', 0.03], ['goaway', 0.02], ['open', 0.01],
@@ -140,7 +137,7 @@ function client(base, fatesOut) {
 
   const results = [];
   const held = [];
-  function runStream(session, seq, fate, tlsInfo) {
+  function runStream(session, seq, fate, info) {
     const msgs = messages(fate);
     const n = msgs.length;
     let path = `/${fate}`;
@@ -149,7 +146,7 @@ function client(base, fatesOut) {
       seq, fate, path, client_port: session.socket.localPort, stream: null, status: null,
       close_code: null, close_reason: null, error: null, sent: { binary: 0, text: 0 }, echoed: 0,
     };
-    if (TLS) rec.tls = tlsInfo;
+    if (TLS) rec.tls = info;
     results.push(rec);
     return new Promise((resolve) => {
       let done = false;
@@ -184,20 +181,12 @@ function client(base, fatesOut) {
   }
   function runSession(streams) {
     return new Promise((resolve) => {
-      const opts = {};
-      if (TLS) {
-        opts.rejectUnauthorized = false;
-        if (TLS_SNI) opts.servername = TLS_SNI;
-        if (TLS_CIPHERS === 'mix') opts.ciphers = MIX[streams[0][0] % 3];
-        else if (TLS_CIPHERS) opts.ciphers = TLS_CIPHERS;
-      }
+      const opts = TLS ? tlsOptions(streams[0][0]) : {};
       const session = http2.connect(base, opts);
       session.on('error', () => {});
       session.once('remoteSettings', async () => {
-        const s = session.socket;
-        const c = TLS && s.getCipher && s.getCipher();
-        const tlsInfo = c ? { version: s.getProtocol(), cipher: c.standardName || c.name } : null;
-        await Promise.all(streams.map(([seq, fate]) => runStream(session, seq, fate, tlsInfo)));
+        const info = TLS ? tlsInfo(session.socket) : null;
+        await Promise.all(streams.map(([seq, fate]) => runStream(session, seq, fate, info)));
         if (!streams.some(([, fate]) => fate === 'open')) session.close();
         resolve();
       });

@@ -100,4 +100,22 @@ function report(fatesOut, results, held) {
   console.log(`HOLDING ${held} open`);
 }
 
-module.exports = { env, load, echoLoop, report };
+// wss: TLS_CIPHERS (a suite for every connection, or "mix": seq % 3 picks one of the three
+// TLS 1.3 suites) and TLS_SNI (default "bench"; Node sends none for an IP address) as client
+// options, with the certificate not checked; and what a TLS socket negotiated.
+const MIX = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
+function tlsOptions(seq) {
+  const ciphers = process.env.TLS_CIPHERS || '';
+  const sni = process.env.TLS_SNI === undefined ? 'bench' : process.env.TLS_SNI;
+  const opts = { rejectUnauthorized: false };
+  if (sni) opts.servername = sni;
+  if (ciphers === 'mix') opts.ciphers = MIX[seq % 3];
+  else if (ciphers) opts.ciphers = ciphers;
+  return opts;
+}
+function tlsInfo(sock) {
+  const c = sock && sock.getCipher && sock.getCipher();
+  return c ? { version: sock.getProtocol(), cipher: c.standardName || c.name } : null;
+}
+
+module.exports = { env, load, echoLoop, report, tlsOptions, tlsInfo };
