@@ -11,6 +11,7 @@
 # Needs root (tcpdump, ip netns, iptables, apt-get). Sends traffic only to 127.0.0.1 / ::1,
 # or to 127.0.0.1 inside its own namespace. Logs of every peer go to $WORK (default
 # /tmp/wsdiag-captures); the peers print what each endpoint saw (close codes, errors).
+# The same failures with headless browsers as the client: captures/make-browsers.sh.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
