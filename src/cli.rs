@@ -16,11 +16,13 @@ pub enum ColorChoice {
     name = "wsdiag",
     version,
     about,
-    after_help = "Verdict kinds: clean_close, refused, unreachable, handshake_rejected, handshake_unanswered,\n  invalid_handshake, server_abort, client_abort, idle_timeout, close_unanswered, protocol_violation,\n  tls_failed, path_reset, path_lost, still_open, unknown, not_websocket (docs/report.md says when each applies).\nLive capture: wsdiag live -i IFACE [-f BPF] (cargo feature `live`).\nShell completions and the man page: wsdiag completions SHELL, wsdiag man.\nExit status: 0 analysed, 1 a connection matched --fail-on, 2 bad usage or unreadable input."
+    after_help = "Verdict kinds: clean_close, refused, unreachable, handshake_rejected, handshake_unanswered,\n  invalid_handshake, server_abort, client_abort, idle_timeout, close_unanswered, protocol_violation,\n  tls_failed, path_reset, path_lost, still_open, unknown, not_websocket (docs/report.md says when each applies).\nLive capture: wsdiag live -i IFACE [-f BPF] (cargo feature `live`).\nShell completions and the man page: wsdiag completions SHELL, wsdiag man.\nExit status: 0 analysed, 1 a connection matched --fail-on, 2 bad usage or an input that could not be read\n  (the others are analysed all the same)."
 )]
 pub struct Cli {
     /// Capture files (pcap or pcapng; plain, gzip, zstd or lz4) or directories of them; "-"
-    /// reads standard input. Several files form one capture, in the order given.
+    /// reads standard input. Each file is a capture of its own, with its own packet numbers,
+    /// except the pieces of a rotation set (tcpdump -C/-G/-W, editcap -c), which are read as
+    /// one capture in time order, numbered per piece (2:17 is packet 17 of the second).
     #[arg(required_unless_present = "read", value_name = "CAPTURE")]
     pub captures: Vec<String>,
     /// A capture file, as tcpdump, tshark and Zeek take it (repeatable); a directory is read
@@ -68,6 +70,10 @@ pub struct Cli {
     /// 12 explained connections explains each pattern once, with its count and ids).
     #[arg(long)]
     pub each: bool,
+    /// Read all the files as pieces of one capture, in the order of their first packets
+    /// (when the rotation set is not recognised by itself).
+    #[arg(long)]
+    pub merge: bool,
     /// Do not inflate permessage-deflate messages (faster; no previews or UTF-8 checks of them).
     #[arg(long)]
     pub no_inflate: bool,

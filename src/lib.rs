@@ -11,6 +11,7 @@ pub mod conn;
 pub mod diagnose;
 pub mod flow;
 pub mod http;
+pub mod inputs;
 pub mod render;
 pub mod report;
 pub mod tcp;
@@ -155,6 +156,24 @@ pub struct Analyzer {
     finished: Vec<Timeline>,
     last_ts: i64,
     since_sweep: u64,
+    /// Inputs started so far, and the place of the one being read: its capture (from 0) and
+    /// its piece of it (from 1).
+    inputs_started: u32,
+    /// Inputs named so far, readable or not: the index of the next in the report's `inputs`.
+    inputs_named: u32,
+    capture: u32,
+    piece: u32,
+}
+
+/// Where an input file stands among the captures of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputPlace {
+    /// Its capture, from 0 (the pieces of a rotation set share one).
+    pub capture: u32,
+    /// Its piece of that capture, from 1.
+    pub piece: u32,
+    /// The number its first packet gets.
+    pub first: units::PacketNo,
 }
 
 impl Analyzer {
@@ -179,7 +198,53 @@ impl Analyzer {
             finished: Vec::new(),
             last_ts: i64::MIN,
             since_sweep: 0,
+            inputs_started: 0,
+            inputs_named: 0,
+            capture: 0,
+            piece: 1,
         }
+    }
+
+    /// Starts the next input file, `next`, read after `prev`: it is the next piece of the
+    /// capture read so far when [`inputs::is_next_piece`] says so; otherwise it is a capture of
+    /// its own, and what is still open is finished as at the end of its capture.
+    pub fn start_input(
+        &mut self,
+        prev: Option<(&str, Option<&inputs::Peek>)>,
+        next: (&str, Option<&inputs::Peek>),
+        merge: bool,
+    ) -> InputPlace {
+        if self.inputs_started > 0 {
+            let last = (self.last_ts != i64::MIN).then_some(units::Timestamp(self.last_ts));
+            let flows = &mut self.flows;
+            let open = |keys: &[FlowKey]| {
+                keys.iter().any(|k| {
+                    flows.get(k).and_then(|slot| flows.slot_mut(slot)).is_some_and(|f| match f {
+                        Flow::Syn(_) => true,
+                        Flow::Conn(c) => !c.tcp.tcp_ended(),
+                    })
+                })
+            };
+            if prev.is_some_and(|p| inputs::is_next_piece(p, next, last, open, merge)) {
+                self.piece += 1;
+            } else {
+                self.end_capture();
+                self.capture += 1;
+                self.piece = 1;
+            }
+        }
+        self.inputs_started += 1;
+        InputPlace { capture: self.capture, piece: self.piece, first: units::PacketNo::first_of(self.piece) }
+    }
+
+    /// The end of a capture: every connection still open is finished as it stands (taken with
+    /// [`Analyzer::drain`]); the next packets start a capture of their own.
+    fn end_capture(&mut self) {
+        for slot in self.flows.slots() {
+            self.finish_slot(slot);
+        }
+        self.last_ts = i64::MIN;
+        self.since_sweep = 0;
     }
 
     /// Adds TLS secrets (NSS key log text: a `--keylog` file, a pcapng Decryption Secrets
@@ -584,28 +649,55 @@ pub fn build_report(inputs: Vec<report::Input>, connections: Vec<Connection>, st
 /// and tools; the binary streams instead). Unreadable files become warnings in their `Input`.
 pub fn analyze_files(paths: &[&str], cfg: Config) -> (Vec<Connection>, Stats, Vec<report::Input>) {
     let mut analyzer = Analyzer::new(cfg);
-    let mut inputs = Vec::new();
-    let mut next = 1;
-    for path in paths {
-        let input = match capture::open(path) {
-            Ok(src) => {
-                let Ok(input) = analyzer.read_source(src, path, &mut next, no_tick);
-                input
-            }
-            Err(e) => report::Input {
-                path: path.to_string(),
-                packets: 0,
-                warnings: vec![format!("{path}: {e}")],
-                format: None,
-            },
-        };
-        inputs.push(input);
-    }
+    let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+    let Ok(inputs) = analyzer.read_paths(&paths, false, no_tick);
     let (conns, stats) = conclude_all(analyzer);
     (conns, stats, inputs)
 }
 
 impl Analyzer {
+    /// Reads capture files (`-`: standard input): each a capture of its own, or pieces of one
+    /// ([`inputs`]; `merge`: all of them pieces of one, in time order). An unreadable file is
+    /// an `Input` with no format and its error as a warning, the others are read all the same.
+    /// `tick` is called every few thousand packets (to stream finished connections); an
+    /// error from it stops the reading. The inputs are in the order they were read.
+    pub fn read_paths<E>(
+        &mut self,
+        paths: &[String],
+        merge: bool,
+        mut tick: impl FnMut(&mut Analyzer) -> Result<(), E>,
+    ) -> Result<Vec<report::Input>, E> {
+        let peeks: Vec<Option<inputs::Peek>> =
+            if paths.len() > 1 { paths.iter().map(|p| inputs::peek(p)).collect() } else { vec![None] };
+        let mut out = Vec::with_capacity(paths.len());
+        let mut prev: Option<usize> = None;
+        for i in inputs::order(paths, &peeks, merge) {
+            let path = paths[i].as_str();
+            let src = match capture::open(path) {
+                Ok(src) => src,
+                Err(e) => {
+                    self.inputs_named += 1;
+                    let warnings = vec![format!("{path}: {e}")];
+                    out.push(report::Input { path: path.into(), warnings, ..Default::default() });
+                    continue;
+                }
+            };
+            let place = self.start_input(
+                prev.map(|j| (paths[j].as_str(), peeks[j].as_ref())),
+                (path, peeks[i].as_ref()),
+                merge,
+            );
+            let mut next = place.first.0;
+            let mut input = self.read_source(src, path, &mut next, &mut tick)?;
+            if input.format.is_some() {
+                (input.capture, input.piece) = (Some(place.capture), Some(place.piece));
+                prev = Some(i);
+            }
+            out.push(input);
+        }
+        Ok(out)
+    }
+
     /// Reads one capture stream to its end; `next` is the number of its first packet and is
     /// advanced past its last. Problems are warnings in the returned `Input`.
     pub fn read(&mut self, reader: impl std::io::Read, name: &str, next: &mut u64) -> report::Input {
@@ -645,11 +737,10 @@ impl Analyzer {
         mut tick: impl FnMut(&mut Analyzer) -> Result<(), E>,
     ) -> Result<report::Input, E> {
         const MAX_NAMED: usize = 10;
-        if self.conn.input.is_some() {
-            self.conn.input_index += 1;
-        }
+        self.conn.input_index = self.inputs_named;
+        self.inputs_named += 1;
         self.conn.input = Some(name.into());
-        let mut input = report::Input { path: name.to_string(), packets: 0, warnings: Vec::new(), format: None };
+        let mut input = report::Input { path: name.to_string(), ..Default::default() };
         let mut r = match opened {
             Ok(r) => {
                 input.format = Some(match r.format() {

@@ -6,8 +6,7 @@ use anyhow::bail;
 use clap::Parser;
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
-use wsdiag::capture;
-use wsdiag::report::{Input, ReportOptions};
+use wsdiag::report::ReportOptions;
 use wsdiag::{Analyzer, Config, render};
 
 mod cli;
@@ -76,12 +75,16 @@ fn run() -> anyhow::Result<ExitCode> {
         ColorChoice::Never => false,
         ColorChoice::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    let width = if stdout.is_terminal() {
-        terminal_size::terminal_size().map_or(100, |(w, _)| usize::from(w.0).max(60))
-    } else {
-        100
+    // A terminal's width, or COLUMNS when set (as `COLUMNS=70 wsdiag …` asks): the table and
+    // the ladder fit it. Into a pipe or a file, rows are whole and prose wraps at 100.
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).filter(|&c| c > 0);
+    let terminal = stdout.is_terminal().then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)));
+    let (width, fit) = match (columns, terminal) {
+        (Some(c), _) => (c, true),
+        (None, Some(t)) => (t.unwrap_or(100), true),
+        (None, None) => (100, false),
     };
-    let style = render::Style { color, width };
+    let style = render::Style { color, width: width.max(40), fit };
     let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
 
     let mut analyzer = Analyzer::new(cfg);
@@ -109,28 +112,17 @@ fn run() -> anyhow::Result<ExitCode> {
         collector.each = cli.each;
         Sink::Stage(Stage::new(collector, filters, conclude, thread))
     };
-    let mut inputs = Vec::new();
-    let mut readable = 0;
-    let mut next_number = 1;
-    for path in &inputs_of(&cli) {
-        let reader = match capture::open(path) {
-            Ok(r) => r,
-            Err(e) => {
-                let msg = format!("{path}: {e}");
-                eprintln!("wsdiag: {msg}");
-                inputs.push(Input { path: path.clone(), packets: 0, warnings: vec![msg], format: None });
-                continue;
-            }
-        };
-        let input = analyzer.read_source(reader, path, &mut next_number, |a| sink.take(a.drain(), &mut out))?;
+    let paths = inputs_of(&cli);
+    let inputs = analyzer.read_paths(&paths, cli.merge, |a| sink.take(a.drain(), &mut out))?;
+    let mut unreadable = 0;
+    for input in &inputs {
         let prefix = if input.format.is_some() { "warning: " } else { "" };
+        unreadable += usize::from(input.format.is_none());
         for w in &input.warnings {
             eprintln!("wsdiag: {prefix}{w}");
         }
-        readable += usize::from(input.format.is_some());
-        inputs.push(input);
     }
-    if readable == 0 {
+    if unreadable == inputs.len() {
         // Each unreadable input was named on its own line above.
         return Ok(ExitCode::from(2));
     }
@@ -156,7 +148,15 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     };
     out.flush()?;
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    // An input that could not be read at all outweighs a --fail-on match: the report is
+    // not the whole story.
+    Ok(if unreadable > 0 {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `wsdiag completions SHELL`: the completion script for bash, zsh, fish, elvish or PowerShell.

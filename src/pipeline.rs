@@ -242,6 +242,7 @@ impl Collector {
                 for r in &self.rows {
                     render::write_row(&self.widths, &r.cells, r.kind, style, w)?;
                 }
+                render::write_files(&inputs, w)?;
                 render::write_summary(&self.summary, &loops, &pairs, style, w)?;
                 render::write_tls_note(&stats, w)?;
                 let explained = self.rows.iter().filter(|r| r.explanation.is_some()).count();

@@ -6,7 +6,7 @@ use crate::diagnose::{Kind, Verdict, round_ms};
 use crate::http;
 use crate::timeline::{At, Beats, ClientBy, Event, EventKind, EventLog, H2Note, Heartbeat, Origin, Session, TcpFacts};
 use crate::tls::TlsEvent;
-use crate::units::{Role, Side, Timestamp};
+use crate::units::{PacketNo, Role, Side, Timestamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -27,13 +27,19 @@ pub struct Report {
     pub stats: Stats,
 }
 
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Input {
     pub path: String,
     pub packets: u64,
     pub warnings: Vec<String>,
     /// "pcap" or "pcapng"; null when the file could not be read as a capture.
     pub format: Option<&'static str>,
+    /// The capture it is part of, from 0: each file is a capture of its own, except the pieces
+    /// of a rotation set, which share one. Null when it could not be read.
+    pub capture: Option<u32>,
+    /// Its piece of that capture, from 1 (packet `2:17` is packet 17 of piece 2). Null when it
+    /// could not be read.
+    pub piece: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
@@ -85,8 +91,8 @@ pub struct Connection {
     pub client_port: u16,
     pub server_ip: String,
     pub server_port: u16,
-    pub first_packet: u64,
-    pub last_packet: u64,
+    pub first_packet: PacketNo,
+    pub last_packet: PacketNo,
     pub start: String,
     /// The last packet's time, RFC 3339 UTC.
     pub end: String,
@@ -186,6 +192,9 @@ fn uid_of<'a>(first: &str, parts: impl IntoIterator<Item = &'a str>) -> String {
 pub struct InputRef {
     pub path: String,
     pub index: u32,
+    /// The input holding the connection's last packet: `index` unless the connection runs on
+    /// into later pieces of a rotation set.
+    pub last_index: u32,
 }
 
 /// The Community ID v1 of a TCP connection (github.com/corelight/community-id-spec): the
@@ -231,8 +240,8 @@ pub struct TunnelOut {
     pub target: String,
     pub status: u16,
     /// The CONNECT request's packet and the proxy's answer's.
-    pub connect_packet: u64,
-    pub established_packet: u64,
+    pub connect_packet: PacketNo,
+    pub established_packet: PacketNo,
 }
 
 /// How a TCP connection was ended by one side.
@@ -266,7 +275,7 @@ pub struct H2Out {
     /// its SETTINGS were not seen.
     pub enable_connect_protocol: Option<bool>,
     /// The packet of each side's END_STREAM on this stream.
-    pub end_stream: ByRole<Option<u64>>,
+    pub end_stream: ByRole<Option<PacketNo>>,
     /// The stream's RST_STREAM, if one was sent.
     pub rst_stream: Option<H2Reset>,
     /// The connection's GOAWAY frames.
@@ -284,11 +293,11 @@ pub struct H2Out {
     /// The WebSocket's own span on the shared connection (the record's `start`, `end`,
     /// `first_packet`, `last_packet` and `duration_ms` are its TCP connection's): the packet of
     /// the extended CONNECT (null if not seen), ms from the TCP connection's first packet ...
-    pub opened_packet: Option<u64>,
+    pub opened_packet: Option<PacketNo>,
     pub opened_at_ms: Option<f64>,
     /// ... the stream's last packet (its last DATA, END_STREAM or RST_STREAM, or the GOAWAY or
     /// TCP teardown that ended it), and ms from the CONNECT to it.
-    pub last_packet: u64,
+    pub last_packet: PacketNo,
     pub duration_ms: f64,
 }
 
@@ -310,12 +319,12 @@ pub struct H2Window {
     /// The lowest it went.
     pub min: i64,
     /// The packet where it first reached 0: the sender had to wait for a WINDOW_UPDATE.
-    pub exhausted_packet: Option<u64>,
+    pub exhausted_packet: Option<PacketNo>,
 }
 
 impl From<&crate::timeline::Window> for H2Window {
     fn from(w: &crate::timeline::Window) -> Self {
-        H2Window { end: w.now, min: w.min, exhausted_packet: w.exhausted.map(|a| a.packet.0) }
+        H2Window { end: w.now, min: w.min, exhausted_packet: w.exhausted.map(|a| a.packet) }
     }
 }
 
@@ -324,7 +333,7 @@ pub struct H2Reset {
     pub from: Role,
     /// The error code's name ("CANCEL", "NO_ERROR", …) or "error 0x…".
     pub error: String,
-    pub packet: u64,
+    pub packet: PacketNo,
 }
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -333,7 +342,7 @@ pub struct H2GoAway {
     pub last_stream_id: u32,
     pub error: String,
     pub debug: String,
-    pub packet: u64,
+    pub packet: PacketNo,
 }
 
 impl H2Out {
@@ -370,20 +379,20 @@ impl H2Out {
             connection_window: (&f.conn_window[side]).into(),
         };
         H2Out {
-            opened_packet: opened.map(|a| a.packet.0),
+            opened_packet: opened.map(|a| a.packet),
             opened_at_ms: opened.map(|a| round_ms(a.ts.ms_since(tcp.first.ts))),
-            last_packet: last.packet.0,
+            last_packet: last.packet,
             duration_ms: round_ms(last.ts.ms_since(opened.unwrap_or(tcp.first).ts)),
             stream: st.stream,
             enable_connect_protocol: f.connect_protocol(server),
             end_stream: ByRole {
-                client: st.end_stream[client].map(|a| a.packet.0),
-                server: st.end_stream[server].map(|a| a.packet.0),
+                client: st.end_stream[client].map(|a| a.packet),
+                server: st.end_stream[server].map(|a| a.packet),
             },
             rst_stream: st.rst.map(|(side, code, at)| H2Reset {
                 from: tcp.role_of(side),
                 error: code.to_string(),
-                packet: at.packet.0,
+                packet: at.packet,
             }),
             goaway: f
                 .goaways
@@ -393,7 +402,7 @@ impl H2Out {
                     last_stream_id: g.last_stream,
                     error: g.code.to_string(),
                     debug: g.debug.clone(),
-                    packet: g.at.packet.0,
+                    packet: g.at.packet,
                 })
                 .collect(),
             streams: f.streams,
@@ -402,7 +411,7 @@ impl H2Out {
             errors: f
                 .errors
                 .iter()
-                .map(|(side, e, at)| format!("{} packet {}: {e}", tcp.role_of(*side), at.packet.0))
+                .map(|(side, e, at)| format!("{} packet {}: {e}", tcp.role_of(*side), at.packet))
                 .collect(),
             flow_control: ByRole { client: flow(client), server: flow(server) },
         }
@@ -425,7 +434,7 @@ pub struct TlsOut {
     pub why_not: Option<String>,
     pub alerts: Vec<AlertOut>,
     /// The packet of each side's close_notify.
-    pub close_notify: ByRole<Option<u64>>,
+    pub close_notify: ByRole<Option<PacketNo>>,
     pub records: ByRole<RecordsOut>,
 }
 
@@ -436,7 +445,7 @@ pub struct AlertOut {
     pub level: Option<&'static str>,
     pub description: Option<String>,
     pub at_ms: f64,
-    pub packet: u64,
+    pub packet: PacketNo,
     pub encrypted: bool,
 }
 
@@ -470,13 +479,13 @@ impl TlsOut {
                         .description
                         .map(|d| crate::tls::alert_description_name(d).map_or_else(|| d.to_string(), String::from)),
                     at_ms: ms(a.at),
-                    packet: a.at.packet.0,
+                    packet: a.at.packet,
                     encrypted: a.encrypted,
                 })
                 .collect(),
             close_notify: ByRole {
-                client: t.close_notify.client.map(|a| a.packet.0),
-                server: t.close_notify.server.map(|a| a.packet.0),
+                client: t.close_notify.client.map(|a| a.packet),
+                server: t.close_notify.server.map(|a| a.packet),
             },
             records: ByRole {
                 client: RecordsOut { count: t.records.client.count, bytes: t.records.client.bytes },
@@ -491,7 +500,7 @@ pub struct Teardown {
     pub by: Role,
     pub kind: TcpEnd,
     pub at_ms: f64,
-    pub packet: u64,
+    pub packet: PacketNo,
     /// `endpoint`, `path` (forged on the way) or `unknown`, from the TTLs.
     pub origin: Origin,
     /// The TTL (hop limit) of the teardown packet, and the range of its sender's other packets.
@@ -534,8 +543,8 @@ pub struct Handshake {
     pub response: Option<ResponseOut>,
     pub latency_ms: Option<f64>,
     pub problems: Vec<String>,
-    pub request_packet: Option<u64>,
-    pub response_packet: Option<u64>,
+    pub request_packet: Option<PacketNo>,
+    pub response_packet: Option<PacketNo>,
     /// A PROXY protocol header before the request (HAProxy `send-proxy`, AWS NLB).
     pub proxy_header: Option<String>,
     /// A head was cut short by the snaplen or a gap: only its whole lines are known.
@@ -601,7 +610,7 @@ pub struct CloseFrame {
     pub code: Option<u16>,
     pub reason: Option<String>,
     pub at_ms: f64,
-    pub packet: u64,
+    pub packet: PacketNo,
 }
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -610,7 +619,7 @@ pub struct ViolationOut {
     pub kind: &'static str,
     pub text: String,
     pub at_ms: f64,
-    pub packet: u64,
+    pub packet: PacketNo,
 }
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -618,7 +627,7 @@ pub struct HeartbeatOut {
     pub count: u32,
     pub interval_ms: Option<f64>,
     pub max_interval_ms: Option<f64>,
-    pub last_packet: Option<u64>,
+    pub last_packet: Option<PacketNo>,
 }
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -636,7 +645,7 @@ pub struct UnansweredPing {
     pub from: Role,
     pub kind: &'static str,
     pub at_ms: f64,
-    pub packet: u64,
+    pub packet: PacketNo,
 }
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -678,7 +687,7 @@ fn hb(h: &Heartbeat) -> Option<HeartbeatOut> {
         count: h.count,
         interval_ms: h.mean_interval_ms().map(round_ms),
         max_interval_ms: h.max_interval_ms.map(round_ms),
-        last_packet: h.last.map(|a| a.packet.0),
+        last_packet: h.last.map(|a| a.packet),
     })
 }
 
@@ -726,10 +735,15 @@ pub fn wireshark_filter(tcp: &TcpFacts) -> String {
         f.push_str(" && tcp.port==");
         f.push_str(itoa::Buffer::new().format(a.port()));
     }
+    // Frame numbers hold within one file: a connection that runs on into the next piece of a
+    // rotation set is found there by its addresses alone.
+    let (first, last) = (tcp.first.packet, tcp.last.packet);
     f.push_str(" && frame.number>=");
-    f.push_str(itoa::Buffer::new().format(tcp.first.packet.0));
-    f.push_str(" && frame.number<=");
-    f.push_str(itoa::Buffer::new().format(tcp.last.packet.0));
+    f.push_str(itoa::Buffer::new().format(first.number()));
+    if first.piece() == last.piece() {
+        f.push_str(" && frame.number<=");
+        f.push_str(itoa::Buffer::new().format(last.number()));
+    }
     f
 }
 
@@ -766,7 +780,7 @@ fn head_chars(s: &str, n: usize) -> &str {
 #[derive(Serialize)]
 pub struct EventView<'a> {
     pub at_ms: f64,
-    pub packet: u64,
+    pub packet: PacketNo,
     pub from: Role,
     pub event: &'static str,
     pub text: &'a str,
@@ -776,7 +790,7 @@ pub struct EventView<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TimelineEvent {
     pub at_ms: f64,
-    pub packet: u64,
+    pub packet: PacketNo,
     pub from: Role,
     pub event: &'static str,
     pub text: String,
@@ -858,7 +872,7 @@ impl Events {
             let event = event_text(&e.kind, opts, e.stream != 0, &mut text);
             let from = if e.side == self.client { Role::Client } else { Role::Server };
             let at_ms = round_ms(e.at.ts.ms_since(self.first));
-            f(&EventView { at_ms, packet: e.at.packet.0, from, event, text: &text });
+            f(&EventView { at_ms, packet: e.at.packet, from, event, text: &text });
         }
     }
 }
@@ -1115,7 +1129,7 @@ fn last_unanswered(tcp: &TcpFacts, s: &Session) -> Option<UnansweredPing> {
         from: tcp.role_of(side),
         kind,
         at_ms: round_ms(at.ts.ms_since(tcp.first.ts)),
-        packet: at.packet.0,
+        packet: at.packet,
     })
 }
 
@@ -1136,7 +1150,7 @@ impl Connection {
             by: tcp.role_of(side),
             kind: if is_rst { TcpEnd::Rst } else { TcpEnd::Fin },
             at_ms: ms(at),
-            packet: at.packet.0,
+            packet: at.packet,
             origin: tcp.end_origin(side),
             ttl: tcp.end_ttl[side],
             sender_ttls: (tcp.ttls[side].packets > 0).then_some([tcp.ttls[side].min, tcp.ttls[side].max]),
@@ -1208,8 +1222,8 @@ impl Connection {
             response,
             latency_ms,
             problems: s.http.problems.iter().map(|p| p.to_string()).collect(),
-            request_packet: s.request().map(|(_, a)| a.packet.0),
-            response_packet: s.response().map(|(_, a)| a.packet.0),
+            request_packet: s.request().map(|(_, a)| a.packet),
+            response_packet: s.response().map(|(_, a)| a.packet),
             proxy_header: s.proxy_header.clone(),
             truncated: s.http.truncated || s.http.shed,
         };
@@ -1234,7 +1248,7 @@ impl Connection {
                     code: c.code,
                     reason: c.reason.clone(),
                     at_ms: ms(c.at),
-                    packet: c.at.packet.0,
+                    packet: c.at.packet,
                 })
                 .collect(),
             violations: s
@@ -1245,7 +1259,7 @@ impl Connection {
                     kind: v.key(),
                     text: v.describe(),
                     at_ms: ms(*at),
-                    packet: at.packet.0,
+                    packet: at.packet,
                 })
                 .collect(),
             deflate: s.deflate.as_ref().map(|d| Deflate {
@@ -1284,8 +1298,8 @@ impl Connection {
                     proxy: addr(tcp.endpoints[server]),
                     target: t.target.clone(),
                     status: t.status,
-                    connect_packet: t.connect.packet.0,
-                    established_packet: t.established.packet.0,
+                    connect_packet: t.connect.packet,
+                    established_packet: t.established.packet,
                 }),
             },
             client: addr(tcp.endpoints[client]),
@@ -1294,8 +1308,8 @@ impl Connection {
             client_port: ca.port(),
             server_ip: ip(sa),
             server_port: sa.port(),
-            first_packet: tcp.first.packet.0,
-            last_packet: tcp.last.packet.0,
+            first_packet: tcp.first.packet,
+            last_packet: tcp.last.packet,
             start: tcp.first.ts.rfc3339(),
             end: tcp.last.ts.rfc3339(),
             duration_ms: ms(tcp.last),
@@ -1333,7 +1347,10 @@ impl Connection {
         let id = itoa::Buffer::new().format(self.id).to_string();
         self.uid = uid_of(sensor, [input, &self.start, &self.community_id, &id]);
         self.sensor = sensor.to_string();
-        self.input = InputRef { path: input.to_string(), index };
+        // Pieces are consecutive inputs: the last packet's is as many further on.
+        let pos = |p: PacketNo| p.piece().max(1);
+        let last_index = index.saturating_add(pos(self.last_packet).saturating_sub(pos(self.first_packet)));
+        self.input = InputRef { path: input.to_string(), index, last_index };
     }
 
     /// The request path, if any (for filters and loops).

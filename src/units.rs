@@ -4,15 +4,63 @@ use serde::Serialize;
 use std::fmt;
 use std::ops::{Index, IndexMut};
 
-/// A packet number: 1-based, as Wireshark numbers frames. Several files in one run continue the
-/// numbering, as `mergecap -a` would.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+/// A packet number: 1-based, as Wireshark numbers frames in the file it is in. The pieces of a
+/// rotation set (`tcpdump -C/-G/-W`, `editcap -c`), read as one capture, are numbered per file:
+/// the low 40 bits are the number in the file, the bits above it the piece from the second on
+/// (0 in the first piece, or a capture of one file), shown as `2:17` for packet 17 of the
+/// second piece.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PacketNo(pub u64);
+
+impl PacketNo {
+    const NUMBER_BITS: u32 = 40;
+
+    /// The first packet of piece `piece` (from 1) of a capture.
+    pub fn first_of(piece: u32) -> PacketNo {
+        let piece = if piece > 1 { u64::from(piece) } else { 0 };
+        PacketNo((piece << Self::NUMBER_BITS) | 1)
+    }
+
+    /// Its number in its file, as Wireshark shows it when that file is opened.
+    pub fn number(self) -> u64 {
+        self.0 & ((1 << Self::NUMBER_BITS) - 1)
+    }
+
+    /// Its piece of a rotation set from the second on; 0 in the first piece.
+    pub fn piece(self) -> u32 {
+        (self.0 >> Self::NUMBER_BITS) as u32
+    }
+}
 
 impl fmt::Display for PacketNo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        // Through `Display` of the number or `pad`, so that widths and alignment hold.
+        match self.piece() {
+            0 => fmt::Display::fmt(&self.number(), f),
+            piece => f.pad(&format!("{piece}:{}", self.number())),
+        }
+    }
+}
+
+/// In JSON a packet is its number in its file (the record's `input` names the file).
+impl Serialize for PacketNo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.number())
+    }
+}
+
+/// In the schema a packet is an unsigned integer, as the `u64` it was before it knew pieces.
+impl schemars::JsonSchema for PacketNo {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        u64::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        u64::json_schema(generator)
     }
 }
 

@@ -81,15 +81,97 @@ fn filters() {
 }
 
 #[test]
-fn stdin_gzip_and_several_files_form_one_capture() {
+fn stdin_and_gzip() {
     let gz = std::fs::read("captures/nginx-proxy-any.pcap.gz").unwrap_or_default();
     let a = wsdiag().args(["-", "--json"]).write_stdin(gz).assert().code(0);
     let v: Value = serde_json::from_slice(&a.get_output().stdout).unwrap_or(Value::Null);
     assert_eq!(v["summary"]["by_verdict"]["clean_close"], 2);
-    // Numbering continues across files, like mergecap -a.
+}
+
+/// Two unrelated captures are two captures: each numbers its packets from 1, as Wireshark
+/// does when it opens it, and every record and row says which file it came from.
+#[test]
+fn several_unrelated_files_are_captures_of_their_own() {
     let v = json(&["captures/refused.pcap", "captures/python-clean.pcap"]);
-    let n = v["inputs"][0]["packets"].as_u64().unwrap_or(0);
-    assert_eq!(v["connections"][1]["first_packet"].as_u64(), Some(n + 1));
+    let inputs = v["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2);
+    assert_eq!((inputs[0]["capture"].as_u64(), inputs[1]["capture"].as_u64()), (Some(0), Some(1)));
+    assert_eq!((inputs[0]["piece"].as_u64(), inputs[1]["piece"].as_u64()), (Some(1), Some(1)));
+    let c = v["connections"].as_array().unwrap();
+    assert_eq!(c.len(), 2);
+    assert_eq!((c[0]["input"]["index"].as_u64(), c[1]["input"]["index"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(c[1]["input"]["path"], "captures/python-clean.pcap");
+    // Packet numbers and the Wireshark filter are those of the second file on its own.
+    let alone = json(&["captures/python-clean.pcap"]);
+    for key in ["first_packet", "last_packet", "wireshark_filter"] {
+        assert_eq!(c[1][key], alone["connections"][0][key], "{key}");
+    }
+    assert_eq!(c[1]["verdict"], alone["connections"][0]["verdict"]);
+    // The table names the file of each row.
+    let out = wsdiag().args(["captures/refused.pcap", "captures/python-clean.pcap"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let head = text.lines().next().unwrap_or("");
+    assert!(head.split_whitespace().nth(1) == Some("file"), "{text}");
+    assert!(text.contains("file 2: captures/python-clean.pcap"), "{text}");
+}
+
+/// The pieces of a rotation set (here `editcap -c 13` of nginx-idle-timeout.pcap) are one
+/// capture whatever order they are given in, numbered per piece: the verdicts are those of
+/// the whole file, and packet 22 of the whole is packet 9 of the second piece, `2:9`.
+#[test]
+fn a_rotation_set_is_one_capture_in_either_order() {
+    let a = "captures/rotation/idle_00000_20261123164856.pcap";
+    let b = "captures/rotation/idle_00001_20261123164856.pcap";
+    let whole = json(&["captures/nginx-idle-timeout.pcap"]);
+    for args in [[a, b], [b, a]] {
+        let v = json(&args);
+        let inputs = v["inputs"].as_array().unwrap();
+        assert_eq!(inputs[0]["path"], a, "read in time order");
+        assert_eq!((inputs[0]["capture"].as_u64(), inputs[1]["capture"].as_u64()), (Some(0), Some(0)));
+        assert_eq!((inputs[0]["piece"].as_u64(), inputs[1]["piece"].as_u64()), (Some(1), Some(2)));
+        let c = v["connections"].as_array().unwrap();
+        assert_eq!(c.len(), 2);
+        for (x, y) in c.iter().zip(whole["connections"].as_array().unwrap()) {
+            assert_eq!(x["verdict"]["kind"], y["verdict"]["kind"]);
+            assert_eq!(x["verdict"]["client_sees"], y["verdict"]["client_sees"]);
+            assert_eq!((x["input"]["index"].as_u64(), x["input"]["last_index"].as_u64()), (Some(0), Some(1)));
+        }
+        assert_eq!(c[0]["tcp"]["first_teardown"]["packet"], 9, "packet 9 of the second piece");
+        assert_eq!(v["proxied"].as_array().map(Vec::len), Some(1));
+        let out = wsdiag().args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("server FIN #2:9"), "{text}");
+        assert!(text.contains("FIN from the proxy, packet 2:8"), "{text}");
+    }
+    // Under other names the connections going on across the cut still join the pieces.
+    let dir = std::env::temp_dir().join(format!("wsdiag-rot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(a, dir.join("front.pcap")).unwrap();
+    std::fs::copy(b, dir.join("later.pcap")).unwrap();
+    let v = json(&[dir.join("front.pcap").to_str().unwrap(), dir.join("later.pcap").to_str().unwrap()]);
+    assert_eq!(v["inputs"][1]["capture"], 0);
+    // --merge joins what nothing else would: two unrelated files become one capture.
+    let v = json(&["--merge", "captures/refused.pcap", "captures/python-clean.pcap"]);
+    assert_eq!((v["inputs"][0]["capture"].as_u64(), v["inputs"][1]["capture"].as_u64()), (Some(0), Some(0)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An input that cannot be read at all is named and exit status 2 says the report is not
+/// the whole story; the readable ones are analysed all the same.
+#[test]
+fn an_unreadable_file_among_good_ones_exits_2_after_the_rest() {
+    let a = wsdiag().args(["captures/python-clean.pcap", "captures/no-such-file.pcap", "--json"]).assert().code(2);
+    let v: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(v["summary"]["connections"], 1);
+    assert_eq!(v["inputs"][1]["format"], Value::Null);
+    assert_eq!(v["inputs"][1]["capture"], Value::Null);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("no-such-file.pcap"), "{err}");
+    // Even with --fail-on matching: 2 outweighs 1.
+    wsdiag()
+        .args(["--fail-on", "clean_close", "captures/python-clean.pcap", "captures/no-such-file.pcap"])
+        .assert()
+        .code(2);
 }
 
 /// zstd and lz4 captures (as Wireshark 4.2+ reads them) give the report of the plain file;
@@ -512,4 +594,38 @@ fn many_alike_are_explained_by_pattern() {
     // A screenful or less: one paragraph each, as before.
     let out = wsdiag().arg(f).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).matches("answered the upgrade with 403 Forbidden").count(), 4);
+}
+
+/// On a 70-column terminal (COLUMNS, as a terminal sets it) the table leaves out columns
+/// rather than wrap a row, and the ladder's lane narrows; into a pipe rows stay whole.
+#[test]
+fn the_table_and_the_ladder_fit_a_narrow_terminal() {
+    let run = |args: &[&str], columns: Option<&str>| {
+        let mut cmd = wsdiag();
+        cmd.env_remove("COLUMNS");
+        if let Some(c) = columns {
+            cmd.env("COLUMNS", c);
+        }
+        String::from_utf8(cmd.args(args).output().unwrap().stdout).unwrap()
+    };
+    let wide = run(&["captures/nginx-proxy-any.pcap"], None);
+    let head = wide.lines().next().unwrap();
+    assert!(head.chars().count() > 70 && head.contains("bytes c/s"), "{head}");
+    let narrow = run(&["captures/nginx-proxy-any.pcap"], Some("70"));
+    let table: Vec<&str> = narrow.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(table.len(), 3, "{narrow}");
+    for l in &table {
+        assert!(l.chars().count() <= 70, "{} columns: {l}", l.chars().count());
+    }
+    // What stays: the id, the endpoints and the verdict, and the rows are the same rows.
+    assert!(table[0].starts_with("id  client -> server") && table[0].ends_with("verdict"), "{}", table[0]);
+    assert!(table[1].ends_with("clean_close") && table[1].contains("127.0.0.1:59464"), "{}", table[1]);
+    for l in narrow.lines() {
+        assert!(l.chars().count() <= 70, "{l}");
+    }
+    let ladder = run(&["--conn", "1", "captures/nginx-proxy-any.pcap"], Some("70"));
+    for l in ladder.lines().filter(|l| l.contains('|')) {
+        assert!(l.chars().count() <= 70, "{} columns: {l}", l.chars().count());
+    }
+    assert!(ladder.contains("GET /chat"), "{ladder}");
 }

@@ -190,8 +190,10 @@ fn two_websockets_on_one_connection() {
     assert_eq!(ws[1].websocket.close_frames.first().and_then(|f| f.code), Some(4000));
     // Each stream's own span: from its CONNECT (tshark: packets 37 and 38) to its last frame,
     // inside the TCP connection's.
-    let spans: Vec<(Option<u64>, u64)> =
-        ws.iter().map(|c| c.h2.as_ref().map_or((None, 0), |h| (h.opened_packet, h.last_packet))).collect();
+    let spans: Vec<(Option<u64>, u64)> = ws
+        .iter()
+        .map(|c| c.h2.as_ref().map_or((None, 0), |h| (h.opened_packet.map(|p| p.number()), h.last_packet.number())))
+        .collect();
     assert_eq!(spans, [(Some(37), 49), (Some(38), 53)]);
     for c in &ws {
         let h = c.h2.as_ref().unwrap();

@@ -66,7 +66,7 @@ fn the_injected_rst_is_named_with_its_ttl() {
         let rst = &t["rst_and_fin"][0];
         let c = &analyse(file)[0];
         let td = c.tcp.first_teardown.as_ref().unwrap();
-        assert_eq!(td.packet, rst["frame"].as_u64().unwrap(), "{file}");
+        assert_eq!(td.packet.number(), rst["frame"].as_u64().unwrap(), "{file}");
         assert_eq!(td.ttl.map(u64::from), rst["ttl"].as_u64(), "{file}");
         assert_eq!(td.origin, Origin::Path, "{file}");
         let want =

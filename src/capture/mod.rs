@@ -83,6 +83,13 @@ impl fmt::Display for Warning {
 /// its buffers handed over whole, so that the kernel's copy of the file and the analysis
 /// overlap; with one core it is read inline.
 pub fn open(path: &str) -> io::Result<Source> {
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let input = decompressed(path)?;
+    Ok(if two_cores { Source::Pipe(Pipe::spawn(input)) } else { Source::Inline(input) })
+}
+
+/// The capture's bytes, decompressed, read on this thread.
+pub fn decompressed(path: &str) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> =
         if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
@@ -99,8 +106,7 @@ pub fn open(path: &str) -> io::Result<Source> {
             return Err(io::Error::other(format!("this is {name}: decompress it first ({how})")));
         }
     };
-    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    Ok(if two_cores { Source::Pipe(Pipe::spawn(input)) } else { Source::Inline(input) })
+    Ok(input)
 }
 
 /// How a capture file is compressed, by its first bytes.

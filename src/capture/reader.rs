@@ -302,7 +302,7 @@ impl<R: Read> CaptureReader<R> {
                 if avail > 0 {
                     self.warn(format!(
                         "truncated at byte offset {}: {what} (packet {}) needs {n} bytes, only {avail} remain; everything before it was analysed",
-                        self.offset, self.next_number
+                        self.offset, PacketNo(self.next_number).number()
                     ));
                 }
                 false
@@ -356,7 +356,7 @@ impl<R: Read> CaptureReader<R> {
             let (ts_s, frac, caplen, orig) = (word(0), word(4), word(8) as usize, word(12));
             if caplen > MAX_PCAP_RECORD {
                 let at = self.offset;
-                let n = self.next_number;
+                let n = PacketNo(self.next_number).number();
                 if !self.resync_pcap(st) {
                     self.warn(format!(
                         "corrupt record at byte offset {at} (packet {n}): it claims {caplen} captured bytes (at most {MAX_PCAP_RECORD} are plausible) and no later record could be found; reading stopped"

@@ -497,7 +497,7 @@ mod tests {
         let st = s.h2.as_deref().unwrap_or_else(|| unreachable!());
         let (c, sv) = (tl.tcp.side_of(crate::units::Role::Client), tl.tcp.side_of(crate::units::Role::Server));
         assert_eq!(st.window[sv].now, 10 - 14);
-        assert_eq!(st.window[sv].exhausted.map(|a| a.packet.0), Some(4));
+        assert_eq!(st.window[sv].exhausted.map(|a| a.packet), Some(crate::units::PacketNo(4)));
         assert_eq!(st.conn_window[sv].now, 65_535 - 14);
         assert_eq!(st.window[c], crate::timeline::Window::new(65_535));
         let v = diagnose(&tl.tcp, tl.app, None, s);

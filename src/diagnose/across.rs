@@ -4,7 +4,7 @@
 //! both, with the leg that ended first.
 
 use super::{Kind, human_ms, round_ms};
-use crate::units::Role;
+use crate::units::{PacketNo, Role};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -35,7 +35,7 @@ pub struct LegEnd {
     pub what: LegWhat,
     pub by: Role,
     pub at_ns: i64,
-    pub packet: u64,
+    pub packet: PacketNo,
 }
 
 /// One upgrade attempt, as the loop detector needs it.
@@ -53,8 +53,8 @@ pub struct Attempt {
     pub outcome: String,
     /// Whether a 101 came back.
     pub upgraded: bool,
-    pub first_packet: u64,
-    pub request_packet: Option<u64>,
+    pub first_packet: PacketNo,
+    pub request_packet: Option<PacketNo>,
     pub end: Option<LegEnd>,
 }
 
@@ -294,7 +294,7 @@ mod tests {
             kind,
             outcome: outcome.into(),
             upgraded: true,
-            first_packet: 0,
+            first_packet: PacketNo(0),
             request_packet: None,
             end: None,
         }
@@ -311,9 +311,14 @@ mod tests {
             kind: Kind::ServerAbort,
             outcome: "101".into(),
             upgraded: true,
-            first_packet: id * 10,
-            request_packet: Some(id * 10 + 3),
-            end: end.map(|(what, by, at_ms, packet)| LegEnd { what, by, at_ns: at_ms * 1_000_000, packet }),
+            first_packet: PacketNo(id * 10),
+            request_packet: Some(PacketNo(id * 10 + 3)),
+            end: end.map(|(what, by, at_ms, packet)| LegEnd {
+                what,
+                by,
+                at_ns: at_ms * 1_000_000,
+                packet: PacketNo(packet),
+            }),
         }
     }
 
@@ -370,7 +375,7 @@ mod tests {
         assert!(proxy_pairs(&v).is_empty());
         // From the proxy host in time, but opened before the front leg's request was sent.
         let mut early = leg(4, "10.0.0.1", "10.0.0.9:8000", 1, None);
-        early.first_packet = 12;
+        early.first_packet = PacketNo(12);
         assert!(proxy_pairs(&[leg(1, "10.0.0.5", "10.0.0.1:443", 0, None), early]).is_empty());
     }
 
@@ -465,8 +470,8 @@ mod tests {
                     );
                     a.path = ["/a", "/b"][next(2) as usize].into();
                     a.upgraded = next(4) > 0;
-                    a.first_packet = next(100);
-                    a.request_packet = (next(5) > 0).then(|| next(100));
+                    a.first_packet = PacketNo(next(100));
+                    a.request_packet = (next(5) > 0).then(|| PacketNo(next(100)));
                     a
                 })
                 .collect();

@@ -227,7 +227,7 @@ fn flow_stall(s: &Session, client: Side) -> Option<String> {
         } else {
             continue;
         };
-        let from = w.exhausted.map(|a| format!(" from packet #{}", a.packet.0)).unwrap_or_default();
+        let from = w.exhausted.map(|a| format!(" from packet #{}", a.packet)).unwrap_or_default();
         return Some(format!(
             "HTTP/2 flow control held the {who} back: its window on {on} was {}{from} to the end of the capture, so it could send no more DATA; the {peer} granted no more credit (WINDOW_UPDATE) — it stopped reading, or other streams used the connection's window.",
             w.now

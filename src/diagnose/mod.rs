@@ -6,7 +6,7 @@ mod advice;
 
 use crate::timeline::{App, At, EndHow, Origin, Session, SessionEnd, TcpFacts};
 use crate::tls::TlsFacts;
-use crate::units::{Role, Side};
+use crate::units::{PacketNo, Role, Side};
 use crate::ws::frame::close_code_name;
 use serde::Serialize;
 
@@ -90,7 +90,7 @@ impl Kind {
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Evidence {
     pub at_ms: f64,
-    pub packet: u64,
+    pub packet: PacketNo,
     pub text: String,
 }
 
@@ -185,7 +185,7 @@ impl Ctx<'_> {
         round_ms(at.ts.ms_since(self.tcp.first.ts))
     }
     fn cite(&mut self, at: At, text: impl Into<String>) {
-        let e = Evidence { at_ms: self.ms(at), packet: at.packet.0, text: text.into() };
+        let e = Evidence { at_ms: self.ms(at), packet: at.packet, text: text.into() };
         if !self.ev.contains(&e) {
             self.ev.push(e);
         }
@@ -305,7 +305,7 @@ fn path_reset(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
         Kind::PathReset,
         format!(
             "A middlebox {verb} the connection: the {what} to the {to} (packet {}) claims to come from the {role}, but {why}, so the {role} did not send it; the {to} reports 1006.",
-            at.packet.0
+            at.packet
         ),
     ))
 }
@@ -336,7 +336,7 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     let delivered = match last_acked {
         Some(a) => {
             cx.cite(a, format!("last ACK from the {peer} for the {role}'s bytes"));
-            format!("the last {role} byte the {peer} acknowledged was at {} (packet {})", clock(a), a.packet.0)
+            format!("the last {role} byte the {peer} acknowledged was at {} (packet {})", clock(a), a.packet)
         }
         None => format!("the {peer} never acknowledged a {role} byte"),
     };
@@ -355,7 +355,7 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
         ending.push(format!(
             "the {who} sent {}{why} at packet {}",
             describe_close(c.code, c.reason.as_deref()),
-            c.at.packet.0
+            c.at.packet
         ));
     }
     if let Some(beats) = s.beats.as_deref() {
@@ -370,7 +370,7 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
         }
     }
     match s.ends.first() {
-        Some(e) => ending.push(format!("the {} {} at packet {}", cx.role(e.by), ended(&e, "TCP"), e.at.packet.0)),
+        Some(e) => ending.push(format!("the {} {} at packet {}", cx.role(e.by), ended(&e, "TCP"), e.at.packet)),
         None => ending.push("the capture ended with the bytes still unacknowledged".into()),
     }
     let full = st.min_len == st.max_len && st.max_len == d.max_len && d.max_len >= 1000;
@@ -399,7 +399,7 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
         Some(a) if other.stall.is_none() => format!(
             " The other way, the last {peer} byte the {role} acknowledged was at {} (packet {}).",
             clock(a),
-            a.packet.0
+            a.packet
         ),
         _ => String::new(),
     };
@@ -471,7 +471,7 @@ fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<String> {
             cx.cite(ping, format!("{role}'s last {what}, never answered"));
             return Some(format!(
                 "This is {who}: the {role}'s {what} at packet {}{cadence} got no answer for {}, then the {role} ended it with {how}.",
-                ping.packet.0,
+                ping.packet,
                 human_ms(waited)
             ));
         }
@@ -512,7 +512,7 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
             " It rode in a CONNECT tunnel to {} through the forward proxy {} (opened at packet {}).",
             t.target,
             tcp.addr(Role::Server),
-            t.established.packet.0
+            t.established.packet
         ));
     }
     let advice = advice::advise(tcp, tls, s, kind, client);
@@ -960,7 +960,7 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
             // Mid-connection (frames found without the handshake) there is no answer to count from.
             let when = match since_101 {
                 Some(ms) if s.response().is_some() => format!(" {} after {}", human_ms(ms), accept_word(s)),
-                _ => format!(" at packet {}", at.packet.0),
+                _ => format!(" at packet {}", at.packet),
             };
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
             let side_word = if role == Role::Server { "server side" } else { "client" };

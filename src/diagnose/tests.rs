@@ -128,7 +128,7 @@ fn server_rst_after_101_is_server_abort() {
     assert_eq!((v.client_sees, v.server_sees), (Some(1006), Some(1006)));
     assert!(v.summary.contains("reset"), "{}", v.summary);
     assert!(v.summary.contains("231 ms after 101"), "{}", v.summary);
-    assert!(v.evidence.iter().any(|e| e.packet == 9 && e.text == "RST from server"));
+    assert!(v.evidence.iter().any(|e| e.packet.number() == 9 && e.text == "RST from server"));
 }
 
 #[test]

@@ -8,13 +8,30 @@ use crate::units::Role;
 use anstyle::{AnsiColor, Style as S};
 use std::io::{self, Write};
 
+/// The width of the arrows' lane; on a narrower terminal it narrows, down to [`MIN_LANE`].
 const LANE: usize = 56;
+const MIN_LANE: usize = 24;
+/// What stands left of the lane: the packet and time columns and the lane's borders.
+const MARGIN: usize = 8 + 1 + 12 + 2 + 2;
 
-fn arrow(text: &str, from: Role) -> String {
-    let text: String = clean(text).chars().take(LANE - 8).collect();
-    let label = format!(" {text} ");
+fn lane(style: Style) -> usize {
+    if style.fit { style.width.saturating_sub(MARGIN).clamp(MIN_LANE, LANE) } else { LANE }
+}
+
+/// A label cut to `max` characters, with an ellipsis where it was cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+fn arrow(text: &str, from: Role, lane: usize) -> String {
+    let label = format!(" {} ", cut(&clean(text), lane - 8));
     let n = label.chars().count();
-    let fill = LANE.saturating_sub(n + 2);
+    let fill = lane.saturating_sub(n + 2);
     let left = 2usize;
     let right = fill.saturating_sub(left);
     match from {
@@ -25,7 +42,7 @@ fn arrow(text: &str, from: Role) -> String {
 
 /// One event's arrow and where it is.
 fn ladder_line(e: &EventView<'_>, style: Style, w: &mut impl Write) -> io::Result<()> {
-    let a = arrow(e.text, e.from);
+    let a = arrow(e.text, e.from, lane(style));
     let painted = match e.event {
         "rst" | "violation" | "gap" | "desync" | "http_error" => {
             style.paint(&a, S::new().fg_color(Some(AnsiColor::Red.into())))
@@ -43,7 +60,7 @@ pub fn ladder(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<()
     writeln!(w)?;
     let cl = format!("client {}", c.client);
     let sv = format!("server {}", c.server);
-    let pad = (LANE + 2).saturating_sub(cl.chars().count());
+    let pad = (lane(style) + 2).saturating_sub(cl.chars().count() + sv.chars().count()).max(1);
     writeln!(w, "{:>8} {:>12}  {cl}{}{sv}", "packet", "time", " ".repeat(pad))?;
     let mut result = Ok(());
     c.timeline.for_each(|e| {
@@ -89,11 +106,24 @@ mod tests {
 
     #[test]
     fn arrows_have_the_lane_width() {
-        assert_eq!(arrow("SYN", Role::Client).chars().count(), LANE);
-        assert_eq!(arrow("SYN-ACK", Role::Server).chars().count(), LANE);
-        assert!(arrow("SYN", Role::Client).ends_with('>'));
-        assert!(arrow("x", Role::Server).starts_with('<'));
-        let long = "x".repeat(200);
-        assert_eq!(arrow(&long, Role::Client).chars().count(), LANE);
+        for lane in [LANE, MIN_LANE, 40] {
+            assert_eq!(arrow("SYN", Role::Client, lane).chars().count(), lane);
+            assert_eq!(arrow("SYN-ACK", Role::Server, lane).chars().count(), lane);
+            assert!(arrow("SYN", Role::Client, lane).ends_with('>'));
+            assert!(arrow("x", Role::Server, lane).starts_with('<'));
+            let long = "x".repeat(200);
+            assert_eq!(arrow(&long, Role::Client, lane).chars().count(), lane);
+        }
+        // A label cut short says so.
+        let a = arrow("Close 1000 from the client: a reason that goes on and on", Role::Client, MIN_LANE);
+        assert!(a.contains('…'), "{a}");
+    }
+
+    #[test]
+    fn the_lane_narrows_with_a_terminal_only() {
+        assert_eq!(lane(Style { color: false, width: 70, fit: true }), 70 - MARGIN);
+        assert_eq!(lane(Style { color: false, width: 30, fit: true }), MIN_LANE);
+        assert_eq!(lane(Style { color: false, width: 200, fit: true }), LANE);
+        assert_eq!(lane(Style { color: false, width: 70, fit: false }), LANE);
     }
 }

@@ -7,7 +7,8 @@ pub mod table;
 
 pub use ladder::ladder;
 pub use table::{
-    Widths, explain, needs_explaining, row, table, write_empty, write_head, write_row, write_summary, write_tls_note,
+    Widths, explain, needs_explaining, row, table, write_empty, write_files, write_head, write_row, write_summary,
+    write_tls_note,
 };
 
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
@@ -20,11 +21,13 @@ pub struct Style {
     pub color: bool,
     /// Wrap prose at this width.
     pub width: usize,
+    /// Fit the table and the ladder into `width` too (a terminal's), leaving columns out.
+    pub fit: bool,
 }
 
 impl Default for Style {
     fn default() -> Self {
-        Style { color: false, width: 100 }
+        Style { color: false, width: 100, fit: false }
     }
 }
 

@@ -3,12 +3,13 @@
 use super::{Style, clean, code_cell, wrap};
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
 use crate::diagnose::{Kind, human_ms};
-use crate::report::{Connection, Report, Stats, Summary};
+use crate::report::{Connection, Input, Report, Stats, Summary};
 use anstyle::{AnsiColor, Style as S};
 use std::io::{self, Write};
 
 const HEAD: [&str; N] = [
     "id",
+    "file",
     "client -> server",
     "packets",
     "bytes c/s",
@@ -21,7 +22,12 @@ const HEAD: [&str; N] = [
     "verdict",
 ];
 /// Columns in the table.
-pub const N: usize = 11;
+pub const N: usize = 12;
+/// The `file` column: shown when the rows come from several input files.
+const FILE: usize = 1;
+/// The order columns are left out in when a terminal is too narrow for the table (id,
+/// endpoints and verdict always stay).
+const DROP_ORDER: [usize; 9] = [4, 3, 9, 5, FILE, 8, 7, 6, 10];
 
 /// The cells of a connection's row.
 /// Each side's first Close code as the table's "close c/s" cell: `1000/1011`, `none` for a
@@ -51,8 +57,10 @@ pub fn row(c: &Connection) -> [String; N] {
         .as_ref()
         .map(|t| format!("{} {} #{}", t.by, t.kind.upper(), t.packet))
         .unwrap_or_else(|| "-".into());
+    let (first, last) = (c.input.index + 1, c.input.last_index + 1);
     [
         c.id.to_string(),
+        if first == last { first.to_string() } else { format!("{first}-{last}") },
         format!("{} -> {}", c.client, c.server),
         format!("{}-{}", c.first_packet, c.last_packet),
         format!("{}/{}", c.tcp.bytes.client, c.tcp.bytes.server),
@@ -74,34 +82,64 @@ pub(crate) fn verdict_style(k: Kind) -> S {
     }
 }
 
-/// Column widths, grown row by row (so rows can be streamed from elsewhere).
+/// Column widths, grown row by row (so rows can be streamed from elsewhere), and whether the
+/// rows came from more than one file.
 #[derive(Clone, Copy, Debug)]
-pub struct Widths([usize; N]);
+pub struct Widths {
+    widths: [usize; N],
+    several_files: bool,
+}
 
 impl Default for Widths {
     fn default() -> Self {
-        Widths(HEAD.map(|h| h.chars().count()))
+        Widths { widths: HEAD.map(|h| h.chars().count()), several_files: false }
     }
 }
 
 impl Widths {
     pub fn add(&mut self, cells: &[String; N]) {
         for (i, cell) in cells.iter().enumerate() {
-            self.0[i] = self.0[i].max(cell.chars().count());
+            self.widths[i] = self.widths[i].max(cell.chars().count());
         }
+        self.several_files |= cells[FILE] != "1";
     }
 
-    fn line(&self, cells: &[String; N]) -> String {
+    /// The columns shown: all but `file` for one input file; on a terminal (`style.fit`) as
+    /// many as fit its width, leaving out the least telling first — a row is never wrapped.
+    fn shown(&self, style: Style) -> [bool; N] {
+        let mut shown = [true; N];
+        shown[FILE] = self.several_files;
+        let width = |shown: &[bool; N]| -> usize {
+            let cols = self.widths.iter().zip(shown).filter(|(_, s)| **s);
+            cols.map(|(w, _)| w + 2).sum::<usize>().saturating_sub(2)
+        };
+        if style.fit {
+            for col in DROP_ORDER {
+                if width(&shown) <= style.width {
+                    break;
+                }
+                shown[col] = false;
+            }
+        }
+        shown
+    }
+
+    fn line(&self, cells: &[String; N], style: Style) -> String {
+        let shown = self.shown(style);
+        let last = (0..N).rev().find(|&i| shown[i]).unwrap_or(0);
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
-            let pad = self.0[i].saturating_sub(c.chars().count());
+            if !shown[i] {
+                continue;
+            }
+            let pad = self.widths[i].saturating_sub(c.chars().count());
             if i == 0 {
                 s.push_str(&" ".repeat(pad));
                 s.push_str(c);
             } else {
                 s.push_str("  ");
                 s.push_str(c);
-                if i + 1 < cells.len() {
+                if i < last {
                     s.push_str(&" ".repeat(pad));
                 }
             }
@@ -117,11 +155,11 @@ pub fn needs_explaining(c: &Connection) -> bool {
 }
 
 pub fn write_head(widths: &Widths, style: Style, w: &mut impl Write) -> io::Result<()> {
-    writeln!(w, "{}", style.paint(&widths.line(&HEAD.map(String::from)), S::new().bold()))
+    writeln!(w, "{}", style.paint(&widths.line(&HEAD.map(String::from), style), S::new().bold()))
 }
 
 pub fn write_row(widths: &Widths, cells: &[String; N], kind: Kind, style: Style, w: &mut impl Write) -> io::Result<()> {
-    let mut l = widths.line(cells);
+    let mut l = widths.line(cells, style);
     if style.color {
         let k = kind.as_str();
         if let Some(pos) = l.rfind(k) {
@@ -154,6 +192,30 @@ pub fn write_tls_note(stats: &Stats, w: &mut impl Write) -> io::Result<()> {
             "{} TLS connection(s) not shown: not decrypted, and nothing in their handshake looks like a WebSocket (--all shows them, --keylog decrypts them).",
             stats.tls_hidden
         )?;
+    }
+    Ok(())
+}
+
+/// Which file each `file` number is, when there are several (a rotation set's pieces are
+/// numbered as files too, and said to be one capture).
+pub fn write_files(inputs: &[Input], w: &mut impl Write) -> io::Result<()> {
+    if inputs.len() < 2 {
+        return Ok(());
+    }
+    writeln!(w)?;
+    for (i, input) in inputs.iter().enumerate() {
+        let what = match (input.capture, input.piece) {
+            (None, _) | (_, None) => "not read".to_string(),
+            (Some(c), Some(p)) => {
+                let pieces = inputs.iter().filter(|x| x.capture == Some(c)).count();
+                if pieces > 1 {
+                    format!("{} packets, piece {p} of {pieces} of one capture", input.packets)
+                } else {
+                    format!("{} packets", input.packets)
+                }
+            }
+        };
+        writeln!(w, "file {}: {} ({what})", i + 1, clean(&input.path))?;
     }
     Ok(())
 }
@@ -206,6 +268,7 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
     for (r, c) in rows.iter().zip(&report.connections) {
         write_row(&widths, r, c.verdict.kind, style, w)?;
     }
+    write_files(&report.inputs, w)?;
     write_summary(&report.summary, &report.reconnect_loops, &report.proxied, style, w)?;
     write_tls_note(&report.stats, w)?;
     for c in report.connections.iter().filter(|c| needs_explaining(c)) {
