@@ -53,6 +53,8 @@ M = {
 "connections[].tls.sni": "the server name the client asked for",
 "connections[].tls.alpn_offered": "the ALPN protocols the client offered",
 "connections[].tls.alpn": "the one chosen (TLS 1.3: seen only when decrypted)",
+"connections[].tls.client_family": "the browser the ClientHello looks like: `chromium` (GREASE, as BoringSSL sends it) or `firefox` (NSS's delegated_credentials and record_size_limit); null for others (OpenSSL: Node, Python, curl)",
+"connections[].verdict.client_clean": "what the client's `onclose` says in `wasClean`: a clean closing handshake as this client judges it (Chromium: false after a server's RST, even following a complete closing handshake); null when it reports nothing",
 "connections[].tls.decrypted": "at least one record was decrypted with the key log",
 "connections[].tls.why_not": "why not (all) decrypted, as a sentence; null when decrypted",
 "connections[].tls.alerts": "TLS alerts, in order",

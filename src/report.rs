@@ -427,6 +427,9 @@ pub struct TlsOut {
     pub cipher: Option<String>,
     pub sni: Option<String>,
     pub alpn_offered: Vec<String>,
+    /// The browser the ClientHello looks like: `chromium` (GREASE, as BoringSSL sends it) or
+    /// `firefox` (NSS's extensions); null for others (OpenSSL: Node, Python, curl).
+    pub client_family: Option<&'static str>,
     /// The protocol chosen (TLS 1.3: seen only when decrypted).
     pub alpn: Option<String>,
     pub handshake_complete: bool,
@@ -465,6 +468,7 @@ impl TlsOut {
                 .map(|c| crate::tls::cipher_suite_name(c).map_or_else(|| format!("{c:#06x}"), String::from)),
             sni: t.sni.clone(),
             alpn_offered: t.alpn_offered.clone(),
+            client_family: t.client_family,
             alpn: t.alpn.clone(),
             handshake_complete: t.handshake_complete,
             decrypted: t.decrypted,

@@ -8,6 +8,7 @@ use crate::timeline::{App, At, EndHow, Origin, Session, SessionEnd, TcpFacts};
 use crate::tls::TlsFacts;
 use crate::units::{PacketNo, Role, Side};
 use crate::ws::frame::close_code_name;
+use crate::ws::stream::Violation;
 use serde::Serialize;
 
 /// The closed set of verdict kinds (SPEC.md).
@@ -159,10 +160,30 @@ pub struct Verdict {
     pub kind: Kind,
     pub outcome: Outcome,
     pub client_sees: Option<u16>,
+    /// What the client's `onclose` says in `wasClean` (null when it reports nothing):
+    /// a clean closing handshake, as this client judges it.
+    pub client_clean: Option<bool>,
     pub server_sees: Option<u16>,
     pub summary: String,
     pub evidence: Vec<Evidence>,
     pub advice: Vec<String>,
+}
+
+/// How soon after a protocol violation a Close is the peer failing the connection for it.
+const REACTION_MS: f64 = 1000.0;
+
+/// How soon after its own Close a browser that ends TCP is leaving the page (navigation, a
+/// closed tab: it sends Close 1001 and closes the socket without waiting).
+const LEAVING_MS: f64 = 50.0;
+
+/// The client's family from its User-Agent (`chromium`, `firefox`, `safari`, a library), when
+/// it sent one.
+fn family(s: &Session) -> Option<&'static str> {
+    s.request().and_then(|(r, _)| r.user_agent.as_deref()).and_then(crate::http::client_family)
+}
+
+fn is_browser(family: Option<&str>) -> bool {
+    matches!(family, Some("chromium" | "firefox" | "safari"))
 }
 
 /// Waiting for the answer to an upgrade that makes it unanswered when the capture just ends
@@ -486,6 +507,9 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
     let server = client.other();
     let (kind, summary) = classify(&mut cx, client, server);
     let (client_sees, server_sees) = match kind {
+        // Firefox reports a failed TLS handshake as 1015 (RFC 6455 §7.4.1 reserves it for
+        // exactly that), where RFC 6455 §7.1.5 and Chromium say 1006.
+        Kind::TlsFailed if tls.is_some_and(|t| t.client_family == Some("firefox")) => (Some(1015), None),
         Kind::Refused | Kind::Unreachable | Kind::TlsFailed => (Some(1006), None),
         Kind::NotWebsocket | Kind::StillOpen | Kind::Unknown => (None, None),
         Kind::HandshakeRejected | Kind::HandshakeUnanswered | Kind::InvalidHandshake => {
@@ -515,11 +539,51 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
             t.established.packet
         ));
     }
+    let (mut client_sees, mut client_clean) = (client_sees, client_sees.map(|_| kind == Kind::CleanClose));
+    let mut outcome = Outcome::of(kind, client_sees, server_sees, s);
+    // What this client really does, where browsers differ from each other or from RFC 6455.
+    let fam = family(s);
+    if kind == Kind::CleanClose && fam == Some("chromium") && s.ends.by[server].is_some_and(|e| e.how.is_rst()) {
+        client_clean = Some(false);
+        summary.push_str(" The codes went both ways, but Chromium reports it with wasClean false: it counts the server's RST after the closing handshake as an error (Firefox and RFC 6455 call it clean).");
+    }
+    if kind == Kind::CloseUnanswered
+        && is_browser(fam)
+        && let Some(left) = leaving(s, client)
+    {
+        (client_sees, client_clean, outcome) = (None, None, Outcome::GoingAway);
+        summary = left;
+    }
     let advice = advice::advise(tcp, tls, s, kind, client);
     let mut evidence = cx.ev;
     evidence.sort_by_key(|e| e.packet);
-    let outcome = Outcome::of(kind, client_sees, server_sees, s);
-    Verdict { kind, outcome, client_sees, server_sees, summary, evidence, advice }
+    Verdict { kind, outcome, client_sees, client_clean, server_sees, summary, evidence, advice }
+}
+
+/// A browser leaving its page: Close 1001 from it, then its FIN at once, before any answer.
+fn leaving(s: &Session, client: Side) -> Option<String> {
+    let c = s.close_from(client)?;
+    let fin = s.ends.hard[client]?;
+    let answer = s.close_from(client.other());
+    let first = answer.is_none_or(|a| a.at.packet > c.at.packet);
+    if c.code != Some(1001)
+        || !first
+        || fin.at.ts.ms_since(c.at.ts) > LEAVING_MS
+        || answer.is_some_and(|a| a.at.packet < fin.at.packet)
+    {
+        return None;
+    }
+    let answered = match answer {
+        Some(a) => format!(
+            "the server's Close {} came {} later, to a closed socket",
+            a.code.unwrap_or(1005),
+            human_ms(a.at.ts.ms_since(c.at.ts))
+        ),
+        None => "the server never answered it".into(),
+    };
+    Some(format!(
+        "The browser sent Close 1001 (going away) and closed its socket at once, as it does when its page is left (a navigation, a closed tab): no page is left to report anything; {answered}. The server reports 1001."
+    ))
 }
 
 /// An HTTP/2 stream that is not a WebSocket (listed with `--all`).
@@ -720,6 +784,11 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
         cx.cite(at, format!("{} from {}", if is_rst { "RST" } else { "FIN" }, cx.role(side)));
     }
     if !t.handshake_complete {
+        let reports = if t.client_family == Some("firefox") {
+            "the client (Firefox, by its ClientHello) reports 1015 (TLS handshake failure; Chromium would report 1006)"
+        } else {
+            "the client reports 1006"
+        };
         // The first alert that ended it (a close_notify does not refuse anything).
         if let Some(a) = t.alerts.iter().find(|a| a.description != Some(0)) {
             let what = crate::report::alert_text(a.level, a.description);
@@ -728,7 +797,7 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
             return (
                 Kind::TlsFailed,
                 format!(
-                    "The {} refused the TLS handshake with {how} {what} alert: the WebSocket never opened, and the client reports 1006.",
+                    "The {} refused the TLS handshake with {how} {what} alert: the WebSocket never opened, and {reports}.",
                     party(a.from)
                 ),
             );
@@ -743,7 +812,7 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
             return (
                 Kind::TlsFailed,
                 format!(
-                    "The {who} {verb} the TCP connection in the middle of the TLS handshake, {after}, with no alert: the WebSocket never opened, and the client reports 1006."
+                    "The {who} {verb} the TCP connection in the middle of the TLS handshake, {after}, with no alert: the WebSocket never opened, and {reports}."
                 ),
             );
         }
@@ -830,10 +899,24 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         cx.cite(*at, format!("{role} frame: {}", v.describe()));
         let peer = role.other();
         let outcome = match s.close_from(tcp.side_of(peer)) {
-            Some(c) => format!("the {peer} answered with {}", describe_close(c.code, c.reason.as_deref())),
+            // Failing the connection (§7.1.7) is at once; a Close long after is something else.
+            Some(c) if c.at.ts.ms_since(at.ts) <= REACTION_MS || matches!(c.code, Some(1002 | 1007)) => {
+                format!("the {peer} answered with {}", describe_close(c.code, c.reason.as_deref()))
+            }
+            Some(c) => format!(
+                "the {peer} did not fail the connection: it carried on, and {} later sent {}",
+                human_ms(c.at.ts.ms_since(at.ts)),
+                describe_close(c.code, c.reason.as_deref())
+            ),
             None => format!("the {peer} should fail the connection and report 1006"),
         };
-        return (Kind::ProtocolViolation, format!("The {role} broke RFC 6455 ({}); {outcome}.", v.describe()));
+        let mut text = format!("The {role} broke RFC 6455 ({}); {outcome}.", v.describe());
+        if *v == Violation::MaskedServerFrame && family(s) == Some("firefox") {
+            text.push_str(
+                " Firefox tolerates a masked server frame; Chromium fails the connection at once (Close 1002).",
+            );
+        }
+        return (Kind::ProtocolViolation, text);
     }
     let cc = s.close_from(client);
     let sc = s.close_from(server);
@@ -852,10 +935,15 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         let late = first_end.is_some_and(|e| e.at.packet < second.at.packet);
         if !late {
             let rst = Side::BOTH.into_iter().find(|side| s.ends.resets[*side].is_some());
+            // Chromium's onclose says wasClean false for a server's RST even now (diagnose()).
+            let chromium_minds = family(s) == Some("chromium");
             let rst_note = match rst {
-                Some(s) => format!(
+                Some(side) if side == server && chromium_minds => {
+                    ", then the server reset TCP after the closing handshake".to_string()
+                }
+                Some(side) => format!(
                     ", then the {} reset TCP after the closing handshake (harmless: the WebSocket had already closed cleanly)",
-                    cx.role(s)
+                    cx.role(side)
                 ),
                 None => String::new(),
             };

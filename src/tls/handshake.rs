@@ -60,6 +60,23 @@ pub struct ClientHello {
     pub extensions: Vec<u16>,
 }
 
+impl ClientHello {
+    /// The browser whose TLS library wrote this hello, where its shape says so: `chromium`
+    /// (BoringSSL sends GREASE values, RFC 8701; so do Safari and other BoringSSL clients) or
+    /// `firefox` (NSS: delegated_credentials and record_size_limit, RFC 8449, and no GREASE).
+    /// OpenSSL-based clients (Node, Python, curl) send neither; they get None.
+    pub fn family(&self) -> Option<&'static str> {
+        let grease = |v: &u16| v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff;
+        if self.extensions.iter().chain(&self.cipher_suites).any(grease) {
+            Some("chromium")
+        } else if self.extensions.contains(&0x0022) && self.extensions.contains(&0x001c) {
+            Some("firefox")
+        } else {
+            None
+        }
+    }
+}
+
 /// RFC 8446 §4.1.3 (a HelloRetryRequest too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerHello {
@@ -455,6 +472,35 @@ impl Reassembler {
 
 #[cfg(test)]
 mod tests {
+
+    /// Extension lists as the browsers of captures/wss sent them (tshark's
+    /// tls.handshake.extension.type) and as OpenSSL clients do.
+    #[test]
+    fn the_browser_a_client_hello_comes_from() {
+        let hello = |extensions: &[u16], cipher_suites: &[u16]| ClientHello {
+            legacy_version: 0x0303,
+            random: [0; 32],
+            cipher_suites: cipher_suites.to_vec(),
+            sni: None,
+            alpn: Vec::new(),
+            supported_versions: Vec::new(),
+            key_share: true,
+            early_data: false,
+            extensions: extensions.to_vec(),
+        };
+        let firefox = [23, 65281, 10, 11, 35, 16, 5, 34, 18, 51, 43, 13, 45, 28, 27, 65037];
+        let chromium = [56026, 13, 16, 10, 35, 51, 23, 65281, 51764, 65037, 45, 5, 43, 18, 27, 11, 19018];
+        let node = [0, 11, 10, 35, 22, 23, 13, 43, 45, 51];
+        assert_eq!(hello(&firefox, &[0x1301]).family(), Some("firefox"));
+        assert_eq!(hello(&chromium, &[0x1301]).family(), Some("chromium"));
+        assert_eq!(hello(&node, &[0x1301]).family(), None);
+        // GREASE in the cipher suites alone is BoringSSL's too; 0x0a1a is not GREASE.
+        assert_eq!(hello(&node, &[0x2a2a, 0x1301]).family(), Some("chromium"));
+        assert_eq!(hello(&node, &[0x0a1a, 0x1301]).family(), None);
+        // Only one of NSS's two: not enough to call it Firefox.
+        assert_eq!(hello(&[0, 28, 43], &[0x1301]).family(), None);
+    }
+
     use super::*;
     use crate::tls::testdata::rfc8448;
 

@@ -226,6 +226,8 @@ pub struct TlsFacts {
     pub cipher: Option<u16>,
     pub sni: Option<String>,
     pub alpn_offered: Vec<String>,
+    /// The browser its ClientHello looks like ([`handshake::ClientHello::family`]).
+    pub client_family: Option<&'static str>,
     /// The protocol chosen (ServerHello in TLS 1.2, EncryptedExtensions in TLS 1.3: then only
     /// with keys).
     pub alpn: Option<String>,
@@ -746,6 +748,7 @@ impl Core {
                     self.facts.client_random = Some(ch.random);
                     self.facts.sni.clone_from(&ch.sni);
                     self.facts.alpn_offered.clone_from(&ch.alpn);
+                    self.facts.client_family = ch.family();
                 }
                 self.early_data_offered = ch.early_data;
                 sink.event(
