@@ -12,6 +12,7 @@ pub mod diagnose;
 pub mod flow;
 pub mod http;
 pub mod inputs;
+pub mod legs;
 pub mod render;
 pub mod report;
 pub mod tcp;
@@ -158,6 +159,8 @@ pub struct Analyzer {
     since_sweep: u64,
     /// Inputs started so far, and the place of the one being read: its capture (from 0) and
     /// its piece of it (from 1).
+    /// Recent upgrade requests, to know a reverse proxy's back legs.
+    legs: legs::Legs,
     inputs_started: u32,
     /// Inputs named so far, readable or not: the index of the next in the report's `inputs`.
     inputs_named: u32,
@@ -198,6 +201,7 @@ impl Analyzer {
             finished: Vec::new(),
             last_ts: i64::MIN,
             since_sweep: 0,
+            legs: legs::Legs::default(),
             inputs_started: 0,
             inputs_named: 0,
             capture: 0,
@@ -377,6 +381,16 @@ impl Analyzer {
             let conn = flow.conn(conn_cfg, budget);
             let side = side_of(conn.a, seg.src);
             conn.segment(side, seg, at, budget);
+            // Rare: a request was just read. Is its client a proxy relaying another?
+            if let Some((path, at, upgrade)) = conn.take_request() {
+                let path = path.to_string();
+                let t = &conn.tcp;
+                let (client, server) = (t.addr(units::Role::Client), t.addr(units::Role::Server));
+                let req = legs::Request { id: t.id, client, server, start: t.first.ts.0, at: at.ts.0, upgrade };
+                if let Some(front) = self.legs.request(&req, &path) {
+                    conn.set_front_leg(front);
+                }
+            }
         }
     }
 

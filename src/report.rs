@@ -566,7 +566,8 @@ pub struct RequestOut {
     pub extensions: Vec<String>,
     pub user_agent: Option<String>,
     /// The client's family from its User-Agent: `chromium`, `firefox`, `safari`, a library's
-    /// name, or null.
+    /// name, or null; `proxy` on a reverse proxy's back leg (its User-Agent is the browser's,
+    /// passed on).
     pub client: Option<&'static str>,
     pub upgrade: Option<String>,
     pub connection: Option<String>,
@@ -1188,7 +1189,12 @@ impl Connection {
             protocols: r.protocols.iter().map(|p| mask(p)).collect(),
             extensions: r.extensions_raw.clone(),
             user_agent: r.user_agent.clone(),
-            client: r.user_agent.as_deref().and_then(http::client_family),
+            // A reverse proxy's back leg carries the browser's User-Agent; its client is the proxy.
+            client: if s.front_leg.is_some() {
+                Some("proxy")
+            } else {
+                r.user_agent.as_deref().and_then(http::client_family)
+            },
             upgrade: r.upgrade.clone(),
             connection: r.connection.clone(),
             version: r.ws_version.clone(),

@@ -668,6 +668,10 @@ pub struct Session {
     pub h2: Option<Box<H2Stream>>,
     /// The forward proxy's CONNECT tunnel it rode in, if any.
     pub tunnel: Option<Box<Tunnel>>,
+    /// When its client is a reverse proxy relaying another WebSocket (this is the back leg),
+    /// the id of the front leg: the connection to the proxy's address whose upgrade request
+    /// for the same path came just before ([`crate::legs`]).
+    pub front_leg: Option<std::num::NonZeroU64>,
 }
 
 /// A forward proxy's tunnel (RFC 9110 §9.3.6): `CONNECT target` answered with a 2xx; the

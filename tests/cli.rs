@@ -629,3 +629,39 @@ fn the_table_and_the_ladder_fit_a_narrow_terminal() {
     }
     assert!(ladder.contains("GET /chat"), "{ladder}");
 }
+
+/// A back leg is known as the capture is read ([`wsdiag::legs`]), by the rule the `proxied`
+/// pairs are made by at the end: on every shipped capture the connections whose client is
+/// `proxy` are exactly the pairs' back legs, and their summaries name the front leg.
+#[test]
+fn back_legs_are_the_pairs_back_legs_on_every_capture() {
+    let mut paths: Vec<String> = Vec::new();
+    for dir in ["captures", "captures/browsers", "captures/paths", "captures/heartbeats"] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path().display().to_string();
+            if p.ends_with(".pcap") || p.ends_with(".pcapng") {
+                paths.push(p);
+            }
+        }
+    }
+    paths.sort();
+    let mut backs_seen = 0;
+    for p in &paths {
+        let v = json(&[p.as_str()]);
+        let mut backs: Vec<u64> = v["proxied"].as_array().unwrap().iter().filter_map(|x| x["back"].as_u64()).collect();
+        backs.sort();
+        let conns = v["connections"].as_array().unwrap();
+        let proxied: Vec<u64> = conns
+            .iter()
+            .filter(|c| c["handshake"]["request"]["client"] == "proxy")
+            .filter_map(|c| c["id"].as_u64())
+            .collect();
+        assert_eq!(proxied, backs, "{p}");
+        for c in conns.iter().filter(|c| c["handshake"]["request"]["client"] == "proxy") {
+            let s = c["verdict"]["summary"].as_str().unwrap_or("");
+            assert!(!s.contains("the browser reports"), "{p}: {s}");
+        }
+        backs_seen += backs.len();
+    }
+    assert!(backs_seen >= 5, "{backs_seen} back legs in {} captures", paths.len());
+}

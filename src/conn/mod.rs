@@ -103,6 +103,8 @@ struct Upper {
     cfg: ConnConfig,
     /// HTTP events of the call in progress (kept for its allocation).
     h1_events: h1::Events,
+    /// A request was read since [`Conn::take_request`] last looked.
+    request_news: bool,
 }
 
 /// One TCP connection being analysed.
@@ -136,8 +138,26 @@ impl Conn {
                 log: EventLog { keep: cfg.events, ..EventLog::default() },
                 cfg: cfg.clone(),
                 h1_events: Vec::new(),
+                request_news: false,
             },
         }
+    }
+
+    /// The path of the request read since the last call, when it came, and whether it asked
+    /// to upgrade (for [`crate::legs`]); none most of the time.
+    pub fn take_request(&mut self) -> Option<(&str, At, bool)> {
+        if !std::mem::take(&mut self.up.request_news) {
+            return None;
+        }
+        let (r, at) = self.up.session.request()?;
+        let upgrade = r.upgrade.as_deref().is_some_and(|u| u.to_ascii_lowercase().contains("websocket"));
+        Some((r.uri.split('?').next().unwrap_or(""), *at, upgrade))
+    }
+
+    /// This connection's client relays the WebSocket of connection `front` (a reverse proxy's
+    /// back leg).
+    pub fn set_front_leg(&mut self, front: std::num::NonZeroU64) {
+        self.up.session.front_leg = Some(front);
     }
 
     /// A newer key log (a live capture's): this connection's TLS looks its keys up again if it
@@ -502,7 +522,10 @@ impl AppSink<'_> {
     fn record_http(&mut self, evs: &mut h1::Events) {
         for (at, side, ev) in evs.drain(..) {
             let kind = match ev {
-                H1Event::Request { method, uri, upgrade } => EventKind::Request { method, uri, upgrade },
+                H1Event::Request { method, uri, upgrade } => {
+                    self.up.request_news = true;
+                    EventKind::Request { method, uri, upgrade }
+                }
                 H1Event::Response { status, reason } => EventKind::Response { status, reason },
                 H1Event::Error(e) => EventKind::HttpError(e.to_string()),
             };
@@ -1016,7 +1039,7 @@ mod path_tests {
         assert_eq!(v.kind, Kind::PathLost, "{}", v.summary);
         assert!(v.summary.contains("stopped delivering client→server"), "{}", v.summary);
         assert!(v.summary.contains("(packet 6)"), "the last ACK: {}", v.summary);
-        assert!(v.summary.contains("retransmitted 4 times over 2.8 s"), "{}", v.summary);
+        assert!(v.summary.contains("retransmitted 4 times over 2.800 s"), "{}", v.summary);
         assert!(v.summary.contains("the capture ended"), "{}", v.summary);
         assert!(!v.summary.contains("MTU"), "{}", v.summary);
         assert_eq!(v.client_sees, None, "no teardown before the capture ended");

@@ -186,6 +186,28 @@ fn is_browser(family: Option<&str>) -> bool {
     matches!(family, Some("chromium" | "firefox" | "safari"))
 }
 
+/// Who reports 1006 when `ender` ended TCP without a Close: the other side. On a reverse
+/// proxy's back leg the client is the proxy, and the browser is on the front leg.
+fn sees_1006(s: &Session, ender: Role) -> String {
+    match (ender, s.front_leg) {
+        (Role::Server, _) => format!("{} 1006", reporter(s)),
+        (Role::Client, Some(front)) => {
+            format!("the backend reports 1006; the client here is the proxy relaying #{front}, not a browser")
+        }
+        (Role::Client, None) => "the server reports 1006".into(),
+    }
+}
+
+/// Who is the client that reports: a reverse proxy on a back leg (the browser is on the front
+/// leg, and sees what the proxy does next), a library by name, else a browser.
+fn reporter(s: &Session) -> String {
+    match (s.front_leg, family(s)) {
+        (Some(front), _) => format!("the proxy relaying #{front} (this leg's client) gets"),
+        (None, f) if is_browser(f) || f.is_none() => "the browser reports".into(),
+        (None, _) => "the client reports".into(),
+    }
+}
+
 /// Waiting for the answer to an upgrade that makes it unanswered when the capture just ends
 /// (SPEC: ≥ 5 s; sooner it is still open).
 pub const UNANSWERED_MIN_MS: f64 = 5000.0;
@@ -226,8 +248,9 @@ pub fn human_ms(ms: f64) -> String {
     if ms < 1000.0 {
         // + 0.0: a -0 (an instant a hair before) is written 0
         format!("{} ms", (ms * 10.0).round() / 10.0 + 0.0)
-    } else if ms < 60_000.0 {
-        format!("{} s", ms.round() / 1000.0)
+    } else if ms < 600_000.0 {
+        // To the millisecond, zeros kept: "3.000 s" says the timeout was exact, "3 s" would not.
+        format!("{:.3} s", ms.round() / 1000.0)
     } else {
         let s = (ms / 1000.0).round() as u64;
         format!("{} min {} s", s / 60, s % 60)
@@ -1039,9 +1062,10 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                 return (
                     Kind::IdleTimeout,
                     format!(
-                        "After {} of silence both ways, the {role} {} without a Close frame{matched}; the browser reports 1006.",
+                        "After {} of silence both ways, the {role} {} without a Close frame{matched}; {}.",
                         human_ms(gap),
-                        ended(&e, "TCP")
+                        ended(&e, "TCP"),
+                        sees_1006(s, role)
                     ),
                 );
             }
@@ -1052,7 +1076,7 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
             };
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
             let side_word = if role == Role::Server { "server side" } else { "client" };
-            let tail = if role == Role::Server { "the browser reports 1006" } else { "the server reports 1006" };
+            let tail = sees_1006(s, role);
             let verb = match e.how {
                 EndHow::Fin | EndHow::Rst if is_rst => "reset the TCP connection".to_string(),
                 EndHow::Fin | EndHow::Rst => "closed the TCP connection (FIN)".to_string(),

@@ -197,7 +197,7 @@ fn refused_and_unreachable() {
     tl.tcp.last = at(3, 3000);
     let v = diag(&tl);
     assert_eq!(v.kind, Kind::Unreachable);
-    assert!(v.summary.contains("3 SYN(s)") && v.summary.contains("3 s"), "{}", v.summary);
+    assert!(v.summary.contains("3 SYN(s)") && v.summary.contains("over 3.000 s"), "{}", v.summary);
 }
 
 #[test]
@@ -231,7 +231,7 @@ fn unanswered_upgrade() {
     tl.tcp.fin[S] = Some(at(7, 30_002));
     let v = diag(&tl);
     assert_eq!(v.kind, Kind::HandshakeUnanswered);
-    assert!(v.summary.contains("30 s"), "{}", v.summary);
+    assert!(v.summary.contains("30.000 s after"), "{}", v.summary);
 }
 
 #[test]
@@ -300,10 +300,11 @@ fn a_capture_that_ends_soon_after_the_request_is_still_open() {
 fn seconds_keep_their_milliseconds() {
     assert_eq!(human_ms(231.04), "231 ms");
     assert_eq!(human_ms(3004.2), "3.004 s");
-    assert_eq!(human_ms(3000.0), "3 s");
+    assert_eq!(human_ms(3000.0), "3.000 s");
     assert_eq!(human_ms(-0.000_001), "0 ms", "no -0");
-    assert_eq!(human_ms(2500.0), "2.5 s");
-    assert_eq!(human_ms(100_400.0), "1 min 40 s");
+    assert_eq!(human_ms(2500.0), "2.500 s");
+    assert_eq!(human_ms(100_400.0), "100.400 s");
+    assert_eq!(human_ms(700_000.0), "11 min 40 s");
 }
 
 #[test]

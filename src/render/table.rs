@@ -69,7 +69,12 @@ pub fn row(c: &Connection) -> [String; N] {
         closes,
         teardown,
         human_ms(c.duration_ms),
-        code_cell(c.verdict.client_sees),
+        // A back leg's client is the proxy: the browser is on the front leg's row.
+        if c.handshake.request.as_ref().is_some_and(|r| r.client == Some("proxy")) {
+            "proxy".into()
+        } else {
+            code_cell(c.verdict.client_sees)
+        },
         c.verdict.kind.as_str().to_string(),
     ]
 }

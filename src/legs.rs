@@ -1,0 +1,156 @@
+//! The back legs of a reverse proxy, known while the capture is read: a capture on the proxy
+//! host (`tcpdump -i any` on the nginx box) holds browser -> proxy and proxy -> backend. A
+//! connection whose client is the address that just received an upgrade request for the same
+//! path, on another port, is the proxy relaying that request: its client is the proxy, not a
+//! browser, whatever User-Agent it passes on.
+//!
+//! The rule is the one [`crate::diagnose::across::proxy_pairs`] pairs the legs by, applied as
+//! each upgrade request arrives, so that a back leg's verdict can say so when it is written
+//! (NDJSON writes it as the connection ends). Memory is bounded: requests are kept for
+//! [`PAIR_WINDOW_NS`] by (server address, path), and at most [`MAX_RECENT`] at once.
+
+use crate::diagnose::across::PAIR_WINDOW_NS;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU64;
+
+/// Requests remembered at once; past it the oldest are forgotten first.
+const MAX_RECENT: usize = 1 << 16;
+
+/// An upgrade request a back leg may relay.
+#[derive(Clone, Copy, Debug)]
+struct Front {
+    id: NonZeroU64,
+    server: SocketAddr,
+    /// Its connection's first packet and its request, in capture nanoseconds.
+    start: i64,
+    request: i64,
+}
+
+/// A request as [`Legs::request`] takes it: its connection's id, addresses and first packet
+/// (capture nanoseconds), when it came, and whether it asked to upgrade.
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    pub id: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub start: i64,
+    pub at: i64,
+    pub upgrade: bool,
+}
+
+/// The upgrade requests of the last [`PAIR_WINDOW_NS`], by the address they were sent to and
+/// their path.
+#[derive(Debug, Default)]
+pub struct Legs {
+    recent: HashMap<(IpAddr, Box<str>), Vec<Front>>,
+    /// The keys in the order their requests came, to forget them.
+    order: VecDeque<(i64, (IpAddr, Box<str>))>,
+    len: usize,
+}
+
+impl Legs {
+    /// A request for `path`: notes it when it asks to upgrade, and returns the front leg this
+    /// connection relays when its client is a proxy that just received an upgrade request for
+    /// the same path (a proxy that drops `Upgrade` relays it as a plain request).
+    pub fn request(&mut self, r: &Request, path: &str) -> Option<NonZeroU64> {
+        self.forget(r.at);
+        let front = self.recent.get(&(r.client.ip(), Box::from(path))).and_then(|fronts| {
+            fronts
+                .iter()
+                .filter(|f| {
+                    f.server != r.server
+                        && f.id.get() != r.id
+                        && f.request < r.start
+                        && r.start.saturating_sub(f.start) <= PAIR_WINDOW_NS
+                })
+                .min_by_key(|f| f.request)
+                .map(|f| f.id)
+        });
+        if let (true, Some(id)) = (r.upgrade, NonZeroU64::new(r.id)) {
+            let key = (r.server.ip(), Box::from(path));
+            self.recent.entry(key.clone()).or_default().push(Front {
+                id,
+                server: r.server,
+                start: r.start,
+                request: r.at,
+            });
+            self.order.push_back((r.at, key));
+            self.len += 1;
+        }
+        front
+    }
+
+    /// Forgets the requests older than the window before `now`, and the oldest past the cap.
+    fn forget(&mut self, now: i64) {
+        while let Some((at, _)) = self.order.front() {
+            if now.saturating_sub(*at) <= PAIR_WINDOW_NS && self.len < MAX_RECENT {
+                break;
+            }
+            let Some((_, key)) = self.order.pop_front() else { break };
+            if let Some(fronts) = self.recent.get_mut(&key) {
+                if !fronts.is_empty() {
+                    fronts.remove(0);
+                    self.len -= 1;
+                }
+                if fronts.is_empty() {
+                    self.recent.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    const MS: i64 = 1_000_000;
+
+    fn req(id: u64, client: &str, server: &str, start: i64, at: i64) -> Request {
+        Request { id, client: addr(client), server: addr(server), start, at, upgrade: true }
+    }
+
+    #[test]
+    fn a_request_relayed_from_the_proxy_address_is_a_back_leg() {
+        let mut legs = Legs::default();
+        // Browser -> nginx :8080 asks for /chat; nginx (10.0.0.2) opens -> backend :8765.
+        assert_eq!(legs.request(&req(1, "10.0.0.1:50000", "10.0.0.2:8080", 0, MS), "/chat"), None);
+        let back = legs.request(&req(2, "10.0.0.2:40000", "10.0.0.3:8765", 2 * MS, 3 * MS), "/chat");
+        assert_eq!(back.map(NonZeroU64::get), Some(1));
+        // The same client asking the same server again is not a back leg of itself.
+        assert_eq!(legs.request(&req(3, "10.0.0.1:50001", "10.0.0.2:8080", 4 * MS, 5 * MS), "/chat"), None);
+        // Another path, or a connection that began before the request, is not relayed.
+        assert_eq!(legs.request(&req(4, "10.0.0.2:40001", "10.0.0.3:8765", 6 * MS, 7 * MS), "/other"), None);
+        // A proxy that drops `Upgrade` relays a plain request: still a back leg; a plain
+        // request is nobody's front leg.
+        let plain = Request { upgrade: false, ..req(5, "10.0.0.2:40002", "10.0.0.3:8765", 8 * MS, 9 * MS) };
+        assert_eq!(legs.request(&plain, "/chat").map(NonZeroU64::get), Some(1));
+        let mut legs = Legs::default();
+        let plain = Request { upgrade: false, ..req(1, "10.0.0.1:50000", "10.0.0.2:8080", 0, MS) };
+        legs.request(&plain, "/chat");
+        assert_eq!(legs.request(&req(2, "10.0.0.2:40000", "10.0.0.3:8765", 2 * MS, 3 * MS), "/chat"), None);
+        let mut legs = Legs::default();
+        legs.request(&req(1, "10.0.0.1:50000", "10.0.0.2:8080", 0, 10 * MS), "/chat");
+        assert_eq!(legs.request(&req(2, "10.0.0.2:40000", "10.0.0.3:8765", 5 * MS, 11 * MS), "/chat"), None);
+    }
+
+    #[test]
+    fn old_requests_are_forgotten() {
+        let mut legs = Legs::default();
+        legs.request(&req(1, "10.0.0.1:50000", "10.0.0.2:8080", 0, MS), "/chat");
+        let late = PAIR_WINDOW_NS + 2 * MS;
+        assert_eq!(legs.request(&req(2, "10.0.0.2:40000", "10.0.0.3:8765", late, late + MS), "/chat"), None);
+        assert_eq!(legs.len, 1, "only the second request is remembered");
+        // Bounded whatever the rate.
+        for i in 0..(MAX_RECENT as u64 + 10) {
+            legs.request(&req(10 + i, "10.0.0.1:1", "10.0.0.2:8080", late, late), "/x");
+        }
+        assert!(legs.len <= MAX_RECENT);
+        assert_eq!(legs.order.len(), legs.len);
+    }
+}
