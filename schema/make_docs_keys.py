@@ -64,6 +64,7 @@ M = {
 "connections[].handshake": "the HTTP upgrade exchange (or, on a connection that never asked to upgrade, its first exchange)",
 "connections[].handshake.request": "the request head; null if not seen",
 "connections[].handshake.request.uri": "the request target, tokens in it masked (`?token=…`) unless `--show-secrets`",
+"connections[].handshake.response.software": "the server software, recognised from what it sent: its `Server` field (`daphne`, `django-runserver`, `uvicorn`, `python-websockets`, `aiohttp`, `nginx`, `apache`, `caddy`, `haproxy`, `squid`, …), else its signature (Daphne's bare `403 Access denied` / `500 Internal server error`, Node ws's 426, nginx's and HAProxy's error pages); null when unknown",
 "connections[].handshake.request.client": "the client's family from its User-Agent: `chromium`, `firefox`, `safari`, a library's name, or null; `proxy` on a reverse proxy's back leg (the connection from the address that just received the same upgrade request on another port: it passes the browser's User-Agent on, but its client is the proxy)",
 "connections[].handshake.response": "the response head; null if none came",
 "connections[].handshake.response.status": "101, or the status that refused the upgrade",

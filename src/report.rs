@@ -582,6 +582,9 @@ pub struct ResponseOut {
     pub status: u16,
     pub reason: String,
     pub server: Option<String>,
+    /// The server software, recognised from what it sent: its `Server` field, else its
+    /// signature (Daphne's bare refusals, Node ws's 426, nginx's and HAProxy's error pages).
+    pub software: Option<&'static str>,
     pub accept_valid: Option<bool>,
     pub protocol: Option<String>,
     pub extensions: Vec<String>,
@@ -1208,6 +1211,7 @@ impl Connection {
                 status: r.status,
                 reason: r.reason.clone(),
                 server: r.server.clone(),
+                software: crate::diagnose::software(s),
                 accept_valid: s
                     .request()
                     .and_then(|(q, _)| q.key.as_ref())

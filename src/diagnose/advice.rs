@@ -26,6 +26,12 @@ fn server_header(s: &Session) -> String {
     s.response().and_then(|(r, _)| r.server.clone()).unwrap_or_default().to_ascii_lowercase()
 }
 
+/// The server software, from what it sent ([`crate::http::Response::software`]).
+pub fn software(s: &Session) -> Option<&'static str> {
+    let body = s.http.exchange.as_ref().map_or(&[][..], |e| &e.body[..]);
+    s.response().and_then(|(r, _)| r.software(body))
+}
+
 fn body(s: &Session) -> String {
     s.http.exchange.as_ref().map(|e| String::from_utf8_lossy(&e.body).to_ascii_lowercase()).unwrap_or_default()
 }
@@ -39,6 +45,7 @@ pub fn advise(
 ) -> Vec<String> {
     let server = client.other();
     let srv = server_header(s);
+    let software = software(s);
     let mut a: Vec<String> = Vec::new();
     match kind {
         Kind::Refused => {
@@ -64,9 +71,9 @@ pub fn advise(
             let status = s.response().map(|(r, _)| r.status).unwrap_or(0);
             let b = body(s);
             match status {
-                404 if srv.contains("wsgiserver") => a.push("`WSGIServer` answered: the app runs under Django's WSGI dev server (`runserver` without Channels' ASGI server), which cannot upgrade. Add \"daphne\" at the top of INSTALLED_APPS with ASGI_APPLICATION set, or run `daphne project.asgi:application`.".into()),
+                404 if software == Some("django-runserver") => a.push("`WSGIServer` answered: the app runs under Django's WSGI dev server (`runserver` without Channels' ASGI server), which cannot upgrade. Add \"daphne\" at the top of INSTALLED_APPS with ASGI_APPLICATION set, or run `daphne project.asgi:application`.".into()),
                 404 => a.push("No route for this path: check the WebSocket URL patterns (Channels `URLRouter`, trailing slash, `^ws/...$`) and any path rewriting in the proxy.".into()),
-                403 if srv.contains("daphne") => {
+                403 if software == Some("daphne") => {
                     a.push("Daphne answers 403 when the consumer closes before `accept()`, or when `AllowedHostsOriginValidator` / `OriginValidator` rejects the Origin: check ALLOWED_HOSTS against the Origin header and the consumer's `connect()`.".into());
                 }
                 403 => a.push("Forbidden: the Origin header, a cookie or a token was rejected; check the server's origin allow-list and the credentials the client sends.".into()),
@@ -79,14 +86,20 @@ pub fn advise(
                     }
                 }
                 426 => a.push("426 Upgrade Required: the server wanted a WebSocket upgrade but the request reaching it had none — a proxy on the way dropped the Upgrade and Connection headers (nginx: `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";`).".into()),
-                500 if srv.contains("daphne") => a.push("Daphne answers 500 to an upgrade when no WebSocket route matches the path or the application raised during connect: check the URLRouter and the server log.".into()),
+                500 if software == Some("daphne") => a.push("Daphne answers 500 to an upgrade when no WebSocket route matches the path or the application raised during connect: check the URLRouter and the server log.".into()),
                 500 => a.push("The server crashed while handling the upgrade: check its log at this time.".into()),
                 502 => a.push(format!("The proxy{} could not reach its backend: backend process down, wrong upstream address/port, or the backend closed the connection; check the proxy's error log.", if srv.is_empty() { String::new() } else { format!(" ({srv})") })),
                 503 => a.push("Service unavailable: no healthy backend, overload, or maintenance mode.".into()),
                 504 => a.push("The proxy timed out waiting for the backend's answer to the upgrade: backend hung or too slow.".into()),
                 301 | 302 | 303 | 307 | 308 => {
                     let loc = s.response().and_then(|(r, _)| r.location.clone()).unwrap_or_default();
-                    a.push(format!("A redirect{}: WebSocket clients do not follow redirects; use the final URL (often wss:// instead of ws://, or a trailing slash).", if loc.is_empty() { String::new() } else { format!(" to {loc}") }));
+                    let to = if loc.is_empty() { String::new() } else { format!(" to {loc}") };
+                    let who = match super::family(s) {
+                        Some("python-websockets") => "Python websockets follows it (up to 10 redirects), so its next connection is the redirected one; browsers do not",
+                        Some(f) if super::is_browser(Some(f)) => "browsers do not follow redirects for WebSockets (the page sees 1006)",
+                        _ => "browsers do not follow redirects for WebSockets; some libraries do (Python websockets)",
+                    };
+                    a.push(format!("A redirect{to}: {who}. Use the final URL (often wss:// instead of ws://, or a trailing slash)."));
                 }
                 200 => a.push("200 OK: the server ignored the upgrade and served a page — a wrong path (SPA fallback), or something on the way that does not support WebSockets.".into()),
                 _ => a.push(format!("Status {status}: see the response body preview and the server's log.")),
@@ -121,6 +134,10 @@ pub fn advise(
             a.push("Heartbeats (Ping frames or application pings) shorter than the idle timeout keep the connection alive.".into());
         }
         Kind::CloseUnanswered => {
+            if super::is_browser(super::family(s)) && super::leaving(s, client).is_some() {
+                a.push("A browser sends Close 1001 and closes its socket without waiting when its page goes away (a navigation, a reload, a closed tab): nothing to fix, unless the page was not meant to go.".into());
+                return a;
+            }
             if s.closes.len() >= 2 {
                 a.push("The answer did come, after the initiator had already ended TCP: it closed its socket without waiting for the closing handshake (RFC 6455 §7.1.1: a client should wait for the server to close TCP first). Harmless for the data, but that side reports 1006.".into());
                 return a;

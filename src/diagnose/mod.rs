@@ -3,6 +3,7 @@
 
 pub mod across;
 mod advice;
+pub use advice::software;
 
 use crate::timeline::{App, At, EndHow, Origin, Session, SessionEnd, TcpFacts};
 use crate::tls::TlsFacts;
@@ -738,7 +739,14 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
             }
             Some((resp, at)) if !accepted(s, resp.status) => {
                 cx.cite(*at, format!("HTTP {} {} from server", resp.status, resp.reason));
-                let via = resp.server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                // Named by its Server field, else by its signature (Daphne's refusals carry none).
+                let via = match (resp.server.as_deref(), advice::software(s)) {
+                    (Some(srv), _) => format!(" ({srv})"),
+                    (None, Some("daphne")) => " (Daphne, by its bare refusal: no header at all)".to_string(),
+                    (None, Some("node-ws")) => " (Node ws, by its 426 answer to a request without Upgrade)".to_string(),
+                    (None, Some(name)) => format!(" ({name}, by its error page)"),
+                    (None, None) => String::new(),
+                };
                 let (what, want) = if s.h2.is_some() { ("extended CONNECT", "200") } else { ("upgrade", "101") };
                 return (
                     Kind::HandshakeRejected,

@@ -161,9 +161,53 @@ pub struct Response {
     pub chunked: bool,
     pub location: Option<String>,
     pub www_authenticate: Option<String>,
+    /// Header fields in the head (a head cut short: the whole ones).
+    pub fields: u16,
 }
 
 impl Response {
+    /// The server software, from what it really sends: the `Server` field when there is one,
+    /// else its signature — Daphne's handshake refusals (Autobahn's `403 Access denied` and
+    /// `500 Internal server error` with no header at all), Node `ws`'s 426, nginx's and
+    /// HAProxy's error pages. `body` is the start of the response body.
+    pub fn software(&self, body: &[u8]) -> Option<&'static str> {
+        const BY_SERVER: &[(&str, &str)] = &[
+            ("daphne", "daphne"),
+            ("wsgiserver", "django-runserver"),
+            ("uvicorn", "uvicorn"),
+            ("hypercorn", "hypercorn"),
+            ("websockets/", "python-websockets"),
+            ("aiohttp", "aiohttp"),
+            ("tornadoserver", "tornado"),
+            ("werkzeug", "werkzeug"),
+            ("gunicorn", "gunicorn"),
+            ("nginx", "nginx"),
+            ("openresty", "nginx"),
+            ("apache", "apache"),
+            ("caddy", "caddy"),
+            ("haproxy", "haproxy"),
+            ("envoy", "envoy"),
+            ("squid", "squid"),
+            ("cloudflare", "cloudflare"),
+            ("kestrel", "kestrel"),
+            ("jetty", "jetty"),
+        ];
+        if let Some(server) = &self.server {
+            let server = server.to_ascii_lowercase();
+            return BY_SERVER.iter().find(|(token, _)| server.contains(token)).map(|(_, name)| *name);
+        }
+        let body = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
+        match (self.status, self.reason.as_str()) {
+            (403, "Access denied") | (500, "Internal server error") if self.fields == 0 => Some("daphne"),
+            (426, _) if body == "upgrade required" && self.content_type.as_deref() == Some("text/plain") => {
+                Some("node-ws")
+            }
+            _ if body.contains("<center>nginx") => Some("nginx"),
+            _ if body.contains("no server is available to handle this request") => Some("haproxy"),
+            _ => None,
+        }
+    }
+
     /// Takes in one header field (`name` in lowercase).
     pub fn set_field(&mut self, name: &str, v: String) {
         match name {
@@ -369,6 +413,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, HttpError> {
     for h in resp.headers.iter() {
         r.set_field(&h.name.to_ascii_lowercase(), text(h.value));
     }
+    r.fields = u16::try_from(resp.headers.len()).unwrap_or(u16::MAX);
     Ok(Parsed::Done { head: r, len })
 }
 
@@ -420,6 +465,7 @@ pub fn parse_response_partial(buf: &[u8]) -> Option<Response> {
     let status = code.parse().ok()?;
     let reason = parts.next().unwrap_or("").to_string();
     let mut r = Response { status, reason, version, ..Response::default() };
+    r.fields = u16::try_from(headers.len()).unwrap_or(u16::MAX);
     for (k, v) in headers {
         r.set_field(&k, v);
     }
