@@ -38,6 +38,10 @@ pub struct Cli {
     /// The ladder diagram of connection N.
     #[arg(long, value_name = "N")]
     pub conn: Option<u64>,
+    /// Also write a self-contained HTML report to FILE (summary, timeline, table, explanations,
+    /// ladders as SVG; no network requests); the usual output still goes to stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "ndjson")]
+    pub html: Option<std::path::PathBuf>,
     /// Show every TCP connection, not only WebSocket attempts.
     #[arg(long)]
     pub all: bool,

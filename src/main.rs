@@ -64,7 +64,7 @@ fn run() -> anyhow::Result<ExitCode> {
         all: cli.all || cli.conn.is_some(),
         report: ReportOptions {
             show_secrets: cli.show_secrets,
-            no_timeline: !cli.json && !cli.ndjson && cli.conn.is_none(),
+            no_timeline: !cli.json && !cli.ndjson && cli.conn.is_none() && cli.html.is_none(),
         },
         inflate: !cli.no_inflate,
         ..Config::default()
@@ -110,6 +110,7 @@ fn run() -> anyhow::Result<ExitCode> {
         let thread = two_cores && cli.conn.is_none();
         let mut collector = Collector::new(output);
         collector.each = cli.each;
+        collector.html = cli.html.as_ref().map(|_| Vec::new());
         Sink::Stage(Stage::new(collector, filters, conclude, thread))
     };
     let paths = inputs_of(&cli);
@@ -140,9 +141,12 @@ fn run() -> anyhow::Result<ExitCode> {
             nd.failed
         }
         Sink::Stage(stage) => {
-            let (collector, hidden) = stage.finish()?;
+            let (mut collector, hidden) = stage.finish()?;
             stats.connections_hidden += hidden;
             let failed = collector.failed;
+            if let Some(path) = &cli.html {
+                collector.write_html(path, &inputs, &stats)?;
+            }
             collector.render(inputs, stats, &mut out)?;
             failed
         }

@@ -111,6 +111,10 @@ pub struct Collector {
     /// The patterns explained connections fall into (their titles), at most MAX_GROUPS.
     groups: Vec<String>,
     group_of: std::collections::HashMap<String, u32>,
+    /// `--html`: the shown connections for the page (whole where it may give them a section,
+    /// else slimmed), and which those are.
+    pub html: Option<Vec<Connection>>,
+    ladders: render::html::Ladders,
 }
 
 /// One table row, and where its explanation is.
@@ -145,6 +149,8 @@ impl Collector {
             groups: Vec::new(),
             group_of: Default::default(),
             widths: render::Widths::default(),
+            html: None,
+            ladders: render::html::Ladders::default(),
         }
     }
 
@@ -164,6 +170,13 @@ impl Collector {
     }
 
     fn add(&mut self, c: Connection) -> io::Result<()> {
+        if let Some(page) = &mut self.html {
+            let mut kept = c.clone();
+            if !self.ladders.wanted(&c) {
+                render::html::slim(&mut kept);
+            }
+            page.push(kept);
+        }
         let style = match self.output {
             Output::Ladder(n, _) => {
                 if c.id == n {
@@ -202,6 +215,17 @@ impl Collector {
             None => u32::MAX,
         };
         self.rows.push(Row { id: c.id, cells, kind: c.verdict.kind, explanation, group, start_ns: c.start_ns });
+        Ok(())
+    }
+
+    /// `--html`: the page of the connections collected for it, written to `path`.
+    pub fn write_html(&mut self, path: &std::path::Path, inputs: &[Input], stats: &Stats) -> anyhow::Result<()> {
+        let conns = self.html.take().unwrap_or_default();
+        let report = wsdiag::build_report(inputs.to_vec(), conns, stats.clone());
+        let name = path.display();
+        let file = std::fs::File::create(path).with_context(|| format!("--html {name}"))?;
+        let mut w = io::BufWriter::with_capacity(64 << 10, file);
+        render::html(&report, &mut w).and_then(|()| w.flush()).with_context(|| format!("--html {name}"))?;
         Ok(())
     }
 

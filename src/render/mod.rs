@@ -1,10 +1,12 @@
 //! Renderers: pure functions of the report writing to any `Write` (hyperfine's `export` style).
 //! Only these write to stdout; colour is a flag decided at the edge.
 
+pub mod html;
 pub mod json;
 mod ladder;
 pub mod table;
 
+pub use html::html;
 pub use ladder::ladder;
 pub use table::{
     Widths, explain, needs_explaining, row, table, write_empty, write_files, write_head, write_row, write_summary,
