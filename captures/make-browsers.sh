@@ -14,7 +14,7 @@
 #   captures/make-browsers.sh --setup       only install the tools, browsers and peers
 #
 # Needs root (tcpdump, apt-get). Sends traffic only to 127.0.0.1. Ports 8800-8899 only: the
-# WebSocket servers on 8801-8853 (one per scenario, the same for both browsers), the page server
+# WebSocket servers on 8801-8861 (one per scenario, the same for both browsers), the page server
 # and report collector on 8899 (outside every capture filter, which names the WebSocket
 # server's port only, and nginx's backend port behind it). Peer logs go to $WORK (default
 # /tmp/wsdiag-captures-browsers); OUT_DIR=DIR writes the captures to DIR instead of
@@ -207,6 +207,21 @@ navigate-away() { wsserver echo 8850; go "$1" "tcp port 8850" 8850 away 15 serve
 # the page opens a second tab that opens the WebSocket; after the echo it closes that tab
 close-tab()     { wsserver echo 8851; go "$1" "tcp port 8851" 8851 tab 15 server; }
 
+# wsserver.py redirect: the upgrade for /old is answered 301 Moved Permanently, Location: /chat;
+# browsers do not follow it (the page sees error + close 1006)
+redirect() { wsserver redirect 8860; WS_PATH=/old go "$1" "tcp port 8860" 8860 wait 15 server; }
+
+# the counterpart: the Python websockets client (peers/browsers/redirect_client.py), which
+# follows the 301 on a second TCP connection to /chat (no page, no .browser.json)
+python-redirect() {
+    wsserver redirect 8861
+    cap_start "$SCEN.pcap" "tcp port 8861"
+    bg client "$PY" "$BP/redirect_client.py" ws://127.0.0.1:8861/old
+    wait "$LAST_PID" || true
+    cap_stop
+    peers_log server client
+}
+
 browser-killed() {  # SIGKILL of every process of the browser 0.5 s after the echo
     wsserver echo 8853
     collector_on
@@ -235,7 +250,7 @@ BASE=(
     nginx-no-upgrade nginx-502 nginx-idle-timeout
     refused server-killed close-unanswered close-timeout handshake-timeout
     violation-masked-server bad-accept
-    navigate-away close-tab browser-killed
+    navigate-away close-tab browser-killed redirect
 )
 SCENARIOS=()
 for b in "${BASE[@]}"; do
@@ -244,5 +259,6 @@ for b in "${BASE[@]}"; do
         eval "$w-$b() { $b $w; }"
     done
 done
+SCENARIOS+=(python-redirect)
 
 lib_main make-browsers.sh "$@"
