@@ -14,11 +14,14 @@
 #   captures/make-heartbeats.sh --list        list the scenario names
 #   captures/make-heartbeats.sh --setup       only install squid, tshark and the peers' venv
 #
-# Needs root (tcpdump, apt-get). Sends traffic only to 127.0.0.1, on ports 9401-9480. Peer logs
+# Needs root (tcpdump, apt-get). Sends traffic only to 127.0.0.1, on ports 9401-9480 and
+# 8870-8889 (the Node ws heartbeat and the socket.io polling-upgrade captures). Peer logs
 # go to $WORK (default /tmp/wsdiag-captures-heartbeats). OUT_DIR=DIR writes the captures (and
 # their .truth.json/.keys/.log) to DIR instead of captures/heartbeats/.
 # The helpers shared with make-wss.sh and make-h2.sh are in captures/lib.sh; this script's peers
-# and their own venv (peers/heartbeats/requirements.txt) are in captures/peers/heartbeats/.
+# and their own venv (peers/heartbeats/requirements.txt) are in captures/peers/heartbeats/; the
+# Node socket.io-client in peers/heartbeats/node/ (package-lock.json, npm ci), the Node ws
+# heartbeat peer in peers/node/heartbeat.js (the ws of peers/node).
 set -euo pipefail
 
 CAPS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,11 +38,21 @@ SQUID_PORT=9480
 
 SCENARIOS=(websockets-keepalive-timeout uvicorn-ws-ping-timeout aiohttp-heartbeat aiohttp-heartbeat-ok
            socketio-ping-timeout socketio-clean squid-connect-ws squid-connect-refused
-           squid-connect-auth squid-connect-wss)
+           squid-connect-auth squid-connect-wss node-ws-heartbeat-ok node-ws-heartbeat-timeout
+           socketio-polling-upgrade socketio-polling-upgrade-timeout)
 
 setup() {
     need_tools tcpdump:tcpdump tshark:tshark capinfos:wireshark-common openssl:openssl squid:squid
     venv_setup "$HB"
+    command -v node >/dev/null || apt_install nodejs npm
+    if [[ ! -d $PEERS/node/node_modules/ws ]]; then
+        log "npm ci in peers/node"
+        (cd "$PEERS/node" && npm ci --silent --no-audit --no-fund)
+    fi
+    if [[ ! -d $HB/node/node_modules/socket.io-client ]]; then
+        log "npm ci in peers/heartbeats/node"
+        (cd "$HB/node" && npm ci --silent --no-audit --no-fund)
+    fi
     [[ -s $TLS/server.pem ]] || "$TLS/gen-certs.sh"
     if [[ ! -x $WSDIAG ]]; then
         log "cargo build --release (for wsdiag's table in the truth files)"
@@ -65,9 +78,12 @@ uvicorn_up() {
 
 # frozen_client SECONDS ARGS...: run hb.py ARGS (a client) in the background; once it prints
 # "ready", SIGSTOP it, SIGCONT it SECONDS later, wait for it to end (at most 20 s)
-frozen_client() {
+frozen_client() { local secs=$1; shift; frozen_cmd "$secs" "$HBPY" "$HB/hb.py" "$@"; }
+
+# frozen_cmd SECONDS CMD...: the same for any client command (CMD prints "ready")
+frozen_cmd() {
     local secs=$1; shift
-    bg client "$HBPY" "$HB/hb.py" "$@"
+    bg client "$@"
     local pid=$LAST_PID
     wait_log client ready
     kill -STOP "$pid"
@@ -251,6 +267,62 @@ squid-connect-wss() {
     stop_all
     keys_for "$WORK/$SCEN.sslkeys"
     truth "$SQUID_PORT" --tls-port 9401 --keys "$HERE/$SCEN.keys"
+}
+
+# the heartbeat of the ws README: every 1 s terminate() if the last ping got no pong, else ping
+node_hb_server() {
+    rm -f "$WORK/server.json"
+    bg server node "$PEERS/node/heartbeat.js" server "$1" "$WORK/server.json"
+    wait_log server listening
+}
+
+node-ws-heartbeat-ok() {      # a ws client (autoPong) that closes 1000 "done" after 4 s
+    fresh
+    node_hb_server 8870
+    cap_start "$SCEN.pcap" "tcp port 8870"
+    timeout 15 node "$PEERS/node/heartbeat.js" client-ok ws://127.0.0.1:8870/chat "$WORK/client.json" \
+        >"$WORK/client.log" 2>&1 || true
+    sleep 0.5
+    cap_stop
+    stop_all
+    truth 8870 --note "server: Node ws $(node -p "require('$PEERS/node/node_modules/ws/package.json').version") with the README heartbeat (setInterval 1000 ms); client: ws, autoPong true, close(1000, 'done') after 4 s"
+}
+
+node-ws-heartbeat-timeout() { # a ws client with autoPong: false: the server terminate()s it
+    fresh
+    node_hb_server 8871
+    cap_start "$SCEN.pcap" "tcp port 8871"
+    timeout 15 node "$PEERS/node/heartbeat.js" client-silent ws://127.0.0.1:8871/chat "$WORK/client.json" \
+        >"$WORK/client.log" 2>&1 || true
+    sleep 0.5
+    cap_stop
+    stop_all
+    truth 8871 --note "server: Node ws $(node -p "require('$PEERS/node/node_modules/ws/package.json').version") with the README heartbeat (setInterval 1000 ms); client: ws with autoPong: false (never answers a ping); the server's ws.terminate() (socket.destroy(): FIN, no Close frame) at the first tick that finds isAlive false"
+}
+
+# python-socketio (ping_interval=1, ping_timeout=1) under uvicorn; the Node socket.io-client
+# starts with HTTP long-polling and upgrades to a WebSocket carrying the same engine.io sid
+socketio-polling-upgrade() {
+    fresh
+    uvicorn_up server hb:sio_app 8880 --ws websockets
+    cap_start "$SCEN.pcap" "tcp port 8880"
+    timeout 20 node "$HB/node/sio-client.js" http://127.0.0.1:8880 clean "$WORK/client.json" \
+        >"$WORK/client.log" 2>&1 || true
+    sleep 0.5
+    cap_stop
+    stop_all
+    truth 8880 --note "client: Node socket.io-client, transports ['polling', 'websocket'] (the default); clean: three chat events after the upgrade, 2.5 s, socket.disconnect()"
+}
+
+socketio-polling-upgrade-timeout() {   # the same, then the client is frozen (SIGSTOP) for 5 s
+    fresh
+    uvicorn_up server hb:sio_app 8881 --ws websockets
+    cap_start "$SCEN.pcap" "tcp port 8881"
+    frozen_cmd 5 node "$HB/node/sio-client.js" http://127.0.0.1:8881 frozen "$WORK/client.json"
+    sleep 1
+    cap_stop
+    stop_all
+    truth 8881 --note "client: Node socket.io-client, transports ['polling', 'websocket']; frozen with SIGSTOP after the upgrade and three chat events, SIGCONT 5 s later; the server's pingInterval 1 s / pingTimeout 1 s"
 }
 
 lib_main "$(basename "$0")" "$@"

@@ -117,7 +117,66 @@ def facts(pcap, ports, tls_ports, keys):
            "close_frames": closes, "ping_pong": pingpong, "fin_rst": ends, "http": http}
     if eio:
         out["engineio_ws"] = eio
+    sessions = engineio_sessions(http, frames, ends)
+    if sessions:
+        out["engineio_sessions"] = sessions
     out["frames"] = frames
+    return out
+
+
+def engineio_sessions(http, frames, ends):
+    """Per engine.io sid: the TCP connections (streams, client ports) whose requests carry
+    `sid=` (and the stream whose answer announced it), each request's frame, and the websocket
+    upgrade request; the first FIN / RST of each of those connections."""
+    import re
+    from urllib.parse import parse_qs, urlsplit
+    first = {}
+    for fr in frames:
+        first.setdefault(fr["stream"], fr)
+    sids, sio_ids = {}, []
+    for h in http:
+        body = h.get("body") or ""
+        # the engine.io open packet 0{"sid":...}; a Socket.IO CONNECT answer 40{"sid":...}
+        # names the Socket.IO session (another id), kept as socketio_sid
+        m = re.match(r'0\{"sid":"([^"]+)"', body) if h.get("status") else None
+        if m:
+            s = sids.setdefault(m.group(1), {"sid": m.group(1), "requests": []})
+            s["opened_by"] = {"frame": h["frame"], "stream": h["stream"]}
+        m = re.search(r'(?:^|\x1e)40\{"sid":"([^"]+)"', body) if h.get("status") else None
+        if m:
+            sio_ids.append({"socketio_sid": m.group(1), "frame": h["frame"], "stream": h["stream"]})
+        uri = h.get("uri") or ""
+        if "/socket.io/" not in uri:
+            continue
+        q = parse_qs(urlsplit(uri).query)
+        sid = (q.get("sid") or [None])[0]
+        req = {"frame": h["frame"], "time": h["time"], "stream": h["stream"], "method": h.get("method"),
+               "transport": (q.get("transport") or [None])[0], "uri": uri}
+        if sid is None:
+            sids.setdefault(None, {"sid": None, "requests": []})["requests"].append(req)
+        else:
+            sids.setdefault(sid, {"sid": sid, "requests": []})["requests"].append(req)
+    out = []
+    handshake = sids.pop(None, None)
+    for sid, s in sids.items():
+        streams = sorted({r["stream"] for r in s["requests"]} | ({s["opened_by"]["stream"]} if "opened_by" in s else set()))
+        conns = []
+        for st in streams:
+            f = first[st]
+            sport, dport = (int(x) for x in f["dir"].split("->"))
+            conns.append({"stream": st, "client_port": sport if "SYN" in f["flags"] and "ACK" not in f["flags"] else None,
+                          "first_frame": f["frame"],
+                          "requests": [r["frame"] for r in s["requests"] if r["stream"] == st]
+                          + ([handshake["requests"][0]["frame"]] if handshake and handshake["requests"][0]["stream"] == st and s.get("opened_by", {}).get("stream") == st else []),
+                          "ends": [e for e in ends if e["stream"] == st][:2]})
+        for c in conns:
+            c["requests"].sort()
+        up = [r for r in s["requests"] if r["transport"] == "websocket"]
+        out.append({"sid": sid, "socketio_connect_answers": sio_ids, "opened_by": s.get("opened_by"),
+                    "open_request": handshake["requests"][0] if handshake else None,
+                    "connections": conns,
+                    "polling_requests": [{k: r[k] for k in ("frame", "stream", "method")} for r in s["requests"] if r["transport"] == "polling"],
+                    "websocket_upgrade_request": up[0] if up else None})
     return out
 
 
