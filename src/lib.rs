@@ -111,9 +111,10 @@ pub struct Config {
     pub head_budget: usize,
     /// Report every TCP connection, not only WebSocket attempts and empty ones.
     pub all: bool,
-    /// Seconds of capture time after a connection's teardown before it is reported (late
-    /// packets such as a final ACK or RST still belong to it).
-    pub linger_s: i64,
+    /// Milliseconds of capture time after a connection's teardown before it is reported (late
+    /// packets such as a final ACK or RST still belong to it). A stream (standard input, live)
+    /// uses at most [`STREAM_LINGER_MS`], so that a line comes within a second.
+    pub linger_ms: i64,
 }
 
 impl Default for Config {
@@ -126,7 +127,7 @@ impl Default for Config {
             reorder_budget: 32 << 20,
             head_budget: 16 << 20,
             all: false,
-            linger_s: 5,
+            linger_ms: 5000,
         }
     }
 }
@@ -137,6 +138,12 @@ pub struct PacketIssue {
     pub packet: u64,
     pub text: String,
 }
+
+/// The linger of a stream: its connections are reported this soon after their teardown.
+pub const STREAM_LINGER_MS: i64 = 500;
+
+/// How often a stream that waits for input reports what has ended meanwhile.
+const STREAM_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Packets between sweeps of the flow table for finished connections.
 const SWEEP_EVERY: u64 = 4096;
@@ -161,6 +168,8 @@ pub struct Analyzer {
     /// its piece of it (from 1).
     /// Recent upgrade requests, to know a reverse proxy's back legs.
     legs: legs::Legs,
+    /// Set (by a SIGINT handler) to stop reading: the analysis ends with what was read.
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     inputs_started: u32,
     /// Inputs named so far, readable or not: the index of the next in the report's `inputs`.
     inputs_named: u32,
@@ -202,6 +211,7 @@ impl Analyzer {
             last_ts: i64::MIN,
             since_sweep: 0,
             legs: legs::Legs::default(),
+            stop: None,
             inputs_started: 0,
             inputs_named: 0,
             capture: 0,
@@ -271,6 +281,16 @@ impl Analyzer {
             }
         }
         warnings
+    }
+
+    /// A flag that stops the reading when set (Ctrl-C): the input read so far is the
+    /// capture, and what is still open is reported as it stands.
+    pub fn set_stop(&mut self, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.stop = Some(stop);
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Names the host the capture was taken on in the records (`--sensor`; the binary's
@@ -416,7 +436,7 @@ impl Analyzer {
 
     /// Finishes connections whose teardown is older than the linger time.
     fn sweep(&mut self, all: bool) {
-        let horizon = self.last_ts.saturating_sub(self.cfg.linger_s * 1_000_000_000);
+        let horizon = self.last_ts.saturating_sub(self.cfg.linger_ms.saturating_mul(1_000_000));
         let done = self.flows.select(|f| all || f.ended_before(horizon));
         for slot in done {
             self.finish_slot(slot);
@@ -686,6 +706,9 @@ impl Analyzer {
         let mut out = Vec::with_capacity(paths.len());
         let mut prev: Option<usize> = None;
         for i in inputs::order(paths, &peeks, merge) {
+            if self.stopped() {
+                break;
+            }
             let path = paths[i].as_str();
             let src = match capture::open(path) {
                 Ok(src) => src,
@@ -770,7 +793,31 @@ impl Analyzer {
         };
         let mut issues = 0;
         let mut since_tick = 0u32;
-        while let Some(p) = r.next() {
+        // A stream (standard input) reports what ended while it waits for more.
+        let stream = name == "-";
+        if stream {
+            self.cfg.linger_ms = self.cfg.linger_ms.min(STREAM_LINGER_MS);
+        }
+        loop {
+            if stream && r.would_wait() {
+                let (since, base) = (std::time::Instant::now(), self.last_ts);
+                loop {
+                    if base != i64::MIN {
+                        let waited = i64::try_from(since.elapsed().as_nanos()).unwrap_or(i64::MAX);
+                        self.tick(units::Timestamp(base.saturating_add(waited)));
+                    }
+                    tick(self)?;
+                    if self.stopped() || r.wait(STREAM_TICK) {
+                        break;
+                    }
+                }
+            }
+            // Checked every few thousand packets, and while a stream waits.
+            if (since_tick == 0 || stream) && self.stopped() {
+                input.warnings.push(format!("{name}: interrupted: the report covers the packets read until then"));
+                break;
+            }
+            let Some(p) = r.next() else { break };
             if let Some(issue) = self.packet(&p) {
                 issues += 1;
                 if issues <= MAX_NAMED {

@@ -93,7 +93,7 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let cfg = Config {
         all: cli.all,
         report: ReportOptions { show_secrets: cli.show_secrets, ..Default::default() },
-        linger_s: 1,
+        linger_ms: wsdiag::STREAM_LINGER_MS,
         ..Config::default()
     };
     let mut analyzer = Analyzer::new(cfg);

@@ -89,6 +89,18 @@ fn run() -> anyhow::Result<ExitCode> {
 
     let mut analyzer = Analyzer::new(cfg);
     analyzer.set_sensor(&cli.sensor.clone().unwrap_or_else(host_name));
+    // Ctrl-C (or SIGTERM) ends the reading: the report covers what was read, exit 0; a
+    // second one ends wsdiag at once.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let handler = ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    if handler.is_ok() {
+        analyzer.set_stop(stop.clone());
+    }
     for path in &cli.keylog {
         let name = path.display().to_string();
         let text = read_keylog(path).with_context(|| format!("--keylog {name}"))?;

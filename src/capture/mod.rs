@@ -85,7 +85,16 @@ impl fmt::Display for Warning {
 pub fn open(path: &str) -> io::Result<Source> {
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     let input = decompressed(path)?;
-    Ok(if two_cores { Source::Pipe(Pipe::spawn(input)) } else { Source::Inline(input) })
+    // Standard input is a stream (`tcpdump -U -w - | wsdiag -`): read on a thread of its own
+    // whatever the cores, each read handed over as it comes, so that the analysis can tell
+    // when it waits ([`CaptureReader::would_wait`]).
+    Ok(if path == "-" {
+        Source::Pipe(Pipe::spawn_with(input, true))
+    } else if two_cores {
+        Source::Pipe(Pipe::spawn(input))
+    } else {
+        Source::Inline(input)
+    })
 }
 
 /// The capture's bytes, decompressed, read on this thread.
@@ -156,6 +165,9 @@ pub struct Pipe {
     free: std::sync::mpsc::Sender<Vec<u8>>,
     /// Whether the capture reader's buffer is one of the pool's (it goes back when replaced).
     lent: bool,
+    /// A buffer (or the end, None) received by [`Pipe::ready`] or [`Pipe::wait`] and not yet
+    /// taken.
+    early: Option<Option<io::Result<Vec<u8>>>>,
 }
 
 impl Pipe {
@@ -174,7 +186,13 @@ impl Pipe {
     /// Buffers in flight: 1.5 MiB in all.
     const POOL: usize = 16;
 
-    fn spawn(mut src: impl Read + Send + 'static) -> Pipe {
+    fn spawn(src: impl Read + Send + 'static) -> Pipe {
+        Self::spawn_with(src, false)
+    }
+
+    /// `eager`: hand each read over as it returns (a stream: a short read is all there is for
+    /// now), not only full buffers.
+    fn spawn_with(mut src: impl Read + Send + 'static, eager: bool) -> Pipe {
         let (full_tx, full) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(Self::POOL);
         let (free, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         for _ in 0..Self::POOL {
@@ -190,7 +208,7 @@ impl Pipe {
                         Ok(0) => break Ok(true),
                         Ok(k) => {
                             n += k;
-                            if n == buf.len() {
+                            if n == buf.len() || eager {
                                 break Ok(false);
                             }
                         }
@@ -212,16 +230,43 @@ impl Pipe {
                 }
             }
         });
-        Pipe { full, free, lent: false }
+        Pipe { full, free, lent: false, early: None }
     }
 
     /// The next filled buffer (data from [`Self::HEAD`] on); `None` at the end of the input.
     fn next_full(&mut self) -> io::Result<Option<Vec<u8>>> {
-        match self.full.recv() {
-            Ok(Ok(buf)) => Ok(Some(buf)),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Ok(None),
+        let next = match self.early.take() {
+            Some(early) => early,
+            None => self.full.recv().ok(),
+        };
+        next.transpose()
+    }
+
+    /// Whether a buffer (or the end of the input) is there to take without waiting.
+    pub(crate) fn ready(&mut self) -> bool {
+        self.wait(std::time::Duration::ZERO)
+    }
+
+    /// Waits up to `d` for a buffer (or the end of the input); whether one is there.
+    pub(crate) fn wait(&mut self, d: std::time::Duration) -> bool {
+        use std::sync::mpsc::RecvTimeoutError;
+        if self.early.is_some() {
+            return true;
         }
+        let got = if d.is_zero() {
+            self.full.try_recv().map_err(|e| match e {
+                std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                std::sync::mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            })
+        } else {
+            self.full.recv_timeout(d)
+        };
+        match got {
+            Ok(buf) => self.early = Some(Some(buf)),
+            Err(RecvTimeoutError::Disconnected) => self.early = Some(None),
+            Err(RecvTimeoutError::Timeout) => return false,
+        }
+        true
     }
 
     /// Hands a buffer back to the producer (which may be gone at the end of the input).

@@ -212,6 +212,30 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
+    /// Whether the next packet would have to wait for the input: it is not whole in the
+    /// buffer, and nothing more has arrived from a stream (standard input). Never for a file
+    /// read inline.
+    pub fn would_wait(&mut self) -> bool {
+        if self.done || self.eof {
+            return false;
+        }
+        let Some(pipe) = self.pipe.as_mut() else { return false };
+        let have = &self.buf[self.pos..self.end];
+        let whole = match &self.state {
+            State::Pcap(st) => {
+                let hl = if st.modified { 24 } else { 16 };
+                have.len() >= hl && have.len() - hl >= u32_at(have, 8, st.big_endian) as usize
+            }
+            State::PcapNg { big_endian, .. } => have.len() >= 8 && have.len() >= u32_at(have, 4, *big_endian) as usize,
+        };
+        !whole && !pipe.ready()
+    }
+
+    /// Waits up to `d` for more of a stream; whether more (or its end) came.
+    pub fn wait(&mut self, d: std::time::Duration) -> bool {
+        self.pipe.as_mut().is_none_or(|p| p.wait(d))
+    }
+
     /// Number the next packet will get.
     pub fn next_number(&self) -> u64 {
         self.next_number
