@@ -41,6 +41,12 @@ const RULES: &[(&str, &str, &str)] = &[
     ("A stateful firewall, NAT gateway", "paths/drop-mid-session-client.pcap", "paths/rst-injected-client.pcap"),
     ("The forged packet", "paths/rst-injected-client.pcap", "paths/drop-mid-session-client.pcap"),
     ("its page goes away", "browsers/chromium-navigate-away.pcap", "close-unanswered.pcap"),
+    ("Python websockets follows it", "browsers/python-redirect.pcap", "browsers/chromium-redirect.pcap"),
+    (
+        "browsers do not follow redirects for WebSockets (the page sees 1006)",
+        "browsers/firefox-redirect.pcap",
+        "browsers/python-redirect.pcap",
+    ),
     (
         "The answer did come, after the initiator",
         "heartbeats/uvicorn-ws-ping-timeout.pcap",
@@ -99,4 +105,18 @@ fn servers_are_known_by_what_they_send() {
     assert_eq!(software("captures/nginx-no-upgrade.pcap"), ["nginx", "node-ws"]);
     assert_eq!(software("captures/nginx-502.pcap"), ["nginx"]);
     assert_eq!(software("captures/heartbeats/uvicorn-ws-ping-timeout.pcap"), ["uvicorn"]);
+}
+
+/// Python websockets follows a redirect on a new connection and reports nothing for the first;
+/// a browser fails with 1006.
+#[test]
+fn who_follows_a_redirect() {
+    let (conns, _, _) = analyze_files(&["captures/browsers/python-redirect.pcap"], Config::default());
+    assert_eq!(conns.len(), 2);
+    assert_eq!(conns[0].verdict.client_sees, None, "{}", conns[0].verdict.summary);
+    assert!(conns[0].verdict.summary.contains("Python websockets follows redirects"), "{}", conns[0].verdict.summary);
+    assert_eq!(conns[1].path(), Some("/chat"));
+    assert_eq!(conns[1].verdict.client_sees, Some(1000));
+    let (conns, _, _) = analyze_files(&["captures/browsers/chromium-redirect.pcap"], Config::default());
+    assert_eq!(conns[0].verdict.client_sees, Some(1006));
 }

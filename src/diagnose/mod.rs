@@ -571,6 +571,10 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
         client_clean = Some(false);
         summary.push_str(" The codes went both ways, but Chromium reports it with wasClean false: it counts the server's RST after the closing handshake as an error (Firefox and RFC 6455 call it clean).");
     }
+    if let Some(note) = followed_redirect(s, kind, fam) {
+        (client_sees, client_clean, outcome) = (None, None, Outcome::Unknown);
+        summary = note;
+    }
     if kind == Kind::CloseUnanswered
         && is_browser(fam)
         && let Some(left) = leaving(s, client)
@@ -582,6 +586,21 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
     let mut evidence = cx.ev;
     evidence.sort_by_key(|e| e.packet);
     Verdict { kind, outcome, client_sees, client_clean, server_sees, summary, evidence, advice }
+}
+
+/// A redirect answered to a client that follows it (Python websockets does, browsers do not):
+/// it reports nothing here, it connects again to the new location.
+fn followed_redirect(s: &Session, kind: Kind, fam: Option<&str>) -> Option<String> {
+    let (r, _) = s.response()?;
+    let to = r.location.as_deref()?;
+    let redirect = matches!(r.status, 301 | 302 | 303 | 307 | 308);
+    if kind != Kind::HandshakeRejected || !redirect || fam != Some("python-websockets") {
+        return None;
+    }
+    Some(format!(
+        "The server answered the upgrade with {} {} to {to}: Python websockets follows redirects, so this client reports nothing here and opens a new connection to {to} (a browser would fail with 1006).",
+        r.status, r.reason
+    ))
 }
 
 /// A browser leaving its page: Close 1001 from it, then its FIN at once, before any answer.
