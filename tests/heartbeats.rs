@@ -50,6 +50,27 @@ const CASES: &[Case] = &[
         &[("close_unanswered", Some(1000), Some(1006), &["engine.io's ping timeout", "application ping at packet 31"])],
     ),
     ("socketio-clean", &[("clean_close", Some(1000), Some(1000), &["Close 1000"])]),
+    // The ws README's heartbeat: Ping every second, terminate() when the last one got no Pong
+    // (the client has autoPong: false): a server FIN with no Close, 1.0 s after the Ping. The
+    // server ended it: not an idle timeout on the path.
+    (
+        "node-ws-heartbeat-timeout",
+        &[(
+            "server_abort",
+            Some(1006),
+            Some(1006),
+            &["Node ws's documented ping / terminate() pattern", "Ping at packet 11", "1.002 s"],
+        )],
+    ),
+    ("node-ws-heartbeat-ok", &[("clean_close", Some(1000), Some(1000), &["Close 1000"])]),
+    // socket.io-client polling, then the upgrade on another TCP connection; frozen (SIGSTOP):
+    // the server's ping "2" at 91 unanswered, its Close 1000 on the ping timeout, answered 3.3 s
+    // later when the client ran again.
+    (
+        "socketio-polling-upgrade-timeout",
+        &[("clean_close", Some(1000), Some(1005), &["engine.io's ping timeout", "application ping at packet 91"])],
+    ),
+    ("socketio-polling-upgrade", &[("clean_close", Some(1005), Some(1005), &["Close with no status code"])]),
     // squid: the client leg's WebSocket is inside the CONNECT tunnel; the proxy's leg is direct.
     (
         "squid-connect-ws",

@@ -464,13 +464,19 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
 /// Names the library by its signature: python `websockets` (and uvicorn, which uses it) close
 /// with 1011 "keepalive ping timeout"; aiohttp's `heartbeat` closes TCP with no Close frame half
 /// a heartbeat after its Ping; engine.io closes its transport when `pingTimeout` passes.
-fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<String> {
-    if !matches!(kind, Kind::CloseUnanswered | Kind::ServerAbort | Kind::ClientAbort | Kind::IdleTimeout) {
+fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<(String, Side)> {
+    let kinds = [Kind::CloseUnanswered, Kind::ServerAbort, Kind::ClientAbort, Kind::IdleTimeout, Kind::CleanClose];
+    if !kinds.contains(&kind) {
         return None;
     }
     let s = cx.s;
     let beats = s.beats.as_deref()?;
+    // A clean close is a heartbeat's only when the side that started it had pinged in vain.
+    let first_close = s.closes.iter().min_by_key(|c| c.at.packet).map(|c| c.side);
     for side in Side::BOTH {
+        if kind == Kind::CleanClose && first_close != Some(side) {
+            continue;
+        }
         let peer = side.other();
         // What this side did to end it: its Close, else its teardown.
         let end = match (s.close_from(side), s.ends.hard[side]) {
@@ -514,11 +520,12 @@ fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<String> {
             let cadence =
                 pings[side].mean_interval_ms().map(|m| format!(" (pings every {})", human_ms(m))).unwrap_or_default();
             cx.cite(ping, format!("{role}'s last {what}, never answered"));
-            return Some(format!(
+            let note = format!(
                 "This is {who}: the {role}'s {what} at packet {}{cadence} got no answer for {}, then the {role} ended it with {how}.",
                 ping.packet,
                 human_ms(waited)
-            ));
+            );
+            return Some((note, side));
         }
     }
     None
@@ -530,6 +537,19 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
     let client = tcp.side_of(Role::Client);
     let server = client.other();
     let (kind, summary) = classify(&mut cx, client, server);
+    // A heartbeat that gave up: said, and when it ended TCP with no Close after a silence, the
+    // side that gave up ended it — not an idle timeout on the path.
+    let beat = heartbeat_timeout(&mut cx, kind);
+    let (kind, summary) = match &beat {
+        Some((note, side)) if kind == Kind::IdleTimeout && s.close_from(*side).is_none() => {
+            let role = cx.role(*side);
+            let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
+            let e = s.ends.hard[*side].map_or_else(|| "ended TCP".to_string(), |e| ended(&e, "TCP"));
+            (kind, format!("The {role} {e} with no Close frame: {}. {note}", sees_1006(s, role)))
+        }
+        Some((note, _)) => (kind, format!("{summary} {note}")),
+        None => (kind, summary),
+    };
     let (client_sees, server_sees) = match kind {
         // Firefox reports a failed TLS handshake as 1015 (RFC 6455 §7.4.1 reserves it for
         // exactly that), where RFC 6455 §7.1.5 and Chromium say 1006.
@@ -549,10 +569,7 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
         }
         _ => (sees(s, client), sees(s, server)),
     };
-    let mut summary = match heartbeat_timeout(&mut cx, kind) {
-        Some(note) => format!("{summary} {note}"),
-        None => summary,
-    };
+    let mut summary = summary;
     if let Some(t) = s.tunnel.as_deref() {
         cx.cite(t.connect, format!("CONNECT {} to the forward proxy", t.target));
         cx.cite(t.established, format!("{} from the proxy: the tunnel is open", t.status));
@@ -582,7 +599,16 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
         (client_sees, client_clean, outcome) = (None, None, Outcome::GoingAway);
         summary = left;
     }
-    let advice = advice::advise(tcp, tls, s, kind, client);
+    let mut advice = advice::advise(tcp, tls, s, kind, client);
+    if let Some((_, side)) = beat {
+        let (role, peer) = (cx.role(side), cx.role(side.other()));
+        advice.insert(0, format!("The {role}'s keep-alive gave up because the {peer} did not answer its pings: a frozen or suspended {peer} (a background tab, a blocked event loop, a laptop asleep), a {peer} that does not answer (ws autoPong: false), or a path that stopped delivering. Its interval and timeout decide how soon."));
+        if kind != Kind::IdleTimeout {
+            advice.retain(|a| {
+                !a.starts_with("Something closed an idle connection") && !a.starts_with("Heartbeats (Ping frames")
+            });
+        }
+    }
     let mut evidence = cx.ev;
     evidence.sort_by_key(|e| e.packet);
     Verdict { kind, outcome, client_sees, client_clean, server_sees, summary, evidence, advice }
