@@ -101,6 +101,82 @@ impl Legs {
     }
 }
 
+/// An engine.io (Socket.IO) session as its long-polling showed it before its WebSocket
+/// upgrade: engine.io clients start with HTTP long-polling (`GET/POST
+/// /socket.io/?EIO=4&transport=polling&sid=…`, each on whichever TCP connection the client
+/// has), then upgrade on a new one (`transport=websocket&sid=…`, the `2probe`/`3probe`
+/// exchange, `5`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineIoSession {
+    pub sid: String,
+    /// Polling requests that carried the sid before the upgrade.
+    pub polling_requests: u32,
+    /// The TCP connections (ids) that carried them, in order, at most [`MAX_IDS`].
+    pub polling_connections: Vec<u64>,
+    /// When the first of them came (capture nanoseconds).
+    pub first_ns: i64,
+}
+
+/// Connections named per session.
+pub const MAX_IDS: usize = 16;
+/// Sessions remembered at once, and for how long after their last polling request.
+const MAX_SESSIONS: usize = 1 << 14;
+const SESSION_NS: i64 = 300 * 1_000_000_000;
+
+/// The engine.io sessions seen long-polling lately, by sid.
+#[derive(Debug, Default)]
+pub struct EngineIo {
+    sessions: HashMap<Box<str>, EngineIoSession>,
+    /// Sids in the order they were first seen, to forget them.
+    order: VecDeque<(i64, Box<str>)>,
+}
+
+/// The value of `key` in a URI's query.
+fn query_param<'a>(uri: &'a str, key: &str) -> Option<&'a str> {
+    let (_, query) = uri.split_once('?')?;
+    query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
+}
+
+impl EngineIo {
+    /// A request for `uri`: a polling request with a sid is noted; a WebSocket upgrade with a
+    /// sid gets what polled with that sid before it.
+    pub fn request(&mut self, r: &Request, uri: &str) -> Option<EngineIoSession> {
+        let sid = query_param(uri, "sid").filter(|s| !s.is_empty() && query_param(uri, "EIO").is_some())?;
+        let transport = query_param(uri, "transport");
+        if r.upgrade || transport == Some("websocket") {
+            return self
+                .sessions
+                .remove(sid)
+                .or_else(|| Some(EngineIoSession { sid: sid.into(), ..Default::default() }));
+        }
+        self.forget(r.at);
+        let s = match self.sessions.get_mut(sid) {
+            Some(s) => s,
+            None => {
+                self.order.push_back((r.at, sid.into()));
+                let new = EngineIoSession { sid: sid.into(), first_ns: r.at, ..Default::default() };
+                self.sessions.entry(sid.into()).or_insert(new)
+            }
+        };
+        s.polling_requests = s.polling_requests.saturating_add(1);
+        if !s.polling_connections.contains(&r.id) && s.polling_connections.len() < MAX_IDS {
+            s.polling_connections.push(r.id);
+        }
+        None
+    }
+
+    fn forget(&mut self, now: i64) {
+        while let Some((at, _)) = self.order.front() {
+            if now.saturating_sub(*at) <= SESSION_NS && self.sessions.len() < MAX_SESSIONS {
+                break;
+            }
+            if let Some((_, sid)) = self.order.pop_front() {
+                self.sessions.remove(&sid);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +213,30 @@ mod tests {
         let mut legs = Legs::default();
         legs.request(&req(1, "10.0.0.1:50000", "10.0.0.2:8080", 0, 10 * MS), "/chat");
         assert_eq!(legs.request(&req(2, "10.0.0.2:40000", "10.0.0.3:8765", 5 * MS, 11 * MS), "/chat"), None);
+    }
+
+    #[test]
+    fn an_engineio_upgrade_gets_the_polling_before_it() {
+        let mut e = EngineIo::default();
+        let plain = |id, at| Request { upgrade: false, ..req(id, "10.0.0.1:5000", "10.0.0.2:8000", at, at) };
+        let poll = "/socket.io/?EIO=4&transport=polling&t=abc&sid=AbqH";
+        // The handshake GET has no sid yet: nothing to note.
+        assert_eq!(e.request(&plain(1, MS), "/socket.io/?EIO=4&transport=polling&t=x"), None);
+        assert_eq!(e.request(&plain(2, 2 * MS), poll), None);
+        assert_eq!(e.request(&plain(2, 3 * MS), poll), None);
+        assert_eq!(e.request(&plain(4, 4 * MS), poll), None);
+        // Not engine.io: a sid alone is somebody else's.
+        assert_eq!(e.request(&plain(5, 5 * MS), "/x?sid=AbqH"), None);
+        let up = req(3, "10.0.0.1:5001", "10.0.0.2:8000", 6 * MS, 6 * MS);
+        let got = e.request(&up, "/socket.io/?EIO=4&transport=websocket&sid=AbqH").unwrap_or_default();
+        assert_eq!((got.sid.as_str(), got.polling_requests), ("AbqH", 3));
+        assert_eq!(got.polling_connections, vec![2, 4]);
+        assert_eq!(got.first_ns, 2 * MS);
+        // Taken: a second upgrade with the sid has no polling before it.
+        let again = e.request(&up, "/socket.io/?EIO=4&transport=websocket&sid=AbqH").unwrap_or_default();
+        assert_eq!(again.polling_requests, 0);
+        // A WebSocket straight away (transports: ['websocket']) has no sid: nothing.
+        assert_eq!(e.request(&up, "/socket.io/?EIO=4&transport=websocket"), None);
     }
 
     #[test]

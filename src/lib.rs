@@ -168,6 +168,8 @@ pub struct Analyzer {
     /// its piece of it (from 1).
     /// Recent upgrade requests, to know a reverse proxy's back legs.
     legs: legs::Legs,
+    /// engine.io sessions seen long-polling, to tie their WebSocket upgrade to them.
+    engineio: legs::EngineIo,
     /// Set (by a SIGINT handler) to stop reading: the analysis ends with what was read.
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     inputs_started: u32,
@@ -211,6 +213,7 @@ impl Analyzer {
             last_ts: i64::MIN,
             since_sweep: 0,
             legs: legs::Legs::default(),
+            engineio: legs::EngineIo::default(),
             stop: None,
             inputs_started: 0,
             inputs_named: 0,
@@ -402,13 +405,17 @@ impl Analyzer {
             let side = side_of(conn.a, seg.src);
             conn.segment(side, seg, at, budget);
             // Rare: a request was just read. Is its client a proxy relaying another?
-            if let Some((path, at, upgrade)) = conn.take_request() {
-                let path = path.to_string();
+            if let Some((uri, at, upgrade)) = conn.take_request() {
+                let uri = uri.to_string();
+                let path = uri.split('?').next().unwrap_or("");
                 let t = &conn.tcp;
                 let (client, server) = (t.addr(units::Role::Client), t.addr(units::Role::Server));
                 let req = legs::Request { id: t.id, client, server, start: t.first.ts.0, at: at.ts.0, upgrade };
-                if let Some(front) = self.legs.request(&req, &path) {
+                if let Some(front) = self.legs.request(&req, path) {
                     conn.set_front_leg(front);
+                }
+                if let Some(e) = self.engineio.request(&req, &uri) {
+                    conn.set_engineio(e);
                 }
             }
         }

@@ -675,6 +675,18 @@ pub struct WebSocket {
     pub compressed_messages: ByRole<u32>,
     pub unknown_bytes: ByRole<u64>,
     pub heartbeat: Heartbeats,
+    /// The engine.io (Socket.IO) session this WebSocket upgraded, when its request carried a
+    /// `sid`: the long-polling before it. Null otherwise.
+    pub engineio: Option<EngineIoOut>,
+}
+
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct EngineIoOut {
+    pub sid: String,
+    /// Long-polling requests that carried the sid before the upgrade.
+    pub polling_requests: u32,
+    /// The ids of the TCP connections that carried them (`--all` lists them), at most 16.
+    pub polling_connections: Vec<u64>,
 }
 
 /// Options that change what a report shows.
@@ -1193,7 +1205,7 @@ impl Connection {
             extensions: r.extensions_raw.clone(),
             user_agent: r.user_agent.clone(),
             // A reverse proxy's back leg carries the browser's User-Agent; its client is the proxy.
-            client: if s.front_leg.is_some() {
+            client: if s.front_leg().is_some() {
                 Some("proxy")
             } else {
                 r.user_agent.as_deref().and_then(http::client_family)
@@ -1241,7 +1253,13 @@ impl Connection {
             proxy_header: s.proxy_header.clone(),
             truncated: s.http.truncated || s.http.shed,
         };
+        let engineio = s.links.as_ref().and_then(|l| l.engineio.as_ref()).map(|e| EngineIoOut {
+            sid: e.sid.clone(),
+            polling_requests: e.polling_requests,
+            polling_connections: e.polling_connections.clone(),
+        });
         let websocket = WebSocket {
+            engineio,
             messages: ByRole {
                 client: MessageCounts {
                     text: s.frames[client].text_messages,

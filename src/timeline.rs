@@ -668,10 +668,31 @@ pub struct Session {
     pub h2: Option<Box<H2Stream>>,
     /// The forward proxy's CONNECT tunnel it rode in, if any.
     pub tunnel: Option<Box<Tunnel>>,
+    /// What ties it to other connections, known as the capture is read ([`crate::legs`]);
+    /// allocated for the few that have it.
+    pub links: Option<Box<Links>>,
+}
+
+/// A WebSocket's ties to other TCP connections.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Links {
     /// When its client is a reverse proxy relaying another WebSocket (this is the back leg),
     /// the id of the front leg: the connection to the proxy's address whose upgrade request
-    /// for the same path came just before ([`crate::legs`]).
+    /// for the same path came just before.
     pub front_leg: Option<std::num::NonZeroU64>,
+    /// The engine.io (Socket.IO) session it upgraded, and the long-polling before it.
+    pub engineio: Option<crate::legs::EngineIoSession>,
+}
+
+impl Session {
+    /// The front leg this back leg relays, if its client is a reverse proxy.
+    pub fn front_leg(&self) -> Option<std::num::NonZeroU64> {
+        self.links.as_ref().and_then(|l| l.front_leg)
+    }
+
+    pub fn links_mut(&mut self) -> &mut Links {
+        self.links.get_or_insert_with(Default::default)
+    }
 }
 
 /// A forward proxy's tunnel (RFC 9110 §9.3.6): `CONNECT target` answered with a 2xx; the

@@ -68,9 +68,22 @@ const CASES: &[Case] = &[
     // later when the client ran again.
     (
         "socketio-polling-upgrade-timeout",
-        &[("clean_close", Some(1000), Some(1005), &["engine.io's ping timeout", "application ping at packet 91"])],
+        &[(
+            "clean_close",
+            Some(1000),
+            Some(1005),
+            &["engine.io's ping timeout", "application ping at packet 91", "session jY7nduqJ4F2VxB6jAAAA"],
+        )],
     ),
-    ("socketio-polling-upgrade", &[("clean_close", Some(1005), Some(1005), &["Close with no status code"])]),
+    (
+        "socketio-polling-upgrade",
+        &[(
+            "clean_close",
+            Some(1005),
+            Some(1005),
+            &["engine.io session AbqHNFSKwHPRobeRAAAA", "long-polled first", "connection(s) #2"],
+        )],
+    ),
     // squid: the client leg's WebSocket is inside the CONNECT tunnel; the proxy's leg is direct.
     (
         "squid-connect-ws",

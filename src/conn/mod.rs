@@ -143,21 +143,26 @@ impl Conn {
         }
     }
 
-    /// The path of the request read since the last call, when it came, and whether it asked
-    /// to upgrade (for [`crate::legs`]); none most of the time.
+    /// The URI of the request read since the last call, when it came, and whether it asked to
+    /// upgrade (for [`crate::legs`]); none most of the time.
     pub fn take_request(&mut self) -> Option<(&str, At, bool)> {
         if !std::mem::take(&mut self.up.request_news) {
             return None;
         }
         let (r, at) = self.up.session.request()?;
         let upgrade = r.upgrade.as_deref().is_some_and(|u| u.to_ascii_lowercase().contains("websocket"));
-        Some((r.uri.split('?').next().unwrap_or(""), *at, upgrade))
+        Some((r.uri.as_str(), *at, upgrade))
     }
 
     /// This connection's client relays the WebSocket of connection `front` (a reverse proxy's
     /// back leg).
     pub fn set_front_leg(&mut self, front: std::num::NonZeroU64) {
-        self.up.session.front_leg = Some(front);
+        self.up.session.links_mut().front_leg = Some(front);
+    }
+
+    /// This WebSocket upgraded the engine.io session `e`, which long-polled before.
+    pub fn set_engineio(&mut self, e: crate::legs::EngineIoSession) {
+        self.up.session.links_mut().engineio = Some(e);
     }
 
     /// A newer key log (a live capture's): this connection's TLS looks its keys up again if it

@@ -190,7 +190,7 @@ fn is_browser(family: Option<&str>) -> bool {
 /// Who reports 1006 when `ender` ended TCP without a Close: the other side. On a reverse
 /// proxy's back leg the client is the proxy, and the browser is on the front leg.
 fn sees_1006(s: &Session, ender: Role) -> String {
-    match (ender, s.front_leg) {
+    match (ender, s.front_leg()) {
         (Role::Server, _) => format!("{} 1006", reporter(s)),
         (Role::Client, Some(front)) => {
             format!("the backend reports 1006; the client here is the proxy relaying #{front}, not a browser")
@@ -202,7 +202,7 @@ fn sees_1006(s: &Session, ender: Role) -> String {
 /// Who is the client that reports: a reverse proxy on a back leg (the browser is on the front
 /// leg, and sees what the proxy does next), a library by name, else a browser.
 fn reporter(s: &Session) -> String {
-    match (s.front_leg, family(s)) {
+    match (s.front_leg(), family(s)) {
         (Some(front), _) => format!("the proxy relaying #{front} (this leg's client) gets"),
         (None, f) if is_browser(f) || f.is_none() => "the browser reports".into(),
         (None, _) => "the client reports".into(),
@@ -570,6 +570,15 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
         _ => (sees(s, client), sees(s, server)),
     };
     let mut summary = summary;
+    if let Some(e) = s.links.as_ref().and_then(|l| l.engineio.as_ref()).filter(|e| e.polling_requests > 0) {
+        let ids: Vec<String> = e.polling_connections.iter().map(|i| format!("#{i}")).collect();
+        summary.push_str(&format!(
+            " It is the WebSocket upgrade of engine.io session {}, which long-polled first: {} request(s) with its sid before the upgrade, on TCP connection(s) {} (--all lists them).",
+            e.sid,
+            e.polling_requests,
+            ids.join(", ")
+        ));
+    }
     if let Some(t) = s.tunnel.as_deref() {
         cx.cite(t.connect, format!("CONNECT {} to the forward proxy", t.target));
         cx.cite(t.established, format!("{} from the proxy: the tunnel is open", t.status));
