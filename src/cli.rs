@@ -70,6 +70,10 @@ pub struct Cli {
     /// Name the host the capture was taken on in every record (default: this host's name).
     #[arg(long, value_name = "NAME")]
     pub sensor: Option<String>,
+    /// With --json or --ndjson: leave out timelines, advice and body previews (every key
+    /// stays, empty): 3.3 KB a connection instead of 4.6 KB on the shipped captures.
+    #[arg(long)]
+    pub brief: bool,
     /// Explain every connection in its own paragraph (by default a capture with more than
     /// 12 explained connections explains each pattern once, with its count and ids).
     #[arg(long)]

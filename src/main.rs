@@ -60,11 +60,14 @@ fn run() -> anyhow::Result<ExitCode> {
         verdicts: pipeline::kinds(&cli.verdict, "--verdict")?,
         fail_on: pipeline::kinds(&cli.fail_on, "--fail-on")?,
     };
+    // Only the machine-read outputs are made brief; the table and the page keep their advice.
+    let brief = cli.brief && (cli.json || cli.ndjson);
     let cfg = Config {
         all: cli.all || cli.conn.is_some(),
         report: ReportOptions {
             show_secrets: cli.show_secrets,
-            no_timeline: !cli.json && !cli.ndjson && cli.conn.is_none() && cli.html.is_none(),
+            no_timeline: brief || (!cli.json && !cli.ndjson && cli.conn.is_none() && cli.html.is_none()),
+            brief,
         },
         inflate: !cli.no_inflate,
         ..Config::default()

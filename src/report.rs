@@ -696,6 +696,9 @@ pub struct ReportOptions {
     /// Leave `timeline` empty: only the ladder and the JSON show it, and writing every event's
     /// text is a large share of the cost of a connection's report (the table sets this).
     pub no_timeline: bool,
+    /// `--brief`: no timeline, no advice, no body preview — the record for a fleet's tables
+    /// (every key stays, as an empty list or null).
+    pub brief: bool,
 }
 
 fn by_role<T: Copy>(tcp: &TcpFacts, f: impl Fn(Side) -> T) -> ByRole<T> {
@@ -878,7 +881,7 @@ impl Events {
 
     /// Each event as the report shows it, in order.
     pub fn for_each(&self, mut f: impl FnMut(&EventView<'_>)) {
-        let opts = ReportOptions { show_secrets: self.show_secrets, no_timeline: false };
+        let opts = ReportOptions { show_secrets: self.show_secrets, ..Default::default() };
         let mut text = String::with_capacity(128);
         for e in &self.events {
             text.clear();
@@ -1236,7 +1239,7 @@ impl Connection {
                 upgrade: r.upgrade.clone(),
                 connection: r.connection.clone(),
                 location: r.location.clone(),
-                body_preview: body.map(|b| String::from_utf8_lossy(b).into_owned()),
+                body_preview: body.filter(|_| !opts.brief).map(|b| String::from_utf8_lossy(b).into_owned()),
             }
         });
         let latency_ms = match (s.request(), s.response()) {
@@ -1350,7 +1353,7 @@ impl Connection {
             h2: h2.zip(s.h2.as_deref()).map(|(f, st)| H2Out::new(f, st, s, tcp)),
             handshake,
             websocket,
-            verdict,
+            verdict: if opts.brief { Verdict { advice: Vec::new(), ..verdict } } else { verdict },
             client_by: match tcp.client_by {
                 ClientBy::Syn => "syn",
                 ClientBy::SynAck => "syn_ack",

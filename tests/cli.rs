@@ -665,3 +665,23 @@ fn back_legs_are_the_pairs_back_legs_on_every_capture() {
     }
     assert!(backs_seen >= 5, "{backs_seen} back legs in {} captures", paths.len());
 }
+
+/// `--brief` keeps every key of a record and leaves out the timeline, the advice and the body
+/// preview; the verdict and evidence stay.
+#[test]
+fn brief_records_keep_their_keys_and_drop_the_prose() {
+    let full = json(&["captures/runserver-404.pcap"]);
+    let brief = json(&["--brief", "captures/runserver-404.pcap"]);
+    let (f, b) = (&full["connections"][0], &brief["connections"][0]);
+    let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    assert_eq!(keys(f), keys(b));
+    assert!(!f["timeline"].as_array().unwrap().is_empty() && !f["verdict"]["advice"].as_array().unwrap().is_empty());
+    assert_eq!(b["timeline"], serde_json::json!([]));
+    assert_eq!(b["verdict"]["advice"], serde_json::json!([]));
+    assert_eq!(b["handshake"]["response"]["body_preview"], Value::Null);
+    assert_eq!(b["verdict"]["kind"], f["verdict"]["kind"]);
+    assert_eq!(b["verdict"]["evidence"], f["verdict"]["evidence"]);
+    // The table is not made brief: its explanation keeps the advice.
+    let out = wsdiag().args(["--brief", "captures/runserver-404.pcap"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("`WSGIServer` answered"));
+}
