@@ -570,6 +570,10 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
         _ => (sees(s, client), sees(s, server)),
     };
     let mut summary = summary;
+    if let Some(note) = what_is_missing(tcp, s, kind) {
+        summary.push(' ');
+        summary.push_str(&note);
+    }
     if let Some(e) = s.links.as_ref().and_then(|l| l.engineio.as_ref()).filter(|e| e.polling_requests > 0) {
         let ids: Vec<String> = e.polling_connections.iter().map(|i| format!("#{i}")).collect();
         summary.push_str(&format!(
@@ -621,6 +625,31 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
     let mut evidence = cx.ev;
     evidence.sort_by_key(|e| e.packet);
     Verdict { kind, outcome, client_sees, client_clean, server_sees, summary, evidence, advice }
+}
+
+/// What the capture lacks, where it changes what can be known: its start (a capture begun
+/// mid-connection), or bytes (a small snaplen, lost packets).
+fn what_is_missing(tcp: &TcpFacts, s: &Session, kind: Kind) -> Option<String> {
+    if matches!(kind, Kind::Unknown | Kind::NotWebsocket) {
+        return None;
+    }
+    let mut notes = Vec::new();
+    if tcp.partial() && s.request().is_none() {
+        notes.push(format!(
+            "The capture began mid-connection (no SYN, no upgrade: the client is the side whose frames are masked); what came before packet {} is not in it.",
+            tcp.first.packet
+        ));
+    }
+    let (gaps, bytes) =
+        Side::BOTH.iter().fold((0, 0), |(g, b), &side| (g + tcp.streams[side].gaps, b + tcp.streams[side].gap_bytes));
+    if gaps > 0 {
+        let heads =
+            if s.http.truncated { ", the upgrade heads among them (only their whole lines are known)" } else { "" };
+        notes.push(format!(
+            "{bytes} byte(s) of it are not in the capture ({gaps} gap(s): a small snaplen, or packets the capture lost){heads}; what they carried is unknown."
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join(" "))
 }
 
 /// A redirect answered to a client that follows it (Python websockets does, browsers do not):

@@ -285,6 +285,8 @@ pub(crate) fn sees_cell(code: Option<u16>, kind: crate::diagnose::Kind) -> Strin
             | Kind::InvalidHandshake
             | Kind::TlsFailed,
         ) => "nothing (no WebSocket opened)".into(),
+        // A browser that closed its socket as its page went away.
+        (None, Kind::CloseUnanswered) => "nothing (its page was left)".into(),
         (None, _) => "no close code".into(),
     }
 }

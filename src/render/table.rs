@@ -75,7 +75,12 @@ pub fn row(c: &Connection) -> [String; N] {
         } else {
             code_cell(c.verdict.client_sees)
         },
-        c.verdict.kind.as_str().to_string(),
+        // What the capture lacks, where the summary says what that hides.
+        match (c.tcp.partial && c.handshake.request.is_none(), c.tcp.gaps > 0) {
+            (true, _) => format!("{} (mid-connection)", c.verdict.kind.as_str()),
+            (false, true) => format!("{} (incomplete)", c.verdict.kind.as_str()),
+            (false, false) => c.verdict.kind.as_str().to_string(),
+        },
     ]
 }
 
@@ -156,7 +161,8 @@ impl Widths {
 /// Does this connection get an explanation block under the table?
 pub fn needs_explaining(c: &Connection) -> bool {
     let unusual_code = c.websocket.close_frames.iter().any(|f| !matches!(f.code, None | Some(1000) | Some(1001)));
-    !c.verdict.kind.is_normal() || !c.websocket.violations.is_empty() || unusual_code
+    let lacking = c.verdict.kind != Kind::StillOpen && (c.tcp.partial || c.tcp.gaps > 0);
+    !c.verdict.kind.is_normal() || !c.websocket.violations.is_empty() || unusual_code || lacking
 }
 
 pub fn write_head(widths: &Widths, style: Style, w: &mut impl Write) -> io::Result<()> {
