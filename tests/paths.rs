@@ -134,3 +134,17 @@ fn the_black_hole_is_named_with_the_segment_size() {
         "{s}"
     );
 }
+
+/// From the client side of the MTU black hole only the symptom shows: the server's TCP kept
+/// acknowledging every client byte, yet no data came back after packet 24; the summary says
+/// so and where to look, beside naming the keepalive that gave up.
+#[test]
+fn the_client_side_of_a_black_hole_says_the_server_was_up() {
+    let c = analyse("mtu-blackhole-client.pcap");
+    let s = &c[0].verdict.summary;
+    assert_eq!(c[0].verdict.kind.as_str(), "close_unanswered");
+    assert!(s.contains("python websockets' keepalive"), "{s}");
+    assert!(s.contains("the server's TCP acknowledged the client's bytes until packet 63"), "{s}");
+    assert!(s.contains("none of its data came back after packet 24"), "{s}");
+    assert!(s.contains("a capture on the server's side shows them retransmitted"), "{s}");
+}

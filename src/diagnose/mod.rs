@@ -520,11 +520,23 @@ fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<(String, Side)> {
             let cadence =
                 pings[side].mean_interval_ms().map(|m| format!(" (pings every {})", human_ms(m))).unwrap_or_default();
             cx.cite(ping, format!("{role}'s last {what}, never answered"));
-            let note = format!(
+            let mut note = format!(
                 "This is {who}: the {role}'s {what} at packet {}{cadence} got no answer for {}, then the {role} ended it with {how}.",
                 ping.packet,
                 human_ms(waited)
             );
+            // The peer's TCP acknowledged the ping: its host was up and reading, and what it
+            // sent back never came (or was never sent).
+            let acked = cx.tcp.delivery[side].last_acked().filter(|a| a.packet > ping.packet);
+            let peer_quiet = s.last_data[peer].is_none_or(|d| d.packet < ping.packet);
+            if let (Some(a), true) = (acked, peer_quiet) {
+                let peer_role = cx.role(peer);
+                note.push_str(&format!(
+                    " Yet the {peer_role}'s TCP acknowledged the {role}'s bytes until packet {}: its host was up and reading, and none of its data came back after packet {} — it stopped answering, or the path dropped what it sent (an MTU black hole drops only full-size segments, and everything after them waits: a capture on the {peer_role}'s side shows them retransmitted).",
+                    a.packet,
+                    s.last_data[peer].map_or_else(|| "its first".to_string(), |d| d.packet.to_string())
+                ));
+            }
             return Some((note, side));
         }
     }
