@@ -148,3 +148,17 @@ fn the_client_side_of_a_black_hole_says_the_server_was_up() {
     assert!(s.contains("none of its data came back after packet 24"), "{s}");
     assert!(s.contains("a capture on the server's side shows them retransmitted"), "{s}");
 }
+
+/// nat-idle-strict, seen from the server: the server's Close 1001 went towards a NAT that had
+/// forgotten the flow, which answered it with a forged RST; the Close never reached the client,
+/// whose own report (the truth) is 1006, not 1001.
+#[test]
+fn a_close_answered_by_a_forged_reset_never_reached_the_peer() {
+    let c = analyse("nat-idle-strict-server.pcap");
+    let peer: Value =
+        serde_json::from_str(&std::fs::read_to_string("captures/paths/nat-idle-strict.truth.json").unwrap()).unwrap();
+    let reported = peer["peers"]["client"]["reports"][0]["close_code"].as_u64().map(|c| c as u16);
+    assert_eq!(reported, Some(1006));
+    assert_eq!(c[0].verdict.kind.as_str(), "path_reset");
+    assert_eq!(c[0].verdict.client_sees, reported, "{}", c[0].verdict.summary);
+}

@@ -579,6 +579,17 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
             // The client ended TCP itself: a killed process reports nothing, a browser 1006.
             (s.close_from(server).map(|c| c.code.unwrap_or(1005)), sees(s, server))
         }
+        // A forged teardown cut the path: a Close sent towards the side it claims to come from
+        // and never acknowledged by it did not reach it (the forgery usually answers it).
+        Kind::PathReset => {
+            let reached = |to: Side| {
+                let from = to.other();
+                s.close_from(from)
+                    .is_some_and(|c| tcp.delivery[from].last_acked().is_some_and(|a| a.packet > c.at.packet))
+            };
+            let seen = |side: Side| if reached(side) { sees(s, side) } else { Some(1006) };
+            (seen(client), seen(server))
+        }
         _ => (sees(s, client), sees(s, server)),
     };
     let mut summary = summary;
