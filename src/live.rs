@@ -28,6 +28,9 @@ pub struct LiveCli {
     /// Bytes captured per packet.
     #[arg(long, default_value_t = 262_144)]
     pub snaplen: i32,
+    /// libpcap's kernel buffer in MiB: what absorbs a burst while the analysis catches up.
+    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    pub buffer_size: i32,
     /// Also save the packets analysed to this pcap file.
     #[arg(long, value_name = "FILE")]
     pub write: Option<std::path::PathBuf>,
@@ -79,7 +82,8 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
         .map(|s| Kind::parse(s.trim()).with_context(|| format!("--fail-on: unknown verdict kind {s:?}")))
         .collect::<anyhow::Result<_>>()?;
     let iface = cli.interface.clone().unwrap_or_default();
-    let mut cap = match LiveCapture::open(&iface, cli.filter.as_deref(), cli.snaplen, cli.write.as_deref()) {
+    let cap = match LiveCapture::open(&iface, cli.filter.as_deref(), cli.snaplen, cli.buffer_size, cli.write.as_deref())
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("wsdiag: {e}");
@@ -109,27 +113,57 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let mut packets = 0u64;
     let mut last_tick = Instant::now();
+    // The capture thread copies packets out of libpcap's ring; this one analyses them.
+    let linktype = cap.linktype();
+    let capturing = Arc::new(AtomicBool::new(false));
+    let feed = live::Feed::spawn(cap, capturing.clone());
+    let (mut number, mut stats, mut dropped_said) = (0u64, None, 0u32);
     loop {
-        if stop.load(Ordering::SeqCst)
+        let done = stop.load(Ordering::SeqCst)
             || deadline.is_some_and(|d| Instant::now() >= d)
-            || cli.count.is_some_and(|n| packets >= n)
-        {
-            break;
+            || cli.count.is_some_and(|n| packets >= n);
+        if done {
+            capturing.store(true, Ordering::SeqCst);
         }
-        match cap.next_packet() {
-            Ok(Some(p)) => {
-                packets += 1;
-                if let Some(issue) = analyzer.packet(&p) {
-                    eprintln!("wsdiag: warning: {}", issue.text);
+        let last = match feed.next(Duration::from_millis(50)) {
+            Some(batch) => {
+                for p in batch.packets(linktype, &mut number) {
+                    if cli.count.is_some_and(|n| packets >= n) {
+                        break;
+                    }
+                    packets += 1;
+                    if let Some(issue) = analyzer.packet(&p) {
+                        eprintln!("wsdiag: warning: {}", issue.text);
+                    }
                 }
+                if let Some(e) = &batch.error {
+                    eprintln!("wsdiag: capture error: {e}");
+                }
+                stats = batch.stats.or(stats);
+                let last = batch.last;
+                feed.give_back(batch);
+                last
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => {
-                eprintln!("wsdiag: capture error: {e}");
-                break;
+            None => false,
+        };
+        if let Some(s) = stats
+            && s.dropped.saturating_add(s.if_dropped) > dropped_said
+        {
+            // Said when it happens, in the output itself: connections may be cut from here on.
+            let all = s.dropped.saturating_add(s.if_dropped);
+            let line = format!(
+                "libpcap dropped {} packet(s) ({all} in all, {} received): the analysis fell behind; connections open meanwhile may be judged on missing packets (--buffer-size, a narrower -f filter)",
+                all - dropped_said,
+                s.received
+            );
+            if cli.ndjson {
+                eprintln!("wsdiag: warning: {line}");
+            } else {
+                writeln!(out, "! {line}")?;
             }
+            dropped_said = all;
         }
-        if last_tick.elapsed() >= Duration::from_millis(200) {
+        if last_tick.elapsed() >= Duration::from_millis(200) || last {
             last_tick = Instant::now();
             for k in &mut keylogs {
                 k.poll(&mut analyzer);
@@ -138,10 +172,12 @@ pub fn run(args: &[OsString]) -> anyhow::Result<ExitCode> {
             for tl in analyzer.drain() {
                 emit(conclude.conclude(tl).0, cli.ndjson, &fail_on, &mut out, &mut failed)?;
             }
+            out.flush()?;
+        }
+        if last {
+            break;
         }
     }
-    cap.flush();
-    let stats = cap.stats();
     let mut rest = Vec::new();
     analyzer.finish(|tl| rest.extend(conclude.conclude(tl).0));
     rest.sort_by_key(|c| c.id);

@@ -42,7 +42,13 @@ fn is_permission(e: &pcap::Error) -> bool {
 
 impl LiveCapture {
     /// Opens `iface` with an optional BPF filter; `write` saves every packet read.
-    pub fn open(iface: &str, filter: Option<&str>, snaplen: i32, write: Option<&Path>) -> Result<Self, LiveError> {
+    pub fn open(
+        iface: &str,
+        filter: Option<&str>,
+        snaplen: i32,
+        buffer_mib: i32,
+        write: Option<&Path>,
+    ) -> Result<Self, LiveError> {
         let err = |e: pcap::Error| {
             if is_permission(&e) {
                 LiveError::Permission { iface: iface.into(), detail: e.to_string() }
@@ -58,7 +64,7 @@ impl LiveCapture {
             // slot, so a burst overflows the ring at once. Blocks are handed over when full or
             // after the timeout instead.
             .timeout(50)
-            .buffer_size(32 << 20)
+            .buffer_size(buffer_mib.saturating_mul(1 << 20))
             .open()
             .map_err(err)?;
         // Non-blocking: an idle interface must not stop the caller from noticing a signal or
@@ -115,6 +121,135 @@ impl LiveCapture {
         if let Some(s) = self.save.as_mut() {
             let _ = s.flush();
         }
+    }
+}
+
+/// Packets copied out of libpcap's ring by the capture thread, handed over together.
+pub struct Batch {
+    data: Vec<u8>,
+    /// (time, length on the wire, start in `data`, captured length) per packet.
+    index: Vec<(Timestamp, u32, usize, usize)>,
+    /// libpcap's counters when the batch was sent (at least every 200 ms).
+    pub stats: Option<LiveStats>,
+    /// The capture ended (a capture error, or asked to stop): this is the last batch.
+    pub last: bool,
+    pub error: Option<String>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            data: Vec::with_capacity(Feed::BYTES + 65_536),
+            index: Vec::with_capacity(Feed::PACKETS),
+            stats: None,
+            last: false,
+            error: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Its packets, numbered on from `*number`.
+    pub fn packets<'a>(&'a self, linktype: Linktype, number: &'a mut u64) -> impl Iterator<Item = Packet<'a>> + 'a {
+        self.index.iter().map(move |&(ts, orig_len, start, len)| {
+            *number += 1;
+            Packet { number: PacketNo(*number), ts, linktype, data: &self.data[start..start + len], orig_len }
+        })
+    }
+}
+
+/// A live capture read on a thread of its own, which only copies packets out of libpcap's
+/// ring into batches (so that the ring drains while the analysis runs on another core);
+/// batches come back to be filled again, so the steady state allocates nothing.
+pub struct Feed {
+    full: std::sync::mpsc::Receiver<Batch>,
+    free: std::sync::mpsc::Sender<Batch>,
+    pub linktype: Linktype,
+}
+
+impl Feed {
+    /// A batch is sent when it holds this many bytes or packets, or after [`Self::WAIT`].
+    const BYTES: usize = 256 << 10;
+    const PACKETS: usize = 2048;
+    const WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+    /// Batches in flight: with [`Self::BYTES`], 8 MiB between the capture and the analysis.
+    const POOL: usize = 32;
+
+    /// Starts the capture thread; it ends when `stop` is set, and sends a last batch.
+    pub fn spawn(mut cap: LiveCapture, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Feed {
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+        let linktype = cap.linktype;
+        let (full_tx, full) = std::sync::mpsc::sync_channel::<Batch>(Self::POOL);
+        let (free, free_rx) = std::sync::mpsc::channel::<Batch>();
+        for _ in 0..Self::POOL {
+            let _ = free.send(Batch::new());
+        }
+        std::thread::spawn(move || {
+            let mut stats_at = Instant::now();
+            let mut batch = free_rx.recv().unwrap_or_else(|_| Batch::new());
+            let mut since: Option<Instant> = None;
+            loop {
+                let stopping = stop.load(Ordering::Relaxed);
+                let mut idle = false;
+                if !stopping {
+                    match cap.next_packet() {
+                        Ok(Some(p)) => {
+                            let start = batch.data.len();
+                            batch.data.extend_from_slice(p.data);
+                            batch.index.push((p.ts, p.orig_len, start, p.data.len()));
+                            since.get_or_insert_with(Instant::now);
+                        }
+                        Ok(None) => idle = true,
+                        Err(e) => {
+                            batch.error = Some(e.to_string());
+                            batch.last = true;
+                        }
+                    }
+                }
+                let due_stats = stats_at.elapsed() >= Duration::from_millis(200);
+                let full_enough = batch.data.len() >= Self::BYTES || batch.index.len() >= Self::PACKETS;
+                let waited = since.is_some_and(|t| t.elapsed() >= Self::WAIT);
+                if stopping || batch.last || full_enough || waited || due_stats || (idle && !batch.is_empty()) {
+                    if due_stats || stopping || batch.last {
+                        stats_at = Instant::now();
+                        batch.stats = cap.stats();
+                    }
+                    batch.last |= stopping;
+                    let last = batch.last;
+                    if last {
+                        cap.flush();
+                    }
+                    let next = free_rx.recv().unwrap_or_else(|_| Batch::new());
+                    if full_tx.send(std::mem::replace(&mut batch, next)).is_err() || last {
+                        return;
+                    }
+                    since = None;
+                } else if idle {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        });
+        Feed { full, free, linktype }
+    }
+
+    /// The next batch, waiting up to `d`; None if none came.
+    pub fn next(&self, d: std::time::Duration) -> Option<Batch> {
+        self.full.recv_timeout(d).ok()
+    }
+
+    /// A batch read, back to the capture thread.
+    pub fn give_back(&self, mut b: Batch) {
+        b.data.clear();
+        b.index.clear();
+        b.stats = None;
+        let _ = self.free.send(b);
     }
 }
 
