@@ -22,8 +22,17 @@
 # For each: wall time (best of RUNS; tshark best of TSHARK_RUNS), GB/s (file bytes / wall),
 # packets/s, peak RSS (/usr/bin/time's "Maximum resident set size" of the best run), and the
 # ratios to tshark (the faster tshark row) and to tcpdump. Prints a markdown table.
-# If CAPTURE.fates.jsonl exists (written by make-large-capture.sh), wsdiag's verdicts are
-# checked connection by connection against what the client library saw.
+# If CAPTURE.fates.jsonl exists (written by make-large-capture.sh or make-short-capture.sh),
+# wsdiag's verdicts are checked connection by connection against what the client library saw:
+# wsdiag --ndjson is read line by line (a million connections' JSON report would not fit in
+# Python's memory), connections are matched by (client address if the fates record it, client
+# port, HTTP/2 stream) and, where such a key repeats, by order (k-th use ↔ k-th connection).
+#
+# Short connections: TSHARK_CAP=FILE runs the tshark rows on FILE instead of CAPTURE (a smaller
+# capture of the same load, e.g. short-100k.pcap for short-1m.pcap, when tshark would take too
+# long or too much memory on CAPTURE); the table says so, their GB/s are of FILE, and the
+# "speed vs tshark" ratios compare bytes per second (the same as connections per second when
+# the two captures have the same mix).
 #
 # wss: with KEYS=FILE (an NSS key log), or if CAPTURE.keys exists (written by
 # `TLS=1 make-large-capture.sh`), every wsdiag row gets `--keylog FILE` and a row without it is
@@ -43,7 +52,7 @@
 # Environment: WSDIAG (default: target/release/wsdiag of this repo), CPU=1, CPUS2=0,1, RUNS=3,
 # TSHARK_RUNS=1, GZIP=1 (0: skip the gzip row), TSHARK=1 (0: skip tshark), FRESH=1 (0: do not
 # drop the capture from the page cache before reading it in), KEYS (default CAPTURE.keys if it
-# exists).
+# exists), TSHARK_CAP (default CAPTURE).
 set -euo pipefail
 
 CAP=${1:?usage: e2e.sh CAPTURE [PORT]}
@@ -57,6 +66,7 @@ TSHARK_RUNS=${TSHARK_RUNS:-1}
 GZIP=${GZIP:-1}
 TSHARK=${TSHARK:-1}
 FRESH=${FRESH:-1}
+TSHARK_CAP=${TSHARK_CAP:-$CAP}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -89,6 +99,12 @@ fi
 
 size=$(stat -L -c %s "$CAP")
 packets=$(capinfos -M -c "$CAP" | awk -F': *' '/^Number of packets/ {print $2}')
+ts_size=$size ts_packets=$packets
+if [ "$TSHARK_CAP" != "$CAP" ]; then
+  [ -r "$TSHARK_CAP" ] || { echo "e2e.sh: cannot read $TSHARK_CAP" >&2; exit 2; }
+  ts_size=$(stat -L -c %s "$TSHARK_CAP")
+  ts_packets=$(capinfos -M -c "$TSHARK_CAP" | awk -F': *' '/^Number of packets/ {print $2}')
+fi
 # Into the page cache, from disk: every tool below reads from memory, and from the same state of
 # it. How pages came to be cached changes how fast they are read back: on this VM, `dd bs=128k`
 # of the benchmark capture took 0.21-0.22 s with the pages it happened to have, 0.14-0.18 s
@@ -126,6 +142,7 @@ run_once() {
   # read), so a run after tshark's half minute would otherwise read part of the file from disk.
   cat "$CAP" >/dev/null
   if [ "$GZIP" = 1 ]; then cat "$GZ" >/dev/null; fi
+  if [ "$TSHARK_CAP" != "$CAP" ]; then cat "$TSHARK_CAP" >/dev/null; fi
   t0=$(date +%s%N)
   if ! eval "/usr/bin/time -f '%U %S %M' -o \"\$TMP/time\" taskset -c \"\${JOB_CPUS[i]}\" ${JOB_CMD[i]}" \
       >/dev/null 2>"$TMP/err"; then
@@ -167,7 +184,7 @@ if [ "$GZIP" = 1 ]; then
 fi
 job "tcpdump -r (bare libpcap read)" "$size" "$packets" "$RUNS" tcpdump -r "$CAP" -w /dev/null
 if [ "$TSHARK" = 1 ]; then
-  TS=(tshark -r "$CAP" -o tcp.reassemble_out_of_order:TRUE)
+  TS=(tshark -r "$TSHARK_CAP" -o tcp.reassemble_out_of_order:TRUE)
   if [ -n "$KEYS" ]; then
     TS+=(-o "tls.keylog_file:$KEYS" -d "tcp.port==$PORT,tls")
     # HTTP/1.1 inside TLS on the odd port; h2 is chosen by ALPN
@@ -177,8 +194,10 @@ if [ "$TSHARK" = 1 ]; then
   else
     TS+=(-d "tcp.port==$PORT,http")
   fi
-  job "tshark -Y $TS_FILTER" "$size" "$packets" "$TSHARK_RUNS" "${TS[@]}" -Y "$TS_FILTER"
-  job "tshark -Y $TS_FILTER -T fields" "$size" "$packets" "$TSHARK_RUNS" \
+  TS_NOTE=
+  if [ "$TSHARK_CAP" != "$CAP" ]; then TS_NOTE=" (on $(basename "$TSHARK_CAP"))"; fi
+  job "tshark -Y $TS_FILTER$TS_NOTE" "$ts_size" "$ts_packets" "$TSHARK_RUNS" "${TS[@]}" -Y "$TS_FILTER"
+  job "tshark -Y $TS_FILTER -T fields$TS_NOTE" "$ts_size" "$ts_packets" "$TSHARK_RUNS" \
     "${TS[@]}" -Y "$TS_FILTER" -T fields -e frame.number
 fi
 maxruns=$(printf '%s\n' "${JOB_RUNS[@]}" | sort -n | tail -1)
@@ -199,21 +218,26 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # --- the table -----------------------------------------------------------------------------
 echo
 echo "Capture: \`$(basename "$CAP")\`, $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f", s / 1e9}') GB), $packets packets$([ "$GZIP" = 1 ] && echo ", gzip -1: $gzsize bytes")$([ -n "$KEYS" ] && echo ", key log \`$(basename "$KEYS")\` ($(wc -l <"$KEYS") lines; wsdiag \`--keylog\`, tshark \`-o tls.keylog_file\`)"). One core (\`taskset -c $CPU\`) unless the row says two cores (\`taskset -c $CPUS2\`), file in the page cache, output to /dev/null; best wall time of $RUNS runs (tshark: of $TSHARK_RUNS), the runs interleaved; CPU = user + sys of that run; GB/s and packets/s from the wall time, GB per CPU-s from the CPU time (steadier when the machine is busy); the ratios compare wall times."
+if [ "$TSHARK" = 1 ] && [ "$TSHARK_CAP" != "$CAP" ]; then
+  echo
+  echo "The tshark rows read \`$(basename "$TSHARK_CAP")\` ($ts_size bytes, $ts_packets packets) instead: their GB/s are of that file, and \"speed vs tshark\" compares bytes per second."
+fi
 echo
-awk -F'|' -v ts=1 '
+awk -F'|' -v tsother="$([ "$TSHARK_CAP" != "$CAP" ] && echo 1)" '
+  # ratios of rates (bytes per second): for rows on the same bytes, the ratio of wall times;
+  # rows reading the capture twice, or tshark on TSHARK_CAP, compare per byte
   { name[NR] = $1; wall[NR] = $2; rss[NR] = $3; bytes[NR] = $4; pk[NR] = $5; cmd[NR] = $6; cpu[NR] = $7
-    if ($1 ~ /^tshark/ && (tshark == "" || $2 < tshark)) tshark = $2
-    if ($1 ~ /^tcpdump/) tcpdump = $2 }
+    rate[NR] = $4 / $2
+    if ($1 ~ /^tshark/ && (tshark == "" || rate[NR] > tshark)) tshark = rate[NR]
+    if ($1 ~ /^tcpdump/) tcpdump = rate[NR] }
   END {
     print "| run | wall (s) | CPU (s) | GB/s | GB per CPU-s | M packets/s | peak RSS (MiB) | speed vs tshark | time vs tcpdump -r |"
     print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for (i = 1; i <= NR; i++) {
-      vt = (tshark == "" ? "–" : sprintf("%.1f× faster", tshark / wall[i]))
-      if (name[i] ~ /^tshark/) vt = (wall[i] == tshark ? "1×" : sprintf("%.2f×", tshark / wall[i]))
-      # rows reading the capture twice compare per byte
-      scale = bytes[i] / bytes[1]
-      vd = (tcpdump == "" ? "–" : sprintf("%.2f×", wall[i] / scale / tcpdump))
-      if (name[i] ~ /twice/) vt = (tshark == "" ? "–" : sprintf("%.1f× faster (per byte)", tshark * scale / wall[i]))
+      vt = (tshark == "" ? "–" : sprintf("%.1f× faster", rate[i] / tshark))
+      if (name[i] ~ /^tshark/) vt = (rate[i] == tshark ? "1×" : sprintf("%.2f×", rate[i] / tshark))
+      vd = (tcpdump == "" ? "–" : sprintf("%.2f×", tcpdump / rate[i]))
+      if (name[i] ~ /twice/ || (tsother && name[i] !~ /^tshark/)) vt = (tshark == "" ? "–" : sprintf("%.1f× faster (per byte)", rate[i] / tshark))
       printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", name[i], wall[i], cpu[i], bytes[i] / wall[i] / 1e9, bytes[i] / cpu[i] / 1e9,
         pk[i] / wall[i] / 1e6, rss[i] / 1024, vt, vd
     }
@@ -230,16 +254,29 @@ echo
 # --- verdicts against what the generator did ------------------------------------------------
 FATES=$CAP.fates.jsonl
 if [ -r "$FATES" ]; then
-  "$WSDIAG" "${KEYLOG[@]}" --json "$CAP" >"$TMP/report.json"
   echo
-  python3 - "$FATES" "$TMP/report.json" <<'EOF'
+  cat >"$TMP/check.py" <<'EOF'
 import collections, json, sys
 fates = [json.loads(l) for l in open(sys.argv[1])]
-report = json.load(open(sys.argv[2]))
+# the fates of make-short-capture.sh name the client address (it uses several)
+with_ip = any("client_ip" in f for f in fates[:1])
+# wsdiag --ndjson on stdin, one connection per line; only what the check needs is kept
+SLIM = ("id", "client", "first_packet", "transport", "verdict", "tls")
+conns = []
+for line in sys.stdin:
+    c = json.loads(line)
+    if c.get("type") != "connection":
+        continue
+    slim = {k: c.get(k) for k in SLIM}
+    slim["status"] = ((c.get("handshake") or {}).get("response") or {}).get("status")
+    v = c["verdict"]
+    slim["verdict"] = {k: v.get(k) for k in ("kind", "client_sees", "summary")}
+    conns.append(slim)
+by_verdict = collections.Counter(c["verdict"]["kind"] for c in conns)
 expected = {  # fate -> (verdict kind, client_sees)
     "bulk": ("clean_close", 1000), "deflate": ("clean_close", 1000),
     "close4001": ("clean_close", 4001), "close1011": ("clean_close", 1011),
-    "reject": ("handshake_rejected", 1006),
+    "reject": ("handshake_rejected", 1006), "notfound": ("handshake_rejected", 1006),
     "terminate": ("server_abort", 1006), "terminate-rst": ("server_abort", 1006),
     "vanish": ("client_abort", None), "vanish-rst": ("client_abort", None),  # null or 1006
     "idle": ("idle_timeout", 1006), "open": ("still_open", None),
@@ -248,29 +285,36 @@ expected = {  # fate -> (verdict kind, client_sees)
 }
 # The kernel reuses client ports: match the k-th use of a port in the generator's order (seq)
 # with the k-th connection from that port in the capture (by first packet).
-# HTTP/2: the key is (client port, stream id); HTTP/1.1: (client port, None).
+# HTTP/2: the key is (client port, stream id); HTTP/1.1: (client port, None). With several
+# client addresses (make-short-capture.sh) the address leads the key.
+def ckey(c):
+    ip, port = c["client"].rsplit(":", 1)
+    return (ip.strip("[]") if with_ip else None, int(port), c["transport"]["stream"])
+def fkey(f):
+    return (f.get("client_ip"), f["client_port"], f.get("stream"))
 by_port = collections.defaultdict(list)
-for c in sorted(report["connections"], key=lambda c: c["first_packet"]):
-    by_port[(int(c["client"].rsplit(":", 1)[1]), c["transport"]["stream"])].append(c)
+for c in sorted(conns, key=lambda c: c["first_packet"]):
+    by_port[ckey(c)].append(c)
 gen_by_port = collections.defaultdict(list)
 for f in sorted(fates, key=lambda f: f["seq"]):
-    gen_by_port[(f["client_port"], f.get("stream"))].append(f)
+    gen_by_port[fkey(f)].append(f)
 pairs = []
 for port, fs in gen_by_port.items():
     cs = by_port.get(port, [])
     for k, f in enumerate(fs):
         pairs.append((f, cs[k] if k < len(cs) and len(cs) == len(fs) else None, len(cs)))
 reused = sum(1 for fs in gen_by_port.values() if len(fs) > 1)
-print("wsdiag summary.by_verdict:", json.dumps(report["summary"]["by_verdict"], sort_keys=True))
+print("wsdiag verdicts (--ndjson):", json.dumps(dict(sorted(by_verdict.items()))))
 gen = collections.Counter(expected[f["fate"]][0] for f in fates)
 print("generator's fates as verdicts:", json.dumps(dict(sorted(gen.items()))))
-print(f"{len(fates)} connections made, {len(report['connections'])} reported; {reused} client ports were used twice or more")
+what = "client (address, port) pairs" if with_ip else "client ports"
+print(f"{len(fates)} connections made, {len(conns)} reported; {reused} {what} were used twice or more")
 bad = collections.Counter()
 examples = {}
 for f, c, ncap in pairs:
     kind, sees = expected[f["fate"]]
     if c is None:
-        got = f"{ncap} connections with client port {f['client_port']} in the capture, {len(gen_by_port[(f['client_port'], f.get('stream'))])} made"
+        got = f"{ncap} connections from client {f.get('client_ip') or ''}:{f['client_port']} in the capture, {len(gen_by_port[fkey(f)])} made"
     else:
         v = c["verdict"]
         if kind == "client_abort":
@@ -278,7 +322,7 @@ for f, c, ncap in pairs:
         else:
             ok = v["kind"] == kind and v["client_sees"] == sees
         if kind == "handshake_rejected":
-            ok = ok and ((c.get("handshake") or {}).get("response") or {}).get("status") == 403
+            ok = ok and c["status"] == (404 if f["fate"] == "notfound" else 403)
         if ok:
             continue
         got = f"{v['kind']} client_sees={v['client_sees']} (id {c['id']}: {v['summary']})"
@@ -313,4 +357,5 @@ else:
     for (fate, got), n in bad.most_common():
         print(f"  {n:5d}  fate {fate} (expected {expected[fate][0]}): {examples[(fate, got)]}")
 EOF
+  "$WSDIAG" ${KEYLOG[@]+"${KEYLOG[@]}"} --ndjson "$CAP" | python3 "$TMP/check.py" "$FATES"
 fi

@@ -60,60 +60,10 @@ TLS=${TLS:-0}
 H2=${H2:-0}
 WORK=$(mktemp -d)
 
-# --- install what is missing -------------------------------------------------------------
-missing=()
-command -v tcpdump >/dev/null || missing+=(tcpdump)
-command -v ethtool >/dev/null || missing+=(ethtool)
-command -v ip >/dev/null || missing+=(iproute2)
-command -v capinfos >/dev/null || missing+=(tshark)
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-command -v taskset >/dev/null || missing+=(util-linux)
-if [ "$TLS" = 1 ]; then command -v openssl >/dev/null || missing+=(openssl); fi
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-if [ ! -d "$PEERS/node_modules/ws" ]; then
-  (cd "$PEERS" && npm ci --no-audit --no-fund --silent)
-fi
-
-# --- namespaces ----------------------------------------------------------------------------
-SRV_PID= CLI_PID= DUMP_PID=
-cleanup() {
-  for p in $DUMP_PID $CLI_PID $SRV_PID; do
-    kill "$p" 2>/dev/null || true
-  done
-  sleep 0.2
-  for p in $DUMP_PID $CLI_PID $SRV_PID; do
-    kill -9 "$p" 2>/dev/null || true
-  done
-  ip netns del $NS_S 2>/dev/null || true
-  ip netns del $NS_C 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip netns del $NS_S 2>/dev/null || true
-ip netns del $NS_C 2>/dev/null || true
-ip netns add $NS_S
-ip netns add $NS_C
-ip link add $IF_S netns $NS_S type veth peer name $IF_C netns $NS_C
-for side in "$NS_S $IF_S $IP_S" "$NS_C $IF_C $IP_C"; do
-  set -- $side
-  ip -n "$1" link set lo up
-  ip -n "$1" link set "$2" mtu 1500
-  ip -n "$1" addr add "$3/30" dev "$2"
-  ip -n "$1" link set "$2" up
-  # no segmentation or coalescing offloads: what tcpdump sees is what an Ethernet link carries;
-  # checksums computed in software, so the capture's checksums are right
-  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off >/dev/null 2>&1 ||
-    ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null
-done
-ip netns exec $NS_C sysctl -qw net.ipv4.ip_local_port_range="10000 60999"
-ip netns exec $NS_S sysctl -qw net.core.somaxconn=4096
+# --- install what is missing, namespaces -------------------------------------------------
+. "$HERE/lib-capture.sh"
+if [ "$TLS" = 1 ]; then cap_install_missing openssl; else cap_install_missing; fi
+cap_namespaces
 
 # --- server, recorder, client --------------------------------------------------------------
 SCHEME=ws
@@ -136,19 +86,9 @@ if [ "$TLS" = 1 ]; then
   SRV_ENV=(TLS_KEY="$WORK/key.pem" TLS_CERT="$WORK/cert.pem" TLS_KEYLOG="$KEYS"
     TLS_CIPHERS="${TLS_CIPHERS:-}")
 fi
-ip netns exec $NS_S env "${SRV_ENV[@]}" taskset -c "$CPU" node "${SERVER[@]}" $IP_S "$PORT" \
-  >"$WORK/server.log" 2>&1 &
-SRV_PID=$!
-for _ in $(seq 100); do grep -q '^listening' "$WORK/server.log" && break; sleep 0.1; done
-grep -q '^listening' "$WORK/server.log" || { cat "$WORK/server.log"; echo "server did not start" >&2; exit 1; }
+cap_start_server ${SRV_ENV[@]+"${SRV_ENV[@]}"} -- "${SERVER[@]}" $IP_S "$PORT"
 
-rm -f "$OUT"
-ip netns exec $NS_S taskset -c "$CPU" tcpdump -i $IF_S -n -B 65536 --immediate-mode \
-  -w "$OUT" "tcp port $PORT" 2>"$WORK/tcpdump.log" &
-DUMP_PID=$!
-for _ in $(seq 100); do grep -q 'listening on' "$WORK/tcpdump.log" && break; sleep 0.1; done
-grep -q 'listening on' "$WORK/tcpdump.log" || { cat "$WORK/tcpdump.log"; echo "tcpdump did not start" >&2; exit 1; }
-sleep 0.5
+cap_start_tcpdump "$OUT"
 
 start=$(date +%s.%N)
 ip netns exec $NS_C env TLS_CIPHERS="${TLS_CIPHERS:-}" taskset -c "$CPU" node "${CLIENT[@]}" \
@@ -160,18 +100,10 @@ while ! grep -qs '^HOLDING' "$WORK/client.log"; do
 done
 end=$(date +%s.%N)
 sleep 0.5                       # let the last FINs and ACKs through
-kill -INT $DUMP_PID
-wait $DUMP_PID || true
-DUMP_PID=
-kill $CLI_PID; wait $CLI_PID 2>/dev/null || true; CLI_PID=
-kill $SRV_PID; wait $SRV_PID 2>/dev/null || true; SRV_PID=
-sed -n '/^client tally/,$p' "$WORK/client.log"
-grep '^server tally' "$WORK/server.log" || true
+cap_stop
 
 # --- report --------------------------------------------------------------------------------
-cat "$WORK/tcpdump.log" | grep -E 'captured|received|dropped' || true
-drops=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$WORK/tcpdump.log")
-ifdrops=$(sed -n 's/^\([0-9]*\) packets dropped by interface.*/\1/p' "$WORK/tcpdump.log")
+cap_drops
 size=$(stat -c %s "$OUT")
 packets=$(capinfos -M -c "$OUT" | awk -F': *' '/^Number of packets/ {print $2}')
 syns=$(tcpdump -n -r "$OUT" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 2>/dev/null | wc -l)
@@ -203,8 +135,4 @@ if s:
 for (version, cipher), n in sorted(s.items(), key=lambda kv: -kv[1]):
     print(f"  {n:6d}  {version} {cipher}")
 EOF
-if [ "${drops:-0}" != 0 ] || [ "${ifdrops:-0}" != 0 ]; then
-  echo "WARNING: tcpdump dropped packets: ${drops:-?} by the kernel, ${ifdrops:-?} by the interface" >&2
-  exit 1
-fi
-echo "drops:       0 (tcpdump: 0 dropped by the kernel, 0 by the interface)"
+cap_check_drops

@@ -13,6 +13,13 @@
 //                     TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256 in turn (seq % 3);
 //                     unset: Node's defaults
 //   TLS_SNI=bench     wss only: the server name sent (Node sends none for an IP address)
+//   SHORT=0           1: short connections (make-short-capture.sh): each sends one text (two for
+//                     "idle" and "open"), waits for the echo and ends by its fate; the mix is
+//                     SHORT_SHARES below (no deflate), plus 404s ("notfound")
+//   CLIENT_ADDRS      source addresses, "A.B.C.D-E" (a range of the last byte) or a comma list;
+//                     connection seq uses address (seq - 1) % count (`localAddress`), so that a
+//                     million connections do not run out of ephemeral ports. Unset: the kernel's
+//                     choice. Each record gains "client_ip" (the socket's local address).
 // With a wss:// URL_BASE the certificate is not checked (rejectUnauthorized: false) and each
 // record gains "tls": {"version", "cipher"} as the client's TLS socket reported them.
 // Every message is echoed by the server and the client waits for the echo before sending the
@@ -51,8 +58,31 @@ const SHARES = [
   ['idle', 0.008],           // a few messages, 1.3 s of silence, server destroys the socket
   ['open', 0.008],           // a few messages, still open when the capture stops
 ];
+// SHORT=1: one-message connections; most clean closes, the rest the usual fates.
+const SHORT_SHARES = [
+  ['reject', 0.05],          // 403
+  ['notfound', 0.01],        // 404
+  ['terminate', 0.03],
+  ['terminate-rst', 0.02],
+  ['vanish', 0.03],
+  ['vanish-rst', 0.02],
+  ['close4001', 0.03],
+  ['close1011', 0.03],
+  ['idle', 0.002],           // 1.3 s of silence, then the server destroys the socket
+  ['open', 0.0005],
+];
+const SHORT = process.env.SHORT === '1';
+function addrs(spec) {
+  if (!spec) return [];
+  const m = /^(\d+\.\d+\.\d+\.)(\d+)-(\d+)$/.exec(spec);
+  if (!m) return spec.split(',');
+  const out = [];
+  for (let i = Number(m[2]); i <= Number(m[3]); i++) out.push(m[1] + i);
+  return out;
+}
+const ADDRS = addrs(process.env.CLIENT_ADDRS);
 const { plan: makePlan, messages } = load();
-const plan = makePlan(CONNS, SHARES);
+const plan = makePlan(CONNS, SHORT ? SHORT_SHARES : SHARES);
 
 const results = [];
 const held = [];
@@ -67,6 +97,7 @@ function run(seq, fate) {
     seq, fate, path, client_port: null, status: null, close_code: null, close_reason: null,
     error: null, sent: { binary: 0, text: 0 }, echoed: 0, t_open: null,
   };
+  if (ADDRS.length) rec.client_ip = null;
   results.push(rec);
   return new Promise((resolve) => {
     let done = false;
@@ -75,6 +106,7 @@ function run(seq, fate) {
       perMessageDeflate: fate === 'deflate' ? { threshold: 0 } : false,
       handshakeTimeout: 20000,
     };
+    if (ADDRS.length) opts.localAddress = ADDRS[(seq - 1) % ADDRS.length];
     if (TLS) {
       rec.tls = null;
       Object.assign(opts, tlsOptions(seq));
@@ -82,6 +114,7 @@ function run(seq, fate) {
     const ws = new WebSocket(base + path, opts);
     ws.on('unexpected-response', (req, res) => {
       rec.client_port = req.socket.localPort;
+      if (ADDRS.length) rec.client_ip = req.socket.localAddress;
       if (TLS) rec.tls = tlsInfo(req.socket);
       rec.status = res.statusCode;
       res.resume();
@@ -96,6 +129,7 @@ function run(seq, fate) {
     });
     ws.on('open', () => {
       rec.client_port = ws._socket.localPort;
+      if (ADDRS.length) rec.client_ip = ws._socket.localAddress;
       if (TLS) rec.tls = tlsInfo(ws._socket);
       rec.t_open = Date.now();
       send();
@@ -123,8 +157,8 @@ async function main() {
     })());
   }
   await Promise.all(workers);
-  for (const r of results) {
-    if (r.fate === 'open') r.still_open = held.some((ws) => ws._socket && ws._socket.localPort === r.client_port && ws.readyState === WebSocket.OPEN);
+for (const r of results) {
+    if (r.fate === 'open') r.still_open = held.some((ws) => ws._socket && ws._socket.localPort === r.client_port && (!r.client_ip || ws._socket.localAddress === r.client_ip) && ws.readyState === WebSocket.OPEN);
   }
   report(fatesOut, results, held.length);
 }

@@ -52,8 +52,14 @@ function load() {
   }
 
   // The messages one WebSocket sends, in order: [isBinary, payload]
+  // SHORT=1 (make-short-capture.sh): one text of 20-400 bytes, two for "open" and "idle".
   function messages(fate) {
     const out = [];
+    if (process.env.SHORT === '1') {
+      const k = fate === 'open' || fate === 'idle' ? 2 : 1;
+      for (let i = 0; i < k; i++) out.push([false, text(randint(20, 400))]);
+      return out;
+    }
     let nbin; let ntext; let textLen = 400;
     switch (fate) {
       case 'bulk': nbin = randint(BIN_MIN, BIN_MAX); ntext = randint(4, 12); break;
@@ -90,7 +96,13 @@ function echoLoop(ws, rec, msgs, lastEcho) {
 // The client's report: one JSON line per WebSocket to fatesOut, a tally of fates on stdout, then
 // "HOLDING N open" (what make-large-capture.sh waits for).
 function report(fatesOut, results, held) {
-  require('fs').writeFileSync(fatesOut, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  // in pieces: a million records would not fit in one string
+  const fs = require('fs');
+  const fd = fs.openSync(fatesOut, 'w');
+  for (let i = 0; i < results.length; i += 10000) {
+    fs.writeSync(fd, results.slice(i, i + 10000).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  }
+  fs.closeSync(fd);
   const tally = {};
   for (const r of results) {
     const k = `${r.fate} status=${r.status} close=${r.close_code}`;

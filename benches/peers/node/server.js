@@ -4,6 +4,7 @@
 //   /bulk, /vanish, /vanish-rst, /open   echo every message (the client decides how it ends)
 //   /deflate                             echo; permessage-deflate accepted (the client offers it)
 //   /reject                              verifyClient refuses: HTTP 403, no upgrade
+//   /notfound                            verifyClient refuses: HTTP 404, no upgrade
 //   /terminate?n=N                       echo N-1 messages, on the Nth: ws.terminate()
 //                                        (socket destroyed, FIN, no Close frame)
 //   /terminate-rst?n=N                   as above but socket.resetAndDestroy(): RST, no Close
@@ -64,6 +65,9 @@ const wss = new WebSocketServer({
     if (info.req.url.startsWith('/reject')) {
       count('rejected_403');
       cb(false, 403, 'Forbidden');
+    } else if (info.req.url.startsWith('/notfound')) {
+      count('rejected_404');
+      cb(false, 404, 'Not Found');
     } else {
       cb(true);
     }
