@@ -39,62 +39,71 @@ pub struct Request {
     pub upgrade: bool,
 }
 
-/// The upgrade requests of the last [`PAIR_WINDOW_NS`], by the address they were sent to and
-/// their path.
+/// Where a front leg's request went: the proxy's address and the path (hashed: no allocation
+/// per request).
+type Key = (IpAddr, u64);
+
+fn key(ip: IpAddr, path: &str) -> Key {
+    use std::hash::BuildHasher;
+    (ip, foldhash::fast::FixedState::with_seed(0).hash_one(path))
+}
+
+/// The upgrade requests of the last [`PAIR_WINDOW_NS`] not yet relayed, by the address they
+/// were sent to and their path, each key's in the order they came.
 #[derive(Debug, Default)]
 pub struct Legs {
-    recent: HashMap<(IpAddr, Box<str>), Vec<Front>>,
+    recent: HashMap<Key, VecDeque<Front>>,
     /// The keys in the order their requests came, to forget them.
-    order: VecDeque<(i64, (IpAddr, Box<str>))>,
+    order: VecDeque<(i64, Key)>,
     len: usize,
 }
 
 impl Legs {
     /// A request for `path`: notes it when it asks to upgrade, and returns the front leg this
     /// connection relays when its client is a proxy that just received an upgrade request for
-    /// the same path (a proxy that drops `Upgrade` relays it as a plain request).
+    /// the same path (a proxy that drops `Upgrade` relays it as a plain request). A front leg
+    /// is relayed once: the earliest one not yet taken is taken, as
+    /// [`crate::diagnose::across::proxy_pairs`] pairs them, so a lookup looks at the few
+    /// requests of the window that could still be relayed, not at every one.
     pub fn request(&mut self, r: &Request, path: &str) -> Option<NonZeroU64> {
         self.forget(r.at);
-        let front = self.recent.get(&(r.client.ip(), Box::from(path))).and_then(|fronts| {
-            fronts
-                .iter()
-                .filter(|f| {
-                    f.server != r.server
-                        && f.id.get() != r.id
-                        && f.request < r.start
-                        && r.start.saturating_sub(f.start) <= PAIR_WINDOW_NS
-                })
-                .min_by_key(|f| f.request)
-                .map(|f| f.id)
-        });
-        if let (true, Some(id)) = (r.upgrade, NonZeroU64::new(r.id)) {
-            let key = (r.server.ip(), Box::from(path));
-            self.recent.entry(key.clone()).or_default().push(Front {
-                id,
-                server: r.server,
-                start: r.start,
-                request: r.at,
+        let mut front = None;
+        if let Some(fronts) = self.recent.get_mut(&key(r.client.ip(), path)) {
+            let found = fronts.iter().position(|f| {
+                f.server != r.server
+                    && f.id.get() != r.id
+                    && f.request < r.start
+                    && r.start.saturating_sub(f.start) <= PAIR_WINDOW_NS
             });
-            self.order.push_back((r.at, key));
+            if let Some(i) = found {
+                front = fronts.remove(i).map(|f| f.id);
+                self.len -= 1;
+            }
+        }
+        if let (true, Some(id)) = (r.upgrade, NonZeroU64::new(r.id)) {
+            let k = key(r.server.ip(), path);
+            self.recent.entry(k).or_default().push_back(Front { id, server: r.server, start: r.start, request: r.at });
+            self.order.push_back((r.at, k));
             self.len += 1;
         }
         front
     }
 
-    /// Forgets the requests older than the window before `now`, and the oldest past the cap.
+    /// Forgets the requests older than the window before `now`, and the oldest past the cap
+    /// (each key's come in order: its oldest is at its front, unless it was taken).
     fn forget(&mut self, now: i64) {
-        while let Some((at, _)) = self.order.front() {
-            if now.saturating_sub(*at) <= PAIR_WINDOW_NS && self.len < MAX_RECENT {
+        while let Some(&(at, k)) = self.order.front() {
+            if now.saturating_sub(at) <= PAIR_WINDOW_NS && self.len < MAX_RECENT {
                 break;
             }
-            let Some((_, key)) = self.order.pop_front() else { break };
-            if let Some(fronts) = self.recent.get_mut(&key) {
-                if !fronts.is_empty() {
-                    fronts.remove(0);
+            self.order.pop_front();
+            if let Some(fronts) = self.recent.get_mut(&k) {
+                if fronts.front().is_some_and(|f| f.request <= at) {
+                    fronts.pop_front();
                     self.len -= 1;
                 }
                 if fronts.is_empty() {
-                    self.recent.remove(&key);
+                    self.recent.remove(&k);
                 }
             }
         }
@@ -202,10 +211,12 @@ mod tests {
         assert_eq!(legs.request(&req(3, "10.0.0.1:50001", "10.0.0.2:8080", 4 * MS, 5 * MS), "/chat"), None);
         // Another path, or a connection that began before the request, is not relayed.
         assert_eq!(legs.request(&req(4, "10.0.0.2:40001", "10.0.0.3:8765", 6 * MS, 7 * MS), "/other"), None);
-        // A proxy that drops `Upgrade` relays a plain request: still a back leg; a plain
-        // request is nobody's front leg.
+        // A proxy that drops `Upgrade` relays a plain request: still a back leg (of #3: #1 was
+        // taken by #2, a front leg is relayed once); a plain request is nobody's front leg.
         let plain = Request { upgrade: false, ..req(5, "10.0.0.2:40002", "10.0.0.3:8765", 8 * MS, 9 * MS) };
-        assert_eq!(legs.request(&plain, "/chat").map(NonZeroU64::get), Some(1));
+        assert_eq!(legs.request(&plain, "/chat").map(NonZeroU64::get), Some(3));
+        let again = Request { upgrade: false, ..req(6, "10.0.0.2:40003", "10.0.0.3:8765", 10 * MS, 11 * MS) };
+        assert_eq!(legs.request(&again, "/chat"), None, "every front leg taken");
         let mut legs = Legs::default();
         let plain = Request { upgrade: false, ..req(1, "10.0.0.1:50000", "10.0.0.2:8080", 0, MS) };
         legs.request(&plain, "/chat");

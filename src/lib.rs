@@ -79,6 +79,13 @@ impl Flow {
         }
     }
 
+    fn id(&self) -> u64 {
+        match self {
+            Flow::Syn(s) => s.id,
+            Flow::Conn(c) => c.tcp.id,
+        }
+    }
+
     fn last_ts(&self) -> i64 {
         match self {
             Flow::Syn(s) => s.at.ts.0,
@@ -166,6 +173,9 @@ pub struct Analyzer {
     since_sweep: u64,
     /// Inputs started so far, and the place of the one being read: its capture (from 0) and
     /// its piece of it (from 1).
+    /// Connections torn down (both FINs, or a RST), in that order, as (id, slot): what a sweep
+    /// finishes once their linger has passed.
+    ended: std::collections::VecDeque<(u64, usize)>,
     /// Recent upgrade requests, to know a reverse proxy's back legs.
     legs: legs::Legs,
     /// engine.io sessions seen long-polling, to tie their WebSocket upgrade to them.
@@ -212,6 +222,7 @@ impl Analyzer {
             finished: Vec::new(),
             last_ts: i64::MIN,
             since_sweep: 0,
+            ended: std::collections::VecDeque::new(),
             legs: legs::Legs::default(),
             engineio: legs::EngineIo::default(),
             stop: None,
@@ -260,6 +271,7 @@ impl Analyzer {
         for slot in self.flows.slots() {
             self.finish_slot(slot);
         }
+        self.ended.clear();
         self.last_ts = i64::MIN;
         self.since_sweep = 0;
     }
@@ -403,7 +415,12 @@ impl Analyzer {
         if let Some(flow) = self.flows.slot_mut(slot) {
             let conn = flow.conn(conn_cfg, budget);
             let side = side_of(conn.a, seg.src);
+            let was_ended = conn.tcp.tcp_ended();
             conn.segment(side, seg, at, budget);
+            if !was_ended && conn.tcp.tcp_ended() {
+                // Finished once its linger has passed (sweep looks only at these).
+                self.ended.push_back((conn.tcp.id, slot));
+            }
             // Rare: a request was just read. Is its client a proxy relaying another?
             if let Some((uri, at, upgrade)) = conn.take_request() {
                 let uri = uri.to_string();
@@ -441,12 +458,33 @@ impl Analyzer {
         self.sweep(false);
     }
 
-    /// Finishes connections whose teardown is older than the linger time.
+    /// Finishes connections whose teardown is older than the linger time: those in `ended`,
+    /// in the order their teardowns came (never a scan of every live flow); one that had more
+    /// packets since waits its linger again.
     fn sweep(&mut self, all: bool) {
         let horizon = self.last_ts.saturating_sub(self.cfg.linger_ms.saturating_mul(1_000_000));
-        let done = self.flows.select(|f| all || f.ended_before(horizon));
-        for slot in done {
-            self.finish_slot(slot);
+        if all {
+            for slot in self.flows.select(|_| true) {
+                self.finish_slot(slot);
+            }
+            self.ended.clear();
+            return;
+        }
+        for _ in 0..self.ended.len() {
+            let Some(&(id, slot)) = self.ended.front() else { break };
+            let (mine, last) = match self.flows.slot_mut(slot) {
+                Some(f) if f.id() == id => (true, f.last_ts()),
+                _ => (false, i64::MIN),
+            };
+            if mine && last >= horizon {
+                // The oldest teardown still lingers: so do the later ones (near enough in
+                // order; a capture's clock can step back, then they wait a little longer).
+                break;
+            }
+            self.ended.pop_front();
+            if mine && self.flows.slot_mut(slot).is_some_and(|f| f.ended_before(horizon)) {
+                self.finish_slot(slot);
+            }
         }
     }
 
