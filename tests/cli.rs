@@ -685,3 +685,47 @@ fn brief_records_keep_their_keys_and_drop_the_prose() {
     let out = wsdiag().args(["--brief", "captures/runserver-404.pcap"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("`WSGIServer` answered"));
 }
+
+/// Grouped explanations account for every explained connection exactly once: per verdict
+/// kind, the counts of the patterns add up to the paragraphs `--each` writes, and the intro's
+/// total to all of them (every shipped capture at once: more than a screenful).
+#[test]
+fn every_explained_connection_is_in_exactly_one_pattern() {
+    let mut files: Vec<String> = std::fs::read_dir("captures")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.ends_with(".pcap"))
+        .collect();
+    files.sort();
+    let run = |each: bool| {
+        let mut cmd = wsdiag();
+        if each {
+            cmd.arg("--each");
+        }
+        String::from_utf8(cmd.args(&files).output().unwrap().stdout).unwrap()
+    };
+    let kinds = |line: &str| {
+        line.split_whitespace().find(|w| w.contains('_') || w.chars().all(|c| c.is_ascii_lowercase())).map(String::from)
+    };
+    let mut grouped: std::collections::BTreeMap<String, u64> = Default::default();
+    let text = run(false);
+    let mut total = 0;
+    for line in text.lines() {
+        if let Some((n, rest)) = line.split_once(" × ") {
+            let n: u64 = n.trim().parse().unwrap();
+            let kind = rest.split(|c: char| c == ':' || c == ' ' || c == ',').next().unwrap().to_string();
+            *grouped.entry(kind).or_default() += n;
+            total += n;
+        }
+    }
+    let intro = text.lines().find(|l| l.contains("connections need explaining")).unwrap();
+    assert!(intro.starts_with(&format!("{total} connections need explaining")), "{intro} vs {total}");
+    let mut each: std::collections::BTreeMap<String, u64> = Default::default();
+    for line in run(true).lines().filter(|l| l.starts_with('#') && l.contains("(outcome: ")) {
+        let kind = line.split("  ").nth(1).and_then(|k| kinds(k)).unwrap();
+        *each.entry(kind).or_default() += 1;
+    }
+    assert_eq!(grouped, each);
+    assert!(total > 12, "{total}: not enough to group");
+}

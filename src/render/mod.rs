@@ -183,8 +183,11 @@ pub fn pattern(c: &Connection) -> String {
     let mut t = c.verdict.kind.as_str().to_string();
     if let Some(r) = &c.handshake.response {
         t.push_str(format!(": {} {}", r.status, clean(&r.reason)).trim_end());
-        if let Some(sv) = &r.server {
-            t.push_str(&format!(" from {}", clean(sv)));
+        match (&r.server, r.software) {
+            (Some(sv), _) => t.push_str(&format!(" from {}", clean(sv))),
+            // Known by its signature (Daphne's refusals carry no Server field).
+            (None, Some(name)) => t.push_str(&format!(" from {name}")),
+            (None, None) => {}
         }
     } else if c.handshake.request.is_some() {
         t.push_str(": no answer");
