@@ -714,7 +714,7 @@ fn every_explained_connection_is_in_exactly_one_pattern() {
     for line in text.lines() {
         if let Some((n, rest)) = line.split_once(" × ") {
             let n: u64 = n.trim().parse().unwrap();
-            let kind = rest.split(|c: char| c == ':' || c == ' ' || c == ',').next().unwrap().to_string();
+            let kind = rest.split([':', ' ', ',']).next().unwrap().to_string();
             *grouped.entry(kind).or_default() += n;
             total += n;
         }
@@ -723,7 +723,7 @@ fn every_explained_connection_is_in_exactly_one_pattern() {
     assert!(intro.starts_with(&format!("{total} connections need explaining")), "{intro} vs {total}");
     let mut each: std::collections::BTreeMap<String, u64> = Default::default();
     for line in run(true).lines().filter(|l| l.starts_with('#') && l.contains("(outcome: ")) {
-        let kind = line.split("  ").nth(1).and_then(|k| kinds(k)).unwrap();
+        let kind = line.split("  ").nth(1).and_then(&kinds).unwrap();
         *each.entry(kind).or_default() += 1;
     }
     assert_eq!(grouped, each);

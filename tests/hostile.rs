@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::ipv4_tcp;
+use common::{Flow, ipv4_tcp};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -62,59 +62,27 @@ fn pcap_record(out: &mut Vec<u8>, ts_us: u64, data: &[u8], orig_len: u32) {
 }
 
 fn pcap(packets: &[(u64, Vec<u8>)]) -> Vec<u8> {
-    let mut v = pcap_header(RAW);
-    for (ts, p) in packets {
-        pcap_record(&mut v, *ts, p, p.len() as u32);
-    }
-    v
-}
-
-/// One TCP connection, built packet by packet with correct sequence numbers.
-struct Flow {
-    client: ([u8; 4], u16),
-    server: ([u8; 4], u16),
-    cseq: u32,
-    sseq: u32,
-    ts: u64,
-    packets: Vec<(u64, Vec<u8>)>,
+    common::pcap_raw(packets)
 }
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
-impl Flow {
-    fn new() -> Self {
-        Flow {
-            client: ([10, 0, 0, 1], 40000),
-            server: ([10, 0, 0, 2], 8000),
-            cseq: 1000,
-            sseq: 5000,
-            ts: 1_700_000_000_000_000,
-            packets: Vec::new(),
-        }
-    }
+/// The WebSocket connections the hostile tests build on.
+trait Connections {
+    fn one() -> Self;
+    fn websocket(extensions: Option<&str>) -> Self;
+    fn close(&mut self);
+    fn pcap(&self) -> Vec<u8>;
+}
 
-    fn push(&mut self, from_client: bool, seq: u32, flags: u8, payload: &[u8]) {
-        self.ts += 1000;
-        let (a, b, ack) =
-            if from_client { (self.client, self.server, self.sseq) } else { (self.server, self.client, self.cseq) };
-        self.packets.push((self.ts, ipv4_tcp(a.0, a.1, b.0, b.1, seq, ack, flags, payload)));
-    }
-
-    /// Sends `payload` in order from one side.
-    fn send(&mut self, from_client: bool, flags: u8, payload: &[u8]) {
-        let seq = if from_client { self.cseq } else { self.sseq };
-        self.push(from_client, seq, flags, payload);
-        let adv = payload.len() as u32 + u32::from(flags & 0x03 != 0);
-        if from_client {
-            self.cseq = self.cseq.wrapping_add(adv);
-        } else {
-            self.sseq = self.sseq.wrapping_add(adv);
-        }
+impl Connections for Flow {
+    fn one() -> Self {
+        Flow::new(([10, 0, 0, 1], 40000), ([10, 0, 0, 2], 8000), 1_700_000_000_000_000)
     }
 
     /// Three-way handshake, GET with Upgrade, 101 (with `extensions` agreed, if any).
     fn websocket(extensions: Option<&str>) -> Self {
-        let mut f = Flow::new();
+        let mut f = Flow::one();
         f.send(true, SYN, &[]);
         f.send(false, SYN | ACK, &[]);
         f.send(true, ACK, &[]);
@@ -729,7 +697,7 @@ fn pcapng_timestamps_at_the_ends_of_time() {
     v.extend(idb_with(6, -(1 << 62)));
     v.extend(idb_with(0, 0));
     for (i, iface) in [0u32, 1, 1].into_iter().enumerate() {
-        let mut f = Flow::new();
+        let mut f = Flow::one();
         f.client.1 += i as u16;
         f.send(true, SYN, &[]);
         f.send(false, SYN | ACK, &[]);
@@ -1033,7 +1001,7 @@ fn many_flows_with_partial_heads() {
     let pad = vec![b'a'; 1400];
     let mut ts = 1_700_000_000_000_000u64;
     for i in 0..FLOWS {
-        let mut fl = Flow::new();
+        let mut fl = Flow::one();
         fl.client = ([10, 1, (i >> 8) as u8, i as u8], 20000 + (i % 30000) as u16);
         fl.send(true, SYN, &[]);
         fl.send(false, SYN | ACK, &[]);

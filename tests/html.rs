@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::ipv4_tcp;
+use common::{Flow, pcap_raw};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -158,36 +158,18 @@ const FIN_ACK: u8 = 0x11;
 const RST: u8 = 0x04;
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
-/// One TCP connection's packets, with correct sequence numbers, at `ts` µs on.
-struct Flow {
-    client: ([u8; 4], u16),
-    server: ([u8; 4], u16),
-    cseq: u32,
-    sseq: u32,
-    ts: u64,
-    packets: Vec<(u64, Vec<u8>)>,
+/// Flows of synthetic connections: `new(n, ts)` gives connection `n` its own client address.
+trait Connections {
+    fn nth(n: u32, ts: u64) -> Self;
+    fn upgrade(&mut self, uri: &str, status: &str, server: &str);
+    fn close_frames(&mut self, code: u16);
+    fn fins(&mut self, client_first: bool);
 }
 
-impl Flow {
-    fn new(n: u32, ts: u64) -> Self {
+impl Connections for Flow {
+    fn nth(n: u32, ts: u64) -> Self {
         let client = ([10, 1, (n >> 16) as u8, (n >> 8) as u8], 20000 + (n % 40000) as u16);
-        Flow { client, server: ([10, 0, 0, 2], 8000), cseq: 1000, sseq: 5000, ts, packets: Vec::new() }
-    }
-
-    fn send(&mut self, from_client: bool, flags: u8, payload: &[u8]) {
-        self.ts += 1000;
-        let (a, b, seq, ack) = if from_client {
-            (self.client, self.server, self.cseq, self.sseq)
-        } else {
-            (self.server, self.client, self.sseq, self.cseq)
-        };
-        self.packets.push((self.ts, ipv4_tcp(a.0, a.1, b.0, b.1, seq, ack, flags, payload)));
-        let adv = payload.len() as u32 + u32::from(flags & 0x03 != 0);
-        if from_client {
-            self.cseq = self.cseq.wrapping_add(adv);
-        } else {
-            self.sseq = self.sseq.wrapping_add(adv);
-        }
+        Flow::new(client, ([10, 0, 0, 2], 8000), ts)
     }
 
     /// The three-way handshake and an upgrade request for `uri`, answered with `status`.
@@ -229,31 +211,17 @@ impl Flow {
 
 fn pcap(mut packets: Vec<(u64, Vec<u8>)>) -> Vec<u8> {
     packets.sort_by_key(|(ts, _)| *ts);
-    let mut v = Vec::with_capacity(packets.iter().map(|(_, p)| p.len() + 16).sum::<usize>() + 24);
-    v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&4u16.to_le_bytes());
-    v.extend_from_slice(&[0; 8]);
-    v.extend_from_slice(&262_144u32.to_le_bytes());
-    v.extend_from_slice(&101u32.to_le_bytes());
-    for (ts, p) in &packets {
-        v.extend_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
-        v.extend_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
-        v.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        v.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        v.extend_from_slice(p);
-    }
-    v
+    pcap_raw(&packets)
 }
 
 const T0: u64 = 1_700_000_000_000_000;
 
 /// Markup in the URI, the Host-less server name and a close: what a stranger's capture may hold.
 fn hostile_pcap() -> Vec<u8> {
-    let mut f = Flow::new(1, T0);
+    let mut f = Flow::nth(1, T0);
     f.upgrade("/<script>alert(1)</script>/\"'><img/x=1>", "403 <b>Forbidden</b>", "<script>alert(2)</script>");
     f.fins(false);
-    let mut g = Flow::new(2, T0 + 50_000);
+    let mut g = Flow::nth(2, T0 + 50_000);
     g.upgrade("/ok?token=</script><script>alert(3)</script>", "101 Switching Protocols", "x\"onmouseover=\"alert(4)");
     g.close_frames(4000);
     g.fins(false);
@@ -286,7 +254,7 @@ fn captured_markup_is_text() {
 fn many_pcap(n: u32) -> Vec<u8> {
     let mut packets = Vec::new();
     for i in 0..n {
-        let mut f = Flow::new(i + 1, T0 + u64::from(i) * 20_000);
+        let mut f = Flow::nth(i + 1, T0 + u64::from(i) * 20_000);
         match i % 10 {
             0..=5 => {
                 f.upgrade("/chat", "101 Switching Protocols", "demo/1");
