@@ -104,17 +104,7 @@ cap_stop
 
 # --- report --------------------------------------------------------------------------------
 cap_drops
-size=$(stat -c %s "$OUT")
-packets=$(capinfos -M -c "$OUT" | awk -F': *' '/^Number of packets/ {print $2}')
-syns=$(tcpdump -n -r "$OUT" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 2>/dev/null | wc -l)
-conns=$(wc -l <"$FATES")
-echo
-echo "capture:     $OUT"
-awk -v s="$size" 'BEGIN {printf "size:        %d bytes (%.2f GB)\n", s, s/1e9}'
-echo "packets:     $packets"
-echo "connections: $conns attempted by the client, $syns SYNs in the capture"
-awk -v a="$start" -v b="$end" 'BEGIN {printf "load time:   %.1f s\n", b-a}'
-echo "fates:       $FATES"
+cap_report
 if [ "$TLS" = 1 ]; then
   echo "key log:     $KEYS ($(wc -l <"$KEYS") lines, $(grep -c '^CLIENT_TRAFFIC_SECRET_0 ' "$KEYS") TLS 1.3 sessions, $(grep -c '^CLIENT_RANDOM ' "$KEYS") TLS 1.2)"
 fi

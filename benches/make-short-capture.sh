@@ -78,17 +78,7 @@ cap_stop
 
 # --- report --------------------------------------------------------------------------------
 cap_drops
-size=$(stat -c %s "$OUT")
-packets=$(capinfos -M -c "$OUT" | awk -F': *' '/^Number of packets/ {print $2}')
-syns=$(tcpdump -n -r "$OUT" 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn' 2>/dev/null | wc -l)
-conns=$(wc -l <"$FATES")
-echo
-echo "capture:     $OUT"
-awk -v s="$size" 'BEGIN {printf "size:        %d bytes (%.2f GB)\n", s, s/1e9}'
-echo "packets:     $packets"
-echo "connections: $conns attempted by the client, $syns SYNs in the capture"
-awk -v a="$start" -v b="$end" -v n="$conns" 'BEGIN {printf "load time:   %.1f s (%.0f connections/s)\n", b-a, n/(b-a)}'
-echo "fates:       $FATES"
+cap_report
 python3 - "$FATES" <<'EOF'
 import collections, json, sys
 c = collections.Counter()
