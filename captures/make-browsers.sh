@@ -62,7 +62,7 @@ browser_start() {
             --disable-background-networking --disable-component-update --disable-sync \
             --disable-popup-blocking --user-data-dir="$dir" "$(page_url "$port" "$mode")"
     else
-        cp "$BP/firefox-user.js" "$dir/user.js"
+        cat "$PEERS/tls/firefox-user.js" "$BP/firefox-user.js" >"$dir/user.js"
         bg browser env MOZ_HEADLESS=1 firefox-esr --headless --no-remote --profile "$dir" \
             "$(page_url "$port" "$mode")"
     fi
