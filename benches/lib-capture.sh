@@ -1,12 +1,21 @@
 # What make-large-capture.sh and make-short-capture.sh share: the tools, the two network
 # namespaces joined by a veth pair, the server and tcpdump started and stopped, the drop check.
-# Sourced (not run); the caller sets NS_S NS_C IF_S IF_C IP_S IP_C CPU PORT WORK before calling
-# and may set:
+# Sourced (not run); the caller sets CPU PORT WORK before calling and may set:
 #   CAP_PREFIX=30          the prefix length of both veth addresses
 #   CAP_CLIENT_EXTRA=()    more client addresses (same prefix) on the client veth
 #   CAP_SYSCTL_C=() CAP_SYSCTL_S=()   more `sysctl -w` settings in the client / server namespace
 # The processes it tracks (SRV_PID CLI_PID DUMP_PID) are stopped and the namespaces deleted
 # on exit (cap_cleanup, installed as the EXIT trap by cap_namespaces).
+
+
+# The two namespaces, their veth ends and addresses (RFC 2544's benchmarking range, only
+# inside these namespaces).
+NS_S=wsb-srv
+NS_C=wsb-cli
+IF_S=wsb-s
+IF_C=wsb-c
+IP_S=198.18.0.1
+IP_C=198.18.0.2
 
 # cap_install_missing [TOOL...]: apt-get install what is missing (plus the named commands'
 # packages), and the Node peers' node_modules.

@@ -44,12 +44,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PEERS=$HERE/peers/node
 CPU=${CPU:-1}
 PORT=${PORT:-8080}
-NS_S=wsb-srv
-NS_C=wsb-cli
-IF_S=wsb-s
-IF_C=wsb-c
-IP_S=198.18.0.1
-IP_C=198.18.0.2
 
 [ "$(id -u)" = 0 ] || { echo "make-large-capture.sh: run as root (network namespaces, tcpdump)" >&2; exit 2; }
 mkdir -p "$(dirname "$OUT")"

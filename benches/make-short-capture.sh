@@ -37,12 +37,6 @@ PORT=${PORT:-8080}
 CONNS=${CONNS:-1000000}
 CONCURRENCY=${CONCURRENCY:-512}
 CLIENT_N=${CLIENT_N:-40}
-NS_S=wsb-srv
-NS_C=wsb-cli
-IF_S=wsb-s
-IF_C=wsb-c
-IP_S=198.18.0.1
-IP_C=198.18.0.2
 [ "$CLIENT_N" -ge 1 ] && [ "$CLIENT_N" -le 250 ] || { echo "make-short-capture.sh: CLIENT_N is 1-250" >&2; exit 2; }
 
 [ "$(id -u)" = 0 ] || { echo "make-short-capture.sh: run as root (network namespaces, tcpdump)" >&2; exit 2; }
