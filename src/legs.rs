@@ -21,6 +21,8 @@ const MAX_RECENT: usize = 1 << 16;
 #[derive(Clone, Copy, Debug)]
 struct Front {
     id: NonZeroU64,
+    /// Its flow's slot in the analyzer's table, to tell it of its back leg.
+    slot: usize,
     server: SocketAddr,
     /// Its connection's first packet and its request, in capture nanoseconds.
     start: i64,
@@ -32,6 +34,7 @@ struct Front {
 #[derive(Clone, Copy, Debug)]
 pub struct Request {
     pub id: u64,
+    pub slot: usize,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub start: i64,
@@ -65,7 +68,7 @@ impl Legs {
     /// is relayed once: the earliest one not yet taken is taken, as
     /// [`crate::diagnose::across::proxy_pairs`] pairs them, so a lookup looks at the few
     /// requests of the window that could still be relayed, not at every one.
-    pub fn request(&mut self, r: &Request, path: &str) -> Option<NonZeroU64> {
+    pub fn request(&mut self, r: &Request, path: &str) -> Option<(NonZeroU64, usize)> {
         self.forget(r.at);
         let mut front = None;
         if let Some(fronts) = self.recent.get_mut(&key(r.client.ip(), path)) {
@@ -76,13 +79,19 @@ impl Legs {
                     && r.start.saturating_sub(f.start) <= PAIR_WINDOW_NS
             });
             if let Some(i) = found {
-                front = fronts.remove(i).map(|f| f.id);
+                front = fronts.remove(i).map(|f| (f.id, f.slot));
                 self.len -= 1;
             }
         }
         if let (true, Some(id)) = (r.upgrade, NonZeroU64::new(r.id)) {
             let k = key(r.server.ip(), path);
-            self.recent.entry(k).or_default().push_back(Front { id, server: r.server, start: r.start, request: r.at });
+            self.recent.entry(k).or_default().push_back(Front {
+                id,
+                slot: r.slot,
+                server: r.server,
+                start: r.start,
+                request: r.at,
+            });
             self.order.push_back((r.at, k));
             self.len += 1;
         }
@@ -197,7 +206,7 @@ mod tests {
     const MS: i64 = 1_000_000;
 
     fn req(id: u64, client: &str, server: &str, start: i64, at: i64) -> Request {
-        Request { id, client: addr(client), server: addr(server), start, at, upgrade: true }
+        Request { id, slot: id as usize * 10, client: addr(client), server: addr(server), start, at, upgrade: true }
     }
 
     #[test]
@@ -206,7 +215,7 @@ mod tests {
         // Browser -> nginx :8080 asks for /chat; nginx (10.0.0.2) opens -> backend :8765.
         assert_eq!(legs.request(&req(1, "10.0.0.1:50000", "10.0.0.2:8080", 0, MS), "/chat"), None);
         let back = legs.request(&req(2, "10.0.0.2:40000", "10.0.0.3:8765", 2 * MS, 3 * MS), "/chat");
-        assert_eq!(back.map(NonZeroU64::get), Some(1));
+        assert_eq!(back.map(|(id, slot)| (id.get(), slot)), Some((1, 10)), "the front leg and its slot");
         // The same client asking the same server again is not a back leg of itself.
         assert_eq!(legs.request(&req(3, "10.0.0.1:50001", "10.0.0.2:8080", 4 * MS, 5 * MS), "/chat"), None);
         // Another path, or a connection that began before the request, is not relayed.
@@ -214,7 +223,7 @@ mod tests {
         // A proxy that drops `Upgrade` relays a plain request: still a back leg (of #3: #1 was
         // taken by #2, a front leg is relayed once); a plain request is nobody's front leg.
         let plain = Request { upgrade: false, ..req(5, "10.0.0.2:40002", "10.0.0.3:8765", 8 * MS, 9 * MS) };
-        assert_eq!(legs.request(&plain, "/chat").map(NonZeroU64::get), Some(3));
+        assert_eq!(legs.request(&plain, "/chat").map(|f| f.0.get()), Some(3));
         let again = Request { upgrade: false, ..req(6, "10.0.0.2:40003", "10.0.0.3:8765", 10 * MS, 11 * MS) };
         assert_eq!(legs.request(&again, "/chat"), None, "every front leg taken");
         let mut legs = Legs::default();

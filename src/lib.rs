@@ -155,6 +155,9 @@ const STREAM_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 /// Packets between sweeps of the flow table for finished connections.
 const SWEEP_EVERY: u64 = 4096;
 
+/// Torn-down connections kept lingering at most (each holds its parsers, a few KB).
+const MAX_LINGERING: usize = 2048;
+
 /// Feeds packets, gathers connections, produces reports.
 pub struct Analyzer {
     cfg: Config,
@@ -390,27 +393,25 @@ impl Analyzer {
 
     fn tcp(&mut self, seg: &TcpSegment<'_>, at: At) {
         let key = FlowKey::of(seg.src, seg.dst);
-        let slot = match self.flows.get(&key) {
+        let (slot, created) = match self.flows.get(&key) {
+            Some(slot) if !self.flows.slot_mut(slot).is_some_and(|f| f.is_reuse(seg)) => (slot, false),
             Some(slot) => {
-                let reuse = self.flows.slot_mut(slot).is_some_and(|f| f.is_reuse(seg));
-                if reuse {
-                    self.finish_slot(slot);
-                    self.new_flow(key, seg, at)
-                } else {
-                    slot
-                }
+                // A new connection on the 4-tuple of one that ended: the old one is finished.
+                self.finish_slot(slot);
+                (self.new_flow(key, seg, at), true)
             }
             None => {
                 if self.flows.len() >= self.cfg.max_flows {
                     self.evict();
                 }
-                match self.new_flow(key, seg, at) {
-                    // The first packet was a bare SYN: that is all the flow holds for now.
-                    slot if matches!(self.flows.slot_mut(slot), Some(Flow::Syn(_))) => return,
-                    slot => slot,
-                }
+                (self.new_flow(key, seg, at), true)
             }
         };
+        // The first packet was a bare SYN: that is all the new flow holds for now (fed to it
+        // again, a reused 4-tuple's SYN was counted twice).
+        if created && matches!(self.flows.slot_mut(slot), Some(Flow::Syn(_))) {
+            return;
+        }
         let (conn_cfg, budget) = (&self.conn, &mut self.budget);
         if let Some(flow) = self.flows.slot_mut(slot) {
             let conn = flow.conn(conn_cfg, budget);
@@ -427,12 +428,21 @@ impl Analyzer {
                 let path = uri.split('?').next().unwrap_or("");
                 let t = &conn.tcp;
                 let (client, server) = (t.addr(units::Role::Client), t.addr(units::Role::Server));
-                let req = legs::Request { id: t.id, client, server, start: t.first.ts.0, at: at.ts.0, upgrade };
-                if let Some(front) = self.legs.request(&req, path) {
-                    conn.set_front_leg(front);
-                }
+                let req = legs::Request { id: t.id, slot, client, server, start: t.first.ts.0, at: at.ts.0, upgrade };
+                let front = self.legs.request(&req, path);
                 if let Some(e) = self.engineio.request(&req, &uri) {
                     conn.set_engineio(e);
+                }
+                // Both legs are told, so that whichever is concluded first waits for the
+                // other (a front leg no longer in the table was concluded already: no pair).
+                if let (Some((front, front_slot)), Some(back)) = (front, std::num::NonZeroU64::new(req.id))
+                    && let Some(Flow::Conn(f)) = self.flows.slot_mut(front_slot)
+                    && f.tcp.id == front.get()
+                {
+                    f.set_back_leg(back);
+                    if let Some(Flow::Conn(b)) = self.flows.slot_mut(slot) {
+                        b.set_front_leg(front);
+                    }
                 }
             }
         }
@@ -483,6 +493,15 @@ impl Analyzer {
             }
             self.ended.pop_front();
             if mine && self.flows.slot_mut(slot).is_some_and(|f| f.ended_before(horizon)) {
+                self.finish_slot(slot);
+            }
+        }
+        // More torn down than this linger at once (a proxy host's thousands of short
+        // connections a second): the oldest are finished before their linger is over, so that
+        // what lingers is bounded by a count, not by a rate times a time.
+        while self.ended.len() > MAX_LINGERING {
+            let Some((id, slot)) = self.ended.pop_front() else { break };
+            if self.flows.slot_mut(slot).is_some_and(|f| f.id() == id && f.ended_before(i64::MAX)) {
                 self.finish_slot(slot);
             }
         }
@@ -547,7 +566,10 @@ impl Analyzer {
     /// Connections finished since the last call, undiagnosed, in the order they ended: for a
     /// caller that concludes them (with [`Analyzer::concluder`], on this thread or another).
     pub fn drain(&mut self) -> Vec<Timeline> {
-        std::mem::take(&mut self.finished)
+        // The next batch is about as big: room for it at once, not grown a doubling at a time
+        // (a timeline is a few KB to move).
+        let room = self.finished.len();
+        std::mem::replace(&mut self.finished, Vec::with_capacity(room))
     }
 
     /// What turns this analysis's finished timelines into reported connections.

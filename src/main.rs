@@ -120,7 +120,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     // NDJSON lines go out as connections end; the rest is collected for the end.
     let mut sink = if cli.ndjson {
-        Sink::Lines(NdjsonWriter::new(filters.clone(), conclude))
+        Sink::Lines(Box::new(NdjsonWriter::new(filters.clone(), conclude)))
     } else {
         let thread = two_cores && cli.conn.is_none();
         let mut collector = Collector::new(output);
@@ -240,7 +240,7 @@ fn read_keylog(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 
 /// Where finished connections go.
 enum Sink {
-    Lines(NdjsonWriter),
+    Lines(Box<NdjsonWriter>),
     Stage(Stage),
 }
 

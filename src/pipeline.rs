@@ -1,14 +1,15 @@
 //! The binary's pipeline around the library: which connections are shown (filters built from
 //! typed values), where finished connections are concluded (inline, or on a second thread),
-//! and how their records are kept until the end (table rows in memory, explanations and JSON
-//! records in a [`Spill`]), so that memory stays flat however many connections there are.
+//! and how their records are kept until the end (table rows, explanations and JSON records in a
+//! [`Sorted`] store; patterns as counts and one example each), so that memory stays flat however
+//! many connections there are.
 
-use crate::spill::{Slot, Spill};
+use crate::spill::Sorted;
 use anyhow::Context;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use wsdiag::diagnose::Kind;
-use wsdiag::diagnose::across::Attempt;
+use wsdiag::diagnose::across::Across;
 use wsdiag::report::{Connection, Input, Stats, Summary};
 use wsdiag::timeline::Timeline;
 use wsdiag::{Concluder, render};
@@ -96,20 +97,25 @@ pub enum Output {
 pub struct Collector {
     output: Output,
     summary: Summary,
-    attempts: Vec<Attempt>,
+    /// Reconnect loops and proxied pairs, found as connections come; the pairs as they will be
+    /// written (JSON array elements, or the table's lines), by front leg.
+    across: Across,
+    pairs: Sorted,
     conn: Option<Connection>,
     pub failed: bool,
     /// Connections the filters left out.
     filtered: u64,
-    spill: Spill,
-    /// JSON records by id, or table rows.
-    records: Vec<(u64, Slot)>,
-    rows: Vec<Row>,
+    /// JSON records, or table rows (their cells and verdict), by id.
+    records: Sorted,
     widths: render::Widths,
     /// `--each`: a paragraph per connection even when many are alike.
     pub each: bool,
-    /// The patterns explained connections fall into (their titles), at most MAX_GROUPS.
-    groups: Vec<String>,
+    /// The explanations: every one with `--each`, else the first [`GROUP_AT`] (past them the
+    /// patterns' examples stand for them).
+    explanations: Sorted,
+    explained: u64,
+    /// The patterns explained connections fall into, at most [`MAX_GROUPS`], by title.
+    groups: Vec<Group>,
     group_of: std::collections::HashMap<String, u32>,
     /// `--html`: the shown connections for the page (whole where it may give them a section,
     /// else slimmed), and which those are.
@@ -117,34 +123,62 @@ pub struct Collector {
     ladders: render::html::Ladders,
 }
 
-/// One table row, and where its explanation is.
-struct Row {
-    id: u64,
-    cells: [String; render::table::N],
-    kind: Kind,
-    explanation: Option<Slot>,
-    /// Its pattern (an index into `groups`) and its first packet's time.
-    group: u32,
-    start_ns: i64,
+/// One pattern of explained connections: how many, when, the lowest ids, and the explanation
+/// of the first one (by id) as its example.
+struct Group {
+    title: String,
+    count: u64,
+    first_ns: i64,
+    last_ns: i64,
+    ids: LowIds,
+    example: (u64, Vec<u8>),
+}
+
+/// The lowest ids of a set, at most [`LowIds::KEEP`], and its largest: what a line of id
+/// ranges shows, in memory that does not grow with the set.
+#[derive(Default)]
+pub struct LowIds {
+    low: std::collections::BinaryHeap<u64>,
+    max: u64,
+}
+
+impl LowIds {
+    const KEEP: usize = 256;
+
+    pub fn add(&mut self, id: u64) {
+        self.max = self.max.max(id);
+        if self.low.len() < Self::KEEP {
+            self.low.push(id);
+        } else if self.low.peek().is_some_and(|&top| id < top) {
+            self.low.pop();
+            self.low.push(id);
+        }
+    }
+
+    /// The ids kept, lowest first.
+    pub fn sorted(&self) -> Vec<u64> {
+        self.low.clone().into_sorted_vec()
+    }
 }
 
 /// More explained connections than this (about a screenful) are explained by pattern.
-pub const GROUP_AT: usize = 12;
+pub const GROUP_AT: u64 = 12;
 /// Distinct patterns kept; connections beyond them share one "other" pattern.
-const MAX_GROUPS: usize = 4096;
+const MAX_GROUPS: usize = 1024;
 
 impl Collector {
     pub fn new(output: Output) -> Self {
         Collector {
             output,
             summary: Summary::default(),
-            attempts: Vec::new(),
+            across: Across::default(),
+            pairs: Sorted::default(),
             conn: None,
             failed: false,
             filtered: 0,
-            spill: Spill::default(),
-            records: Vec::new(),
-            rows: Vec::new(),
+            records: Sorted::default(),
+            explanations: Sorted::default(),
+            explained: 0,
             each: false,
             groups: Vec::new(),
             group_of: Default::default(),
@@ -189,32 +223,67 @@ impl Collector {
         };
         self.summary.connections += 1;
         *self.summary.by_verdict.entry(c.verdict.kind.as_str()).or_insert(0) += 1;
-        if let Some(a) = wsdiag::attempt(&c) {
-            self.attempts.push(a);
+        if let Some(p) = self.across.add(&c) {
+            self.pairs.push_with(p.front, |w| match style {
+                None => render::json_element(&p, w),
+                Some(_) => {
+                    w.extend_from_slice(p.summary.as_bytes());
+                    Ok(())
+                }
+            })?;
         }
         let Some(style) = style else {
-            let slot = self.spill.push_with(|w| render::json_record(&c, w))?;
-            self.records.push((c.id, slot));
-            return Ok(());
+            return self.records.push_with(c.id, |w| render::json_record(&c, w));
         };
         let cells = render::row(&c);
         self.widths.add(&cells);
-        let explanation = if render::needs_explaining(&c) {
-            Some(self.spill.push_with(|w| render::explain(&c, style, w))?)
-        } else {
-            None
-        };
-        let title = render::pattern(&c);
-        let group = match self.group_of.get(&title) {
-            Some(g) => *g,
+        self.records.push_with(c.id, |w| {
+            encode_row(&cells, c.verdict.kind, w);
+            Ok(())
+        })?;
+        if render::needs_explaining(&c) {
+            self.explain(&c, style)?;
+        }
+        Ok(())
+    }
+
+    /// Counts an explained connection in its pattern, and keeps its explanation where it is
+    /// wanted: with `--each` or among the first few, or as its pattern's example.
+    fn explain(&mut self, c: &Connection, style: render::Style) -> io::Result<()> {
+        self.explained += 1;
+        let title = render::pattern(c);
+        let g = match self.group_of.get(&title) {
+            Some(&g) => g as usize,
             None if self.groups.len() < MAX_GROUPS => {
-                self.groups.push(title.clone());
-                self.group_of.insert(title, (self.groups.len() - 1) as u32);
-                (self.groups.len() - 1) as u32
+                self.group_of.insert(title.clone(), self.groups.len() as u32);
+                self.groups.push(Group::new(title));
+                self.groups.len() - 1
             }
-            None => u32::MAX,
+            None => {
+                if self.groups.len() == MAX_GROUPS {
+                    self.groups.push(Group::new("other patterns".into()));
+                }
+                MAX_GROUPS
+            }
         };
-        self.rows.push(Row { id: c.id, cells, kind: c.verdict.kind, explanation, group, start_ns: c.start_ns });
+        let Some(group) = self.groups.get_mut(g) else { return Ok(()) };
+        group.count += 1;
+        group.ids.add(c.id);
+        group.first_ns = group.first_ns.min(c.start_ns);
+        group.last_ns = group.last_ns.max(c.start_ns);
+        let example = group.count == 1 || c.id < group.example.0;
+        let keep = self.each || self.explained <= GROUP_AT;
+        if !example && !keep {
+            return Ok(());
+        }
+        let mut text = Vec::new();
+        render::explain(c, style, &mut text)?;
+        if keep {
+            self.explanations.push(c.id, &text)?;
+        }
+        if example {
+            group.example = (c.id, text);
+        }
         Ok(())
     }
 
@@ -231,9 +300,7 @@ impl Collector {
 
     /// Writes what was collected: the ladder, the JSON document or the table.
     pub fn render(mut self, inputs: Vec<Input>, stats: Stats, w: &mut impl Write) -> anyhow::Result<()> {
-        let loops = wsdiag::diagnose::across::reconnect_loops(&self.attempts);
-        let pairs = wsdiag::diagnose::across::proxy_pairs(&self.attempts);
-        let mut buf = Vec::new();
+        let loops = self.across.loops();
         match self.output {
             Output::Ladder(n, style) => {
                 let Some(c) = &self.conn else {
@@ -242,81 +309,128 @@ impl Collector {
                 render::ladder(c, style, w)?;
             }
             Output::Json => {
-                self.records.sort_by_key(|(id, _)| *id);
-                let slots: Vec<Slot> = self.records.iter().map(|(_, s)| *s).collect();
                 let parts = render::ReportParts {
                     inputs: &inputs,
                     summary: &self.summary,
                     reconnect_loops: &loops,
-                    proxied: &pairs,
                     stats: &stats,
                 };
-                let spill = &mut self.spill;
-                render::write_report(&parts, !slots.is_empty(), w, |w| {
-                    spill.write_records(&slots, render::RECORD_END.len() as u64, &mut buf, w)
-                })?;
+                let (records, pairs) = (self.records, self.pairs);
+                let pairs = render::Elements { any: !pairs.is_empty(), write: |w: &mut _| elements(pairs, w) };
+                render::write_report(&parts, !records.is_empty(), w, |w| elements(records, w), pairs)?;
             }
             Output::Table(style) => {
-                if self.rows.is_empty() {
+                if self.records.is_empty() {
                     let n: u64 = inputs.iter().map(|i| i.packets).sum();
                     return Ok(render::write_empty(n, &stats, self.filtered, w)?);
                 }
-                self.rows.sort_by_key(|r| r.id);
                 render::write_head(&self.widths, style, w)?;
-                for r in &self.rows {
-                    render::write_row(&self.widths, &r.cells, r.kind, style, w)?;
-                }
+                let mut cells: [String; render::table::N] = Default::default();
+                let widths = &self.widths;
+                self.records.drain(|_, rec| {
+                    let kind = decode_row(rec, &mut cells)?;
+                    render::write_row(widths, &cells, kind, style, w)
+                })?;
                 render::write_files(&inputs, w)?;
-                render::write_summary(&self.summary, &loops, &pairs, style, w)?;
-                render::write_tls_note(&stats, w)?;
-                let explained = self.rows.iter().filter(|r| r.explanation.is_some()).count();
-                if self.each || explained <= GROUP_AT {
-                    for slot in self.rows.iter().filter_map(|r| r.explanation) {
-                        self.spill.get(slot, &mut buf)?;
-                        writeln!(w)?;
-                        w.write_all(&buf)?;
+                render::write_summary(&self.summary, &loops, &[], style, w)?;
+                let (mut shown, each) = (0u64, self.each);
+                let more = self.pairs.count().saturating_sub(GROUP_AT);
+                self.pairs.drain(|_, text| {
+                    shown += 1;
+                    if each || more == 0 || shown <= GROUP_AT {
+                        render::write_proxied(&String::from_utf8_lossy(text), style, w)?;
                     }
+                    Ok(())
+                })?;
+                if !self.each && more > 0 {
+                    writeln!(w, "  … and {more} more proxied pairs (--each lists every one; --json has them all).")?;
+                }
+                render::write_tls_note(&stats, w)?;
+                if self.each || self.explained <= GROUP_AT {
+                    self.explanations.drain(|_, text| {
+                        writeln!(w)?;
+                        w.write_all(text)
+                    })?;
                     return Ok(());
                 }
                 // Many alike: each pattern once, with its count, ids and span, and its first
                 // connection in full.
-                let mut order: Vec<u32> = Vec::new();
-                let mut by: std::collections::HashMap<u32, (Vec<u64>, i64, i64, Slot)> = Default::default();
-                for r in &self.rows {
-                    let Some(slot) = r.explanation else { continue };
-                    let g = by.entry(r.group).or_insert_with(|| {
-                        order.push(r.group);
-                        (Vec::new(), r.start_ns, r.start_ns, slot)
-                    });
-                    g.0.push(r.id);
-                    g.1 = g.1.min(r.start_ns);
-                    g.2 = g.2.max(r.start_ns);
-                }
+                let mut groups = self.groups;
+                groups.sort_by_key(|g| g.example.0);
                 writeln!(w)?;
                 let intro = format!(
-                    "{explained} connections need explaining, in {} pattern(s); each is explained once below (--each: one paragraph per connection).",
-                    order.len()
+                    "{} connections need explaining, in {} pattern(s); each is explained once below (--each: one paragraph per connection).",
+                    self.explained,
+                    groups.len()
                 );
                 writeln!(w, "{}", render::wrap(&intro, style.width, ""))?;
-                for g in order {
-                    let Some((ids, first, last, slot)) = by.get(&g) else { continue };
-                    let title = self.groups.get(g as usize).map_or("other patterns", String::as_str);
-                    let span = render::time_span(*first, *last);
+                for g in &groups {
+                    let span = render::time_span(g.first_ns, g.last_ns);
                     writeln!(w)?;
                     let head = format!(
-                        "{} × {title} (ids {}, {span}); example #{}:",
-                        ids.len(),
-                        render::id_ranges(ids),
-                        ids[0]
+                        "{} × {} (ids {}, {span}); example #{}:",
+                        g.count,
+                        g.title,
+                        render::id_ranges(&g.ids.sorted(), g.count, g.ids.max),
+                        g.example.0
                     );
                     writeln!(w, "{}", render::wrap(&head, style.width, "  "))?;
-                    self.spill.get(*slot, &mut buf)?;
-                    w.write_all(&buf)?;
+                    w.write_all(&g.example.1)?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The records of `store`, in id order, as the elements of a JSON array.
+fn elements(store: Sorted, w: &mut impl Write) -> io::Result<()> {
+    let mut first = true;
+    store.drain(|_, rec| {
+        if !std::mem::take(&mut first) {
+            w.write_all(render::RECORD_END)?;
+        }
+        w.write_all(rec)
+    })
+}
+
+impl Group {
+    fn new(title: String) -> Group {
+        Group {
+            title,
+            count: 0,
+            first_ns: i64::MAX,
+            last_ns: i64::MIN,
+            ids: LowIds::default(),
+            example: (0, Vec::new()),
+        }
+    }
+}
+
+/// A table row as a record: its verdict (its place in [`Kind::ALL`]), then each cell's length
+/// (4 bytes) and text.
+fn encode_row(cells: &[String; render::table::N], kind: Kind, w: &mut Vec<u8>) {
+    w.push(Kind::ALL.iter().position(|k| *k == kind).unwrap_or_default() as u8);
+    for c in cells {
+        w.extend_from_slice(&(c.len() as u32).to_le_bytes());
+        w.extend_from_slice(c.as_bytes());
+    }
+}
+
+fn decode_row(mut rec: &[u8], cells: &mut [String; render::table::N]) -> io::Result<Kind> {
+    let bad = || io::Error::other("a table row came back damaged");
+    let (&k, rest) = rec.split_first().ok_or_else(bad)?;
+    let kind = *Kind::ALL.get(k as usize).ok_or_else(bad)?;
+    rec = rest;
+    for cell in cells.iter_mut() {
+        let (len, rest) = rec.split_first_chunk::<4>().ok_or_else(bad)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let text = rest.get(..len).ok_or_else(bad)?;
+        cell.clear();
+        cell.push_str(std::str::from_utf8(text).map_err(|_| bad())?);
+        rec = &rest[len..];
+    }
+    Ok(kind)
 }
 
 /// Where finished connections go, undiagnosed: concluded (diagnosis, report, record) and
@@ -411,20 +525,30 @@ pub struct NdjsonWriter {
     pub failed: bool,
     pub hidden: u64,
     line: Vec<u8>,
-    /// The connections shown, as the reconnect-loop and proxy-pair finders need them.
-    attempts: Vec<wsdiag::diagnose::across::Attempt>,
+    /// Loops and pairs among the connections shown; the pairs' lines, by front leg, for after
+    /// the connections' lines.
+    across: Across,
+    pairs: Sorted,
 }
 
 impl NdjsonWriter {
     pub fn new(filters: Filters, conclude: Concluder) -> Self {
-        NdjsonWriter { filters, conclude, failed: false, hidden: 0, line: Vec::new(), attempts: Vec::new() }
+        NdjsonWriter {
+            filters,
+            conclude,
+            failed: false,
+            hidden: 0,
+            line: Vec::new(),
+            across: Across::default(),
+            pairs: Sorted::default(),
+        }
     }
 
     /// After the last connection: the reconnect loops and proxied pairs, a line each.
     pub fn finish(&mut self, out: &mut impl Write) -> anyhow::Result<()> {
-        let loops = wsdiag::diagnose::across::reconnect_loops(&self.attempts);
-        let pairs = wsdiag::diagnose::across::proxy_pairs(&self.attempts);
-        render::ndjson_findings(&loops, &pairs, self.conclude.sensor(), out).context("writing NDJSON")?;
+        let loops = self.across.loops();
+        render::ndjson_findings(&loops, &[], self.conclude.sensor(), out).context("writing NDJSON")?;
+        std::mem::take(&mut self.pairs).drain(|_, line| out.write_all(line)).context("writing NDJSON")?;
         Ok(())
     }
 
@@ -433,8 +557,9 @@ impl NdjsonWriter {
         self.hidden += hidden;
         for c in conns.iter().filter(|c| self.filters.shows(c)) {
             self.failed |= self.filters.fails(c);
-            if let Some(a) = wsdiag::attempt(c) {
-                self.attempts.push(a);
+            if let Some(p) = self.across.add(c) {
+                let sensor = self.conclude.sensor();
+                self.pairs.push_with(p.front, |w| render::ndjson_findings(&[], &[p], sensor, w))?;
             }
             self.line.clear();
             render::ndjson_line(c, &mut self.line)?;

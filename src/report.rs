@@ -128,6 +128,13 @@ pub struct Connection {
     pub client_addr: std::net::SocketAddr,
     #[serde(skip)]
     pub server_addr: std::net::SocketAddr,
+    /// The other leg of a WebSocket relayed by a reverse proxy on the capture's host, as the
+    /// capture's reading found it ([`crate::legs`]): this is the back leg of `front_leg`, or the
+    /// front leg of `back_leg`.
+    #[serde(skip)]
+    pub front_leg: Option<u64>,
+    #[serde(skip)]
+    pub back_leg: Option<u64>,
 }
 
 /// An NDJSON line for a finding across connections (`type` "reconnect_loop" or "proxied"),
@@ -181,8 +188,10 @@ fn uid_of<'a>(first: &str, parts: impl IntoIterator<Item = &'a str>) -> String {
     let digest = h.finalize();
     let mut uid = String::with_capacity(21);
     uid.push('W');
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in &digest[..10] {
-        uid.push_str(&format!("{b:02x}"));
+        uid.push(HEX[usize::from(b >> 4)] as char);
+        uid.push(HEX[usize::from(b & 15)] as char);
     }
     uid
 }
@@ -1373,6 +1382,8 @@ impl Connection {
             start_ns: tcp.first.ts.0,
             client_addr: tcp.endpoints[client],
             server_addr: tcp.endpoints[server],
+            front_leg: s.front_leg().map(|f| f.get()),
+            back_leg: s.links.as_ref().and_then(|l| l.back_leg).map(|b| b.get()),
         }
     }
 

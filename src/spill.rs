@@ -1,146 +1,258 @@
-//! Finished connections kept outside memory until the end of the analysis, so that the table and
-//! `--json` need memory for an index only, however many connections a capture holds. Small
-//! analyses stay in memory; past 32 MiB (half the 64 MB the whole run may use) the records go to
-//! an unlinked temporary file.
+//! Finished connections kept until the end of the analysis and given back in id order, in
+//! bounded memory however many connections a capture holds. Records gather in memory; past a
+//! run's worth of bytes they are sorted by id and written as one run to an unlinked temporary
+//! file, and at the end the runs are merged. Runs are merged as they pile up, [`FAN`] at a time
+//! (the tiers of a log-structured merge), so that the final merge reads from few of them and its
+//! buffers stay small too.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 
-const IN_MEMORY: usize = 32 << 20;
+/// Bytes of records held in memory before they are written out as a run.
+pub const RUN_BYTES: usize = 8 << 20;
+/// Runs of one tier merged into one of the next.
+const FAN: usize = 32;
+/// What a run's reader reads at a time.
+const CHUNK: usize = 32 << 10;
+/// A record's header in a run: its id and its length.
+const HEADER: usize = 16;
 
-#[derive(Default)]
-pub struct Spill {
+/// Records by id, read back once in id order (records with one id in the order they came).
+pub struct Sorted {
     mem: Vec<u8>,
+    /// The records in memory as (id, offset, length), in the order they came.
+    index: Vec<(u64, usize, usize)>,
     file: Option<File>,
-    len: u64,
+    file_len: u64,
+    /// The runs in the file, oldest first, each with its tier.
+    runs: Vec<(Run, u32)>,
+    run_bytes: usize,
+    count: u64,
 }
 
-/// Where a record is.
+impl Default for Sorted {
+    fn default() -> Self {
+        Sorted::with_run_bytes(RUN_BYTES)
+    }
+}
+
+/// A run's place in the file.
 #[derive(Clone, Copy, Debug)]
-pub struct Slot {
-    pub offset: u64,
-    pub len: u32,
+struct Run {
+    start: u64,
+    end: u64,
 }
 
-impl Spill {
-    #[cfg(test)]
-    pub fn push(&mut self, bytes: &[u8]) -> io::Result<Slot> {
-        self.push_with(|w| {
+impl Sorted {
+    pub fn with_run_bytes(run_bytes: usize) -> Self {
+        Sorted {
+            mem: Vec::new(),
+            index: Vec::new(),
+            file: None,
+            file_len: 0,
+            runs: Vec::new(),
+            run_bytes: run_bytes.max(1),
+            count: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Records kept.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Adds record `id`, as `make` writes it (straight behind the records before it: no copy).
+    /// A `make` that fails leaves nothing behind.
+    pub fn push_with(&mut self, id: u64, make: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<()> {
+        let start = self.mem.len();
+        if let Err(e) = make(&mut self.mem) {
+            self.mem.truncate(start);
+            return Err(e);
+        }
+        self.index.push((id, start, self.mem.len() - start));
+        self.count += 1;
+        if self.mem.len() >= self.run_bytes {
+            self.write_run()?;
+        }
+        Ok(())
+    }
+
+    pub fn push(&mut self, id: u64, bytes: &[u8]) -> io::Result<()> {
+        self.push_with(id, |w| {
             w.extend_from_slice(bytes);
             Ok(())
         })
     }
 
-    /// Adds the record `make` writes: in memory it writes straight behind the records before
-    /// (no copy of it), past the memory bound into a buffer that goes to the file.
-    pub fn push_with(&mut self, make: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<Slot> {
-        let offset = self.len;
-        let len = match self.file.as_mut() {
-            None => {
-                let start = self.mem.len();
-                if let Err(e) = make(&mut self.mem) {
-                    self.mem.truncate(start);
-                    return Err(e);
+    /// The records in memory, sorted, as a run at the end of the file; then the tiers that
+    /// are full are merged.
+    fn write_run(&mut self) -> io::Result<()> {
+        self.index.sort_by_key(|r| r.0);
+        let mut out = Vec::with_capacity(self.mem.len() + HEADER * self.index.len());
+        for &(id, off, len) in &self.index {
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(&(len as u64).to_le_bytes());
+            out.extend_from_slice(self.mem.get(off..off + len).unwrap_or_default());
+        }
+        self.mem.clear();
+        self.index.clear();
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(temp_file()?),
+        };
+        file.write_all_at(&out, self.file_len)?;
+        let run = Run { start: self.file_len, end: self.file_len + out.len() as u64 };
+        self.file_len = run.end;
+        self.runs.push((run, 0));
+        self.merge_full_tiers()
+    }
+
+    /// While the newest [`FAN`] runs share a tier, merges them into one run of the next.
+    fn merge_full_tiers(&mut self) -> io::Result<()> {
+        loop {
+            let n = self.runs.len();
+            let Some(&(_, tier)) = self.runs.last() else { return Ok(()) };
+            if n < FAN || self.runs[n - FAN..].iter().any(|(_, t)| *t != tier) {
+                return Ok(());
+            }
+            let Some(file) = &self.file else { return Ok(()) };
+            let sources: Vec<Source> = self.runs[n - FAN..].iter().map(|(r, _)| Source::run(*r)).collect();
+            let start = self.file_len;
+            let mut out = Vec::with_capacity(CHUNK * 4);
+            let mut at = start;
+            merge(Some(file), &self.mem, sources, |id, rec| {
+                out.extend_from_slice(&id.to_le_bytes());
+                out.extend_from_slice(&(rec.len() as u64).to_le_bytes());
+                out.extend_from_slice(rec);
+                if out.len() >= CHUNK * 4 {
+                    file.write_all_at(&out, at)?;
+                    at += out.len() as u64;
+                    out.clear();
                 }
-                let len = self.mem.len() - start;
-                if self.mem.len() > IN_MEMORY {
-                    let mut f = temp_file()?;
-                    f.write_all(&self.mem)?;
-                    self.mem = Vec::new();
-                    self.file = Some(f);
-                }
-                len
-            }
-            Some(f) => {
-                self.mem.clear();
-                make(&mut self.mem)?;
-                f.write_all(&self.mem)?;
-                self.mem.len()
-            }
-        };
-        self.len += len as u64;
-        Ok(Slot { offset, len: len as u32 })
+                Ok(())
+            })?;
+            file.write_all_at(&out, at)?;
+            at += out.len() as u64;
+            self.file_len = at;
+            self.runs.truncate(n - FAN);
+            self.runs.push((Run { start, end: at }, tier + 1));
+        }
     }
 
-    /// Writes `len` bytes of records from `offset` on to `w` (records pushed one after another
-    /// are written at once): from memory as they are, from the file through `buf`, a MiB at a
-    /// time.
-    pub fn write(&mut self, offset: u64, len: u64, buf: &mut Vec<u8>, w: &mut impl Write) -> io::Result<()> {
-        let Some(f) = self.file.as_mut() else {
-            let r = usize::try_from(offset).ok().zip(usize::try_from(len).ok());
-            return match r.and_then(|(o, l)| self.mem.get(o..o.checked_add(l)?)) {
-                Some(r) => w.write_all(r),
-                None => Err(io::Error::other("a spilled record is missing")),
-            };
-        };
-        f.seek(SeekFrom::Start(offset))?;
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(1 << 20) as usize;
-            buf.resize(n, 0);
-            f.read_exact(buf)?;
-            w.write_all(buf)?;
-            left -= n as u64;
-        }
-        f.seek(SeekFrom::End(0))?;
-        Ok(())
-    }
-
-    /// Writes the records in `slots`, in that order, the last one without its last `cut` bytes:
-    /// from memory with gathered writes (no copy into the output's buffer), from the file one
-    /// record at a time through `buf` (records seldom lie in the order they are wanted).
-    pub fn write_records(&mut self, slots: &[Slot], cut: u64, buf: &mut Vec<u8>, w: &mut impl Write) -> io::Result<()> {
-        let len = |i: usize, slot: &Slot| {
-            let cut = if i + 1 == slots.len() { cut } else { 0 };
-            u64::from(slot.len).saturating_sub(cut)
-        };
-        if self.file.is_some() {
-            for (i, slot) in slots.iter().enumerate() {
-                self.write(slot.offset, len(i, slot), buf, w)?;
-            }
-            return Ok(());
-        }
-        let mut parts = Vec::with_capacity(slots.len());
-        for (i, slot) in slots.iter().enumerate() {
-            let r = usize::try_from(slot.offset)
-                .ok()
-                .zip(usize::try_from(len(i, slot)).ok())
-                .and_then(|(o, l)| self.mem.get(o..o.checked_add(l)?));
-            parts.push(io::IoSlice::new(r.ok_or_else(|| io::Error::other("a spilled record is missing"))?));
-        }
-        write_all_vectored(w, &mut parts)
-    }
-
-    pub fn get(&mut self, slot: Slot, buf: &mut Vec<u8>) -> io::Result<()> {
-        buf.clear();
-        match self.file.as_mut() {
-            Some(f) => {
-                f.seek(SeekFrom::Start(slot.offset))?;
-                buf.resize(slot.len as usize, 0);
-                f.read_exact(buf)?;
-                f.seek(SeekFrom::End(0))?;
-            }
-            None => {
-                let start = slot.offset as usize;
-                let Some(r) = self.mem.get(start..start + slot.len as usize) else {
-                    return Err(io::Error::other("a spilled record is missing"));
-                };
-                buf.extend_from_slice(r);
-            }
-        }
-        Ok(())
+    /// Gives every record to `f` in id order.
+    pub fn drain(mut self, f: impl FnMut(u64, &[u8]) -> io::Result<()>) -> io::Result<()> {
+        self.index.sort_by_key(|r| r.0);
+        let mut sources: Vec<Source> = self.runs.iter().map(|(r, _)| Source::run(*r)).collect();
+        sources.push(Source::Mem { index: std::mem::take(&mut self.index), at: 0 });
+        merge(self.file.as_ref(), &self.mem, sources, f)
     }
 }
 
-/// `Write::write_all` for gathered buffers (at most 1024 to a call, the usual `IOV_MAX`).
-fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [io::IoSlice<'_>]) -> io::Result<()> {
-    while !bufs.is_empty() {
-        let n = bufs.len().min(1024);
-        match w.write_vectored(&bufs[..n]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(k) => io::IoSlice::advance_slices(&mut bufs, k),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// Where the merge reads records from: a run in the file, or the records still in memory.
+enum Source {
+    Run { pos: u64, end: u64, buf: Vec<u8>, at: usize, cur: Option<(u64, usize)> },
+    Mem { index: Vec<(u64, usize, usize)>, at: usize },
+}
+
+impl Source {
+    fn run(r: Run) -> Source {
+        Source::Run { pos: r.start, end: r.end, buf: Vec::new(), at: 0, cur: None }
+    }
+
+    /// Moves to the next record; returns its id, or None at the end.
+    fn advance(&mut self, file: Option<&File>) -> io::Result<Option<u64>> {
+        match self {
+            Source::Mem { index, at } => {
+                *at += 1;
+                Ok(index.get(*at - 1).map(|r| r.0))
+            }
+            Source::Run { pos, end, buf, at, cur } => {
+                if let Some((_, len)) = cur.take() {
+                    *at += HEADER + len;
+                }
+                if *pos == *end && *at == buf.len() {
+                    return Ok(None);
+                }
+                let file = file.ok_or_else(corrupt)?;
+                fill(file, pos, *end, buf, at, HEADER)?;
+                let word = |i: usize| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(buf.get(*at + i..*at + i + 8).unwrap_or(&[0; 8]));
+                    u64::from_le_bytes(b)
+                };
+                let (id, len) = (word(0), word(8));
+                let len = usize::try_from(len).map_err(|_| corrupt())?;
+                fill(file, pos, *end, buf, at, HEADER.checked_add(len).ok_or_else(corrupt)?)?;
+                *cur = Some((id, len));
+                Ok(Some(id))
+            }
+        }
+    }
+
+    /// The record moved to last.
+    fn current<'a>(&'a self, mem: &'a [u8]) -> &'a [u8] {
+        match self {
+            Source::Mem { index, at } => {
+                index.get(at.wrapping_sub(1)).and_then(|&(_, off, len)| mem.get(off..off + len)).unwrap_or_default()
+            }
+            Source::Run { buf, at, cur, .. } => {
+                cur.and_then(|(_, len)| buf.get(*at + HEADER..*at + HEADER + len)).unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// Makes `need` bytes from `at` on available in `buf`, reading the run from `pos` (before
+/// `end`) a chunk at a time.
+fn fill(file: &File, pos: &mut u64, end: u64, buf: &mut Vec<u8>, at: &mut usize, need: usize) -> io::Result<()> {
+    if buf.len() - *at >= need {
+        return Ok(());
+    }
+    buf.drain(..*at);
+    *at = 0;
+    while buf.len() < need {
+        let want = (need - buf.len()).max(CHUNK) as u64;
+        let n = want.min(end - *pos) as usize;
+        if n == 0 {
+            return Err(corrupt());
+        }
+        let old = buf.len();
+        buf.resize(old + n, 0);
+        file.read_exact_at(&mut buf[old..], *pos)?;
+        *pos += n as u64;
+    }
+    Ok(())
+}
+
+fn corrupt() -> io::Error {
+    io::Error::other("a spilled record is cut short")
+}
+
+/// Merges `sources` (each in id order) into `f`, in id order; a tie goes to the older source.
+fn merge(
+    file: Option<&File>,
+    mem: &[u8],
+    mut sources: Vec<Source>,
+    mut f: impl FnMut(u64, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut heap = BinaryHeap::with_capacity(sources.len());
+    for (i, s) in sources.iter_mut().enumerate() {
+        if let Some(id) = s.advance(file)? {
+            heap.push(Reverse((id, i)));
+        }
+    }
+    while let Some(Reverse((id, i))) = heap.pop() {
+        let Some(s) = sources.get_mut(i) else { continue };
+        f(id, s.current(mem))?;
+        if let Some(next) = s.advance(file)? {
+            heap.push(Reverse((next, i)));
         }
     }
     Ok(())
@@ -159,49 +271,79 @@ fn temp_file() -> io::Result<File> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn records_come_back_from_memory_and_from_the_file() {
-        let mut s = Spill::default();
-        let a = s.push(b"first").unwrap_or(Slot { offset: 0, len: 0 });
-        let big = vec![7u8; IN_MEMORY];
-        let b = s.push(&big).unwrap_or(Slot { offset: 0, len: 0 });
-        let c = s.push(b"third").unwrap_or(Slot { offset: 0, len: 0 });
-        assert!(s.file.is_some());
-        let mut buf = Vec::new();
+    fn drained(s: Sorted) -> Vec<(u64, Vec<u8>)> {
         let mut out = Vec::new();
-        s.write_records(&[c, a], 2, &mut buf, &mut out).ok();
-        assert_eq!(out, b"thirdfir", "in the order asked, the last one cut");
-        for (slot, want) in [(c, &b"third"[..]), (a, &b"first"[..]), (b, &big[..])] {
-            s.get(slot, &mut buf).ok();
-            assert_eq!(buf, want);
-            let mut out = Vec::new();
-            s.write(slot.offset, slot.len.into(), &mut buf, &mut out).ok();
-            assert_eq!(out, want);
-        }
-        // Records pushed one after another come back as one run, from the file a MiB at a time.
-        let mut out = Vec::new();
-        s.write(b.offset, u64::from(b.len) + u64::from(c.len), &mut buf, &mut out).ok();
-        assert_eq!(out.len(), big.len() + 5);
-        assert!(out.ends_with(b"\x07third"));
-        let mut small = Spill::default();
-        let slot = small.push(b"in memory").unwrap_or(Slot { offset: 9, len: 9 });
-        let next = small.push_with(|w| {
-            w.extend_from_slice(b", made in place");
+        let r = s.drain(|id, rec| {
+            out.push((id, rec.to_vec()));
             Ok(())
         });
-        assert_eq!(next.map(|s| (s.offset, s.len)).ok(), Some((9, 15)));
-        let failed = small.push_with(|w| {
+        assert!(r.is_ok(), "{r:?}");
+        out
+    }
+
+    /// Against the model (a stable sort of everything pushed): in memory only, with a run or
+    /// two in the file, and with so many runs that tiers are merged (FAN runs of FAN runs).
+    #[test]
+    fn records_come_back_in_id_order_however_many_runs() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n.max(1)
+        };
+        for (run_bytes, n) in [(1 << 20, 500), (4000, 500), (64, 3000), (1, 2 * FAN * FAN + 7)] {
+            let mut s = Sorted::with_run_bytes(run_bytes);
+            let mut model = Vec::new();
+            for i in 0..n as u64 {
+                // Mostly in order, some late, some sharing an id; lengths from 0 to 300.
+                let id = if next(4) == 0 { next(i + 1) } else { i };
+                let len = next(300) as usize;
+                let rec: Vec<u8> = (0..len).map(|k| (i as usize + k) as u8).collect();
+                assert!(s.push(id, &rec).is_ok());
+                model.push((id, rec));
+            }
+            model.sort_by_key(|r| r.0);
+            assert_eq!(s.count, n as u64);
+            let tiers = s.runs.iter().map(|r| r.1).max();
+            let got = drained(s);
+            assert_eq!(got.len(), model.len(), "run_bytes {run_bytes}");
+            assert!(got == model, "run_bytes {run_bytes}: not the model's order or bytes");
+            match run_bytes {
+                1 => assert_eq!(tiers, Some(2), "2 FAN² records: merged twice over"),
+                64 => assert!(tiers >= Some(1)),
+                _ if run_bytes >= 1 << 20 => assert_eq!(tiers, None, "all in memory"),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_record_leaves_nothing_behind() {
+        let mut s = Sorted::with_run_bytes(10);
+        assert!(s.push(2, b"two").is_ok());
+        let failed = s.push_with(1, |w| {
             w.extend_from_slice(b"half");
             Err(io::Error::other("no"))
         });
         assert!(failed.is_err());
-        let mut out = Vec::new();
-        small.write(slot.offset, 24, &mut buf, &mut out).ok();
-        assert_eq!(out, b"in memory, made in place", "a failed record leaves nothing behind");
-        assert!(small.write(5, 20, &mut buf, &mut out).is_err());
-        let mut out = Vec::new();
-        small.write_records(&[Slot { offset: 9, len: 15 }, slot], 3, &mut buf, &mut out).ok();
-        assert_eq!(out, b", made in placein mem", "gathered from memory, the last one cut");
-        assert!(small.get(Slot { offset: 20, len: 9 }, &mut buf).is_err());
+        assert!(s.push(1, b"one, long enough to go to the file").is_ok());
+        assert!(s.push(0, b"").is_ok());
+        assert_eq!(
+            drained(s),
+            vec![(0, vec![]), (1, b"one, long enough to go to the file".to_vec()), (2, b"two".to_vec())]
+        );
+        assert!(drained(Sorted::default()).is_empty());
+    }
+
+    /// A run cut short (the file changed under it) is an error, not a panic or a wrong record.
+    #[test]
+    fn a_run_cut_short_is_an_error() {
+        let mut s = Sorted::with_run_bytes(1);
+        assert!(s.push(1, b"abcdef").is_ok());
+        if let Some((run, _)) = s.runs.first_mut() {
+            run.end -= 2;
+        }
+        assert!(s.drain(|_, _| Ok(())).is_err());
     }
 }

@@ -680,6 +680,8 @@ pub struct Links {
     /// the id of the front leg: the connection to the proxy's address whose upgrade request
     /// for the same path came just before.
     pub front_leg: Option<std::num::NonZeroU64>,
+    /// When this is the front leg of such a pair, the id of its back leg.
+    pub back_leg: Option<std::num::NonZeroU64>,
     /// The engine.io (Socket.IO) session it upgraded, and the long-polling before it.
     pub engineio: Option<crate::legs::EngineIoSession>,
 }

@@ -160,6 +160,11 @@ impl Conn {
         self.up.session.links_mut().front_leg = Some(front);
     }
 
+    /// This connection's WebSocket is relayed by a reverse proxy on connection `back`.
+    pub fn set_back_leg(&mut self, back: std::num::NonZeroU64) {
+        self.up.session.links_mut().back_leg = Some(back);
+    }
+
     /// This WebSocket upgraded the engine.io session `e`, which long-polled before.
     pub fn set_engineio(&mut self, e: crate::legs::EngineIoSession) {
         self.up.session.links_mut().engineio = Some(e);

@@ -64,6 +64,7 @@ pub struct ReconnectLoop {
     pub server: String,
     pub path: String,
     pub attempts: usize,
+    /// The ids of its first attempts by start, at most 20 (`attempts` counts them all).
     pub connections: Vec<u64>,
     /// The `uid`s of those connections, in the same order.
     pub uids: Vec<String>,
@@ -96,7 +97,9 @@ pub fn reconnect_loops(attempts: &[Attempt]) -> Vec<ReconnectLoop> {
         v.sort_by_key(|a| a.start_ns);
         let gaps: Vec<f64> = v.windows(2).map(|w| w[1].start_ns.saturating_sub(w[0].start_ns) as f64 / 1e6).collect();
         let (min, max) = gaps.iter().fold((f64::MAX, 0f64), |(lo, hi), g| (lo.min(*g), hi.max(*g)));
-        let mean = gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
+        // The mean gap is the span over the gaps (exact, whatever order they are summed in).
+        let span = v.last().map_or(0, |l| l.start_ns).saturating_sub(v.first().map_or(0, |f| f.start_ns));
+        let mean = span as f64 / 1e6 / gaps.len().max(1) as f64;
         let mut outcomes = BTreeMap::new();
         for a in &v {
             *outcomes.entry(a.outcome.clone()).or_insert(0) += 1;
@@ -178,21 +181,253 @@ pub fn proxy_pairs(attempts: &[Attempt]) -> Vec<ProxyPair> {
         let Some(back) = back else { continue };
         taken.insert(front.id);
         taken.insert(back.id);
-        let (ended_first, summary) = pair_summary(front, back);
-        out.push(ProxyPair {
-            front: front.id,
-            back: back.id,
-            front_uid: front.uid.clone(),
-            back_uid: back.uid.clone(),
-            proxy: front.server.clone(),
-            upstream: back.server.clone(),
-            path: front.path.clone(),
-            ended_first,
-            summary,
-        });
+        out.push(pair(front, back));
     }
     out.sort_by_key(|p| p.front);
     out
+}
+
+/// Connections a loop names (the first by start); `attempts` counts them all.
+pub const LOOP_IDS: usize = 20;
+/// (client host, server, path) keys followed for loops at once.
+pub const MAX_LOOP_KEYS: usize = 16_384;
+/// Legs of proxied WebSockets waiting for their other half at once.
+pub const MAX_WAITING: usize = 65_536;
+/// Starts kept per key to put attempts concluded out of order back in start order.
+const WINDOW: usize = 16;
+
+/// Reconnect loops and proxied pairs found as connections are concluded, in memory bounded by
+/// the keys followed ([`MAX_LOOP_KEYS`]) and the legs waiting ([`MAX_WAITING`]), however many
+/// connections a capture holds. Finds what [`reconnect_loops`] and [`proxy_pairs`] find in a
+/// whole capture's attempts, with these limits: a loop names its first [`LOOP_IDS`]
+/// connections; its intervals leave out an attempt concluded after [`WINDOW`] later-started
+/// attempts of its key; the legs of a pair are those the capture's reading tied together
+/// ([`crate::legs`]).
+#[derive(Default)]
+pub struct Across {
+    /// By a hash of (client host, server, path); the few that share a hash in a list.
+    loops: std::collections::HashMap<u64, Vec<LoopAcc>>,
+    keys: usize,
+    /// Attempts seen (to know when to look for stale keys again) and the latest start.
+    seen: u64,
+    next_cleanup: u64,
+    now_ns: i64,
+    /// Legs concluded before their other half, by the id of that other half.
+    waiting: std::collections::HashMap<u64, Attempt>,
+    waiting_order: std::collections::VecDeque<u64>,
+    scratch: String,
+    /// Loop keys not followed (the table was full of live ones), and legs whose other half
+    /// never came (filtered out, or waiting past [`MAX_WAITING`]).
+    pub keys_dropped: u64,
+}
+
+struct LoopAcc {
+    client_host: Box<str>,
+    server: Box<str>,
+    path: Box<str>,
+    attempts: usize,
+    bad: usize,
+    first_ns: i64,
+    last_ns: i64,
+    /// The latest starts, sorted; below `floor` (the latest start let go) an attempt is late.
+    window: Vec<i64>,
+    floor: i64,
+    gaps: Option<(i64, i64)>,
+    /// The first attempts by start: (start, id, uid).
+    first: Vec<(i64, u64, Box<str>)>,
+    outcomes: BTreeMap<String, usize>,
+}
+
+impl LoopAcc {
+    fn gap(&mut self, g: i64) {
+        self.gaps = Some(self.gaps.map_or((g, g), |(lo, hi)| (lo.min(g), hi.max(g))));
+    }
+
+    fn add(&mut self, c: &crate::report::Connection, outcome: &str) {
+        let start = c.start_ns;
+        self.attempts += 1;
+        self.bad += usize::from(!c.verdict.kind.is_normal());
+        self.first_ns = self.first_ns.min(start);
+        self.last_ns = self.last_ns.max(start);
+        if self.attempts == 1 || start >= self.floor {
+            let at = self.window.partition_point(|&s| s <= start);
+            self.window.insert(at, start);
+            if self.window.len() > WINDOW {
+                let gone = self.window.remove(0);
+                self.floor = gone;
+                if let Some(&next) = self.window.first() {
+                    self.gap(next.saturating_sub(gone));
+                }
+            }
+        }
+        let key = (start, c.id);
+        if self.first.len() < LOOP_IDS || self.first.last().is_some_and(|l| key < (l.0, l.1)) {
+            let at = self.first.partition_point(|f| (f.0, f.1) <= key);
+            self.first.insert(at, (start, c.id, c.uid.as_str().into()));
+            self.first.truncate(LOOP_IDS);
+        }
+        match self.outcomes.get_mut(outcome) {
+            Some(n) => *n += 1,
+            None => {
+                self.outcomes.insert(outcome.to_string(), 1);
+            }
+        }
+    }
+
+    fn is_loop(&self) -> bool {
+        self.attempts >= MIN_ATTEMPTS && self.bad >= 2
+    }
+
+    fn into_loop(mut self) -> ReconnectLoop {
+        for i in 1..self.window.len() {
+            let g = self.window[i].saturating_sub(self.window[i - 1]);
+            self.gap(g);
+        }
+        let ms = |ns: i64| ns as f64 / 1e6;
+        let (min, max) = self.gaps.map_or((f64::MAX, 0.0), |(lo, hi)| (ms(lo), ms(hi)));
+        let span = self.last_ns.saturating_sub(self.first_ns);
+        let mean = ms(span) / (self.attempts.saturating_sub(1)).max(1) as f64;
+        ReconnectLoop {
+            client_host: self.client_host.into(),
+            server: self.server.into(),
+            path: self.path.into(),
+            attempts: self.attempts,
+            connections: self.first.iter().map(|f| f.1).collect(),
+            uids: self.first.iter().map(|f| f.2.to_string()).collect(),
+            interval_ms: Interval { min: round_ms(min), max: round_ms(max), mean: round_ms(mean) },
+            outcomes: self.outcomes,
+        }
+    }
+}
+
+impl Across {
+    /// Takes a concluded connection; returns the proxied pair it completes, if any.
+    pub fn add(&mut self, c: &crate::report::Connection) -> Option<ProxyPair> {
+        let path = c.path()?;
+        self.seen += 1;
+        self.now_ns = self.now_ns.max(c.start_ns);
+        let host = c.client.rsplit_once(':').map_or("", |(h, _)| h);
+        let mut outcome = std::mem::take(&mut self.scratch);
+        outcome.clear();
+        match &c.handshake.response {
+            Some(r) => {
+                use std::fmt::Write;
+                let _ = write!(outcome, "{}", r.status);
+            }
+            None => outcome.push_str(c.verdict.kind.as_str()),
+        }
+        self.add_to_loop(c, host, path, &outcome);
+        self.scratch = outcome;
+        let (partner, is_front) = match (c.front_leg, c.back_leg) {
+            (Some(f), _) => (f, false),
+            (None, Some(b)) => (b, true),
+            (None, None) => return None,
+        };
+        let me = crate::attempt(c)?;
+        match self.waiting.remove(&c.id) {
+            Some(other) => {
+                let (front, back) = if is_front { (me, other) } else { (other, me) };
+                (front.upgraded == back.upgraded).then(|| pair(&front, &back))
+            }
+            None => {
+                if self.waiting.len() >= MAX_WAITING
+                    && let Some(old) = self.waiting_order.pop_front()
+                {
+                    self.waiting.remove(&old);
+                }
+                self.waiting.insert(partner, me);
+                self.waiting_order.push_back(partner);
+                if self.waiting_order.len() > 2 * MAX_WAITING {
+                    let waiting = &self.waiting;
+                    self.waiting_order.retain(|k| waiting.contains_key(k));
+                }
+                None
+            }
+        }
+    }
+
+    fn add_to_loop(&mut self, c: &crate::report::Connection, host: &str, path: &str, outcome: &str) {
+        use std::hash::BuildHasher;
+        let h = foldhash::fast::FixedState::with_seed(7).hash_one((host, c.server.as_str(), path));
+        let same = |a: &LoopAcc| &*a.client_host == host && *a.server == *c.server && &*a.path == path;
+        if let Some(acc) = self.loops.get_mut(&h).and_then(|v| v.iter_mut().find(|a| same(a))) {
+            acc.add(c, outcome);
+            return;
+        }
+        if self.keys >= MAX_LOOP_KEYS {
+            self.cleanup();
+            if self.keys >= MAX_LOOP_KEYS {
+                self.keys_dropped += 1;
+                return;
+            }
+        }
+        let mut acc = LoopAcc {
+            client_host: host.into(),
+            server: c.server.as_str().into(),
+            path: path.into(),
+            attempts: 0,
+            bad: 0,
+            first_ns: i64::MAX,
+            last_ns: i64::MIN,
+            window: Vec::new(),
+            floor: i64::MIN,
+            gaps: None,
+            first: Vec::new(),
+            outcomes: BTreeMap::new(),
+        };
+        acc.add(c, outcome);
+        self.loops.entry(h).or_default().push(acc);
+        self.keys += 1;
+    }
+
+    /// The key table is full: forgets the keys that are no loop and were quiet for a minute,
+    /// or, when that frees too little, every key that is no loop. Not again before an eighth
+    /// of the table's worth of attempts has come.
+    fn cleanup(&mut self) {
+        if self.seen < self.next_cleanup {
+            return;
+        }
+        self.next_cleanup = self.seen + (MAX_LOOP_KEYS / 8) as u64;
+        let quiet = self.now_ns.saturating_sub(60_000_000_000);
+        for stale_only in [true, false] {
+            for v in self.loops.values_mut() {
+                v.retain(|a| a.is_loop() || (stale_only && a.last_ns >= quiet));
+            }
+            self.loops.retain(|_, v| !v.is_empty());
+            self.keys = self.loops.values().map(Vec::len).sum();
+            if self.keys < MAX_LOOP_KEYS - MAX_LOOP_KEYS / 8 {
+                return;
+            }
+        }
+    }
+
+    /// The loops found, by (client host, server, path).
+    pub fn loops(&mut self) -> Vec<ReconnectLoop> {
+        let mut out: Vec<ReconnectLoop> = std::mem::take(&mut self.loops)
+            .into_values()
+            .flatten()
+            .filter(LoopAcc::is_loop)
+            .map(LoopAcc::into_loop)
+            .collect();
+        self.keys = 0;
+        out.sort_by(|a, b| (&a.client_host, &a.server, &a.path).cmp(&(&b.client_host, &b.server, &b.path)));
+        out
+    }
+}
+
+fn pair(front: &Attempt, back: &Attempt) -> ProxyPair {
+    let (ended_first, summary) = pair_summary(front, back);
+    ProxyPair {
+        front: front.id,
+        back: back.id,
+        front_uid: front.uid.clone(),
+        back_uid: back.uid.clone(),
+        proxy: front.server.clone(),
+        upstream: back.server.clone(),
+        path: front.path.clone(),
+        ended_first,
+        summary,
+    }
 }
 
 /// A gap between the legs' ends: these are often microseconds apart.

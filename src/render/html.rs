@@ -642,7 +642,12 @@ fn pattern_table(
         let kind = g.example.verdict.kind.as_str();
         write!(w, "<tr class=\"k-{kind}\"><td>{}</td><td><span class=\"badge k-{kind}\">{kind}</span>", g.ids.len())?;
         let rest = g.title.strip_prefix(kind).unwrap_or(&g.title);
-        write!(w, "{}</td><td class=\"mono\">{}</td>", Esc(rest), Esc(&id_ranges(&g.ids)))?;
+        write!(
+            w,
+            "{}</td><td class=\"mono\">{}</td>",
+            Esc(rest),
+            Esc(&id_ranges(&g.ids, g.ids.len() as u64, g.ids.iter().max().copied().unwrap_or(0)))
+        )?;
         write!(w, "<td class=\"mono\">{}</td>", time_span(g.first_ns, g.last_ns))?;
         if has_section.contains(&g.example.id) {
             writeln!(w, "<td><a href=\"#c{0}\">#{0}</a></td></tr>", g.example.id)?;

@@ -9,8 +9,8 @@ pub mod table;
 pub use html::html;
 pub use ladder::ladder;
 pub use table::{
-    Widths, explain, needs_explaining, row, table, write_empty, write_files, write_head, write_row, write_summary,
-    write_tls_note,
+    Widths, explain, needs_explaining, row, table, write_empty, write_files, write_head, write_proxied, write_row,
+    write_summary, write_tls_note,
 };
 
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
@@ -40,38 +40,70 @@ impl Style {
 }
 
 /// The whole report as one JSON document.
-pub fn json(report: &Report, w: &mut impl Write) -> io::Result<()> {
+pub fn json<W: Write>(report: &Report, w: &mut W) -> io::Result<()> {
     let parts = ReportParts {
         inputs: &report.inputs,
         summary: &report.summary,
         reconnect_loops: &report.reconnect_loops,
-        proxied: &report.proxied,
         stats: &report.stats,
     };
     let mut record = Vec::new();
-    write_report(&parts, !report.connections.is_empty(), w, |w| {
-        for (i, c) in report.connections.iter().enumerate() {
-            record.clear();
-            json_record(c, &mut record)?;
-            let cut = if i + 1 == report.connections.len() { RECORD_END.len() } else { 0 };
-            w.write_all(&record[..record.len() - cut])?;
-        }
-        Ok(())
-    })
+    let proxied = Elements {
+        any: !report.proxied.is_empty(),
+        write: |w: &mut W| {
+            let mut element = Vec::new();
+            for (i, p) in report.proxied.iter().enumerate() {
+                element.clear();
+                json_element(p, &mut element)?;
+                if i > 0 {
+                    w.write_all(RECORD_END)?;
+                }
+                w.write_all(&element)?;
+            }
+            Ok(())
+        },
+    };
+    write_report(
+        &parts,
+        !report.connections.is_empty(),
+        w,
+        |w| {
+            for (i, c) in report.connections.iter().enumerate() {
+                record.clear();
+                json_record(c, &mut record)?;
+                if i > 0 {
+                    w.write_all(RECORD_END)?;
+                }
+                w.write_all(&record)?;
+            }
+            Ok(())
+        },
+        proxied,
+    )
 }
 
 /// What stands around each record in the `connections` array: its indent before, and the comma
-/// and line after it (the last record is written without its comma).
+/// and line between two records.
 pub const RECORD_END: &[u8] = b",\n";
 const RECORD_INDENT: &[u8] = b"    ";
 
-/// A connection as one element of the report's `connections` array: indented, pretty, and
-/// followed by [`RECORD_END`].
+/// A connection as one element of the report's `connections` array: indented and pretty
+/// ([`RECORD_END`] goes between two).
 pub fn json_record(c: &Connection, w: &mut Vec<u8>) -> io::Result<()> {
+    json_element(c, w)
+}
+
+/// An array member written element by element (each as [`json_element`] makes them,
+/// [`RECORD_END`] between two) instead of from a slice: `any` says whether there is one.
+pub struct Elements<F> {
+    pub any: bool,
+    pub write: F,
+}
+
+/// A value as one element of an array member of the report: indented and pretty.
+pub fn json_element(v: &impl serde::Serialize, w: &mut Vec<u8>) -> io::Result<()> {
     w.extend_from_slice(RECORD_INDENT);
-    json::pretty(c, 2, w)?;
-    w.extend_from_slice(RECORD_END);
-    Ok(())
+    json::pretty(v, 2, w).map_err(io::Error::from)
 }
 
 /// The members of a report other than its connections.
@@ -79,18 +111,19 @@ pub struct ReportParts<'a> {
     pub inputs: &'a [Input],
     pub summary: &'a Summary,
     pub reconnect_loops: &'a [ReconnectLoop],
-    pub proxied: &'a [ProxyPair],
     pub stats: &'a Stats,
 }
 
 /// The JSON document, byte for byte what serde_json's pretty printer writes for a [`Report`]:
 /// `records` writes the elements of the `connections` array (each as [`json_record`] makes
-/// them, the last without its comma), `any` says whether there is one.
-pub fn write_report<W: Write>(
+/// them, [`RECORD_END`] between two), `any` says whether there is one; `proxied` the elements
+/// of the `proxied` array.
+pub fn write_report<W: Write, P: FnOnce(&mut W) -> io::Result<()>>(
     parts: &ReportParts<'_>,
     any: bool,
     w: &mut W,
     records: impl FnOnce(&mut W) -> io::Result<()>,
+    proxied: Elements<P>,
 ) -> io::Result<()> {
     writeln!(w, "{{")?;
     writeln!(w, "  \"tool\": \"wsdiag\",")?;
@@ -107,7 +140,14 @@ pub fn write_report<W: Write>(
     }
     write_member(w, "summary", parts.summary, ",")?;
     write_member(w, "reconnect_loops", parts.reconnect_loops, ",")?;
-    write_member(w, "proxied", parts.proxied, ",")?;
+    if proxied.any {
+        writeln!(w, "  \"proxied\": [")?;
+        (proxied.write)(w)?;
+        writeln!(w)?;
+        writeln!(w, "  ],")?;
+    } else {
+        writeln!(w, "  \"proxied\": [],")?;
+    }
     write_member(w, "stats", parts.stats, "")?;
     writeln!(w, "}}")
 }
@@ -202,22 +242,28 @@ pub fn pattern(c: &Connection) -> String {
     t
 }
 
-/// Ids as ranges: "3-14, 17, 20-22"; past 12 ranges, the first 12 and how many more.
-pub fn id_ranges(ids: &[u64]) -> String {
+/// "3-5, 9, 12-40": the ranges of `ids` (all of a set, or its lowest), at most 12; when the
+/// set has more than they show (`total` ids in all, the largest `max`), "… and N more up to M".
+pub fn id_ranges(ids: &[u64], total: u64, max: u64) -> String {
     let mut sorted = ids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
     let mut ranges: Vec<(u64, u64)> = Vec::new();
     for id in sorted {
+        let full = ranges.len() == 12;
         match ranges.last_mut() {
             Some((_, hi)) if *hi + 1 == id => *hi = id,
+            _ if full => break,
             _ => ranges.push((id, id)),
         }
     }
     let text = |(lo, hi): &(u64, u64)| if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
-    let mut out: Vec<String> = ranges.iter().take(12).map(text).collect();
-    if ranges.len() > 12 {
-        out.push(format!("… {} more ranges", ranges.len() - 12));
+    let mut out: Vec<String> = ranges.iter().map(text).collect();
+    let shown: u64 = ranges.iter().map(|(lo, hi)| hi - lo + 1).sum();
+    let last = ranges.last().map_or(0, |r| r.1);
+    if total > shown {
+        let up_to = if max > last { format!(" up to {max}") } else { String::new() };
+        out.push(format!("… and {} more{up_to}", total - shown));
     }
     out.join(", ")
 }

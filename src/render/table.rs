@@ -254,14 +254,19 @@ pub fn write_summary(
             human_ms(l.interval_ms.max),
             human_ms(l.interval_ms.mean),
             outcomes.join(", "),
-            super::id_ranges(&l.connections)
+            super::id_ranges(&l.connections, l.attempts as u64, l.connections.iter().max().copied().unwrap_or(0))
         );
         writeln!(w, "{}", wrap(&text, style.width, "  "))?;
     }
     for p in pairs {
-        writeln!(w, "{}", wrap(&format!("Proxied: {}", clean(&p.summary)), style.width, "  "))?;
+        write_proxied(&p.summary, style, w)?;
     }
     Ok(())
+}
+
+/// A proxied pair's line under the table.
+pub fn write_proxied(summary: &str, style: Style, w: &mut impl Write) -> io::Result<()> {
+    writeln!(w, "{}", wrap(&format!("Proxied: {}", clean(summary)), style.width, "  "))
 }
 
 /// The table and the explanations.
