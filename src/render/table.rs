@@ -137,20 +137,20 @@ impl Widths {
     fn line(&self, cells: &[String; N], style: Style) -> String {
         let shown = self.shown(style);
         let last = (0..N).rev().find(|&i| shown[i]).unwrap_or(0);
-        let mut s = String::new();
+        let mut s = String::with_capacity(self.widths.iter().sum::<usize>() + 2 * N + 16);
         for (i, c) in cells.iter().enumerate() {
             if !shown[i] {
                 continue;
             }
-            let pad = self.widths[i].saturating_sub(c.chars().count());
+            let pad = std::iter::repeat_n(' ', self.widths[i].saturating_sub(c.chars().count()));
             if i == 0 {
-                s.push_str(&" ".repeat(pad));
+                s.extend(pad);
                 s.push_str(c);
             } else {
                 s.push_str("  ");
                 s.push_str(c);
                 if i < last {
-                    s.push_str(&" ".repeat(pad));
+                    s.extend(pad);
                 }
             }
         }
