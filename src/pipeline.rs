@@ -460,7 +460,9 @@ impl Stage {
         if !thread {
             return Stage::Inline { collector: Box::new(collector), filters, conclude, hidden: 0 };
         }
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Timeline>>(64);
+        // A few batches in flight: enough to smooth the hand-over, few enough that timelines
+        // waiting for the second thread hold little memory.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Timeline>>(8);
         let handle = std::thread::spawn(move || {
             let (mut collector, mut hidden) = (collector, 0);
             for tl in rx.iter().flatten() {

@@ -3,7 +3,7 @@
 //! run's worth of bytes they are sorted by id and written as one run to an unlinked temporary
 //! file, and at the end the runs are merged. Runs are merged as they pile up, [`FAN`] at a time
 //! (the tiers of a log-structured merge), so that the final merge reads from few of them and its
-//! buffers stay small too.
+//! buffers stay small too. Runs are LZ4-compressed a block at a time.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -15,8 +15,9 @@ use std::os::unix::fs::FileExt;
 pub const RUN_BYTES: usize = 8 << 20;
 /// Runs of one tier merged into one of the next.
 const FAN: usize = 32;
-/// What a run's reader reads at a time.
-const CHUNK: usize = 32 << 10;
+/// Runs are written in LZ4 blocks of this many bytes (records compress 5 to 10 times: less to
+/// write and read back), each block after its lengths (raw, then compressed: 4 bytes each).
+const CHUNK: usize = 64 << 10;
 /// A record's header in a run: its id and its length.
 const HEADER: usize = 16;
 
@@ -107,8 +108,9 @@ impl Sorted {
             Some(f) => f,
             None => self.file.insert(temp_file()?),
         };
-        file.write_all_at(&out, self.file_len)?;
-        let run = Run { start: self.file_len, end: self.file_len + out.len() as u64 };
+        let packed = pack(&out);
+        file.write_all_at(&packed, self.file_len)?;
+        let run = Run { start: self.file_len, end: self.file_len + packed.len() as u64 };
         self.file_len = run.end;
         self.runs.push((run, 0));
         self.merge_full_tiers()
@@ -132,14 +134,16 @@ impl Sorted {
                 out.extend_from_slice(&(rec.len() as u64).to_le_bytes());
                 out.extend_from_slice(rec);
                 if out.len() >= CHUNK * 4 {
-                    file.write_all_at(&out, at)?;
-                    at += out.len() as u64;
+                    let packed = pack(&out);
+                    file.write_all_at(&packed, at)?;
+                    at += packed.len() as u64;
                     out.clear();
                 }
                 Ok(())
             })?;
-            file.write_all_at(&out, at)?;
-            at += out.len() as u64;
+            let packed = pack(&out);
+            file.write_all_at(&packed, at)?;
+            at += packed.len() as u64;
             self.file_len = at;
             self.runs.truncate(n - FAN);
             self.runs.push((Run { start, end: at }, tier + 1));
@@ -157,13 +161,24 @@ impl Sorted {
 
 /// Where the merge reads records from: a run in the file, or the records still in memory.
 enum Source {
-    Run { pos: u64, end: u64, buf: Vec<u8>, at: usize, cur: Option<(u64, usize)> },
-    Mem { index: Vec<(u64, usize, usize)>, at: usize },
+    /// `buf` holds what was unpacked of it from `at` on, `packed` a block as read.
+    Run {
+        pos: u64,
+        end: u64,
+        buf: Vec<u8>,
+        packed: Vec<u8>,
+        at: usize,
+        cur: Option<(u64, usize)>,
+    },
+    Mem {
+        index: Vec<(u64, usize, usize)>,
+        at: usize,
+    },
 }
 
 impl Source {
     fn run(r: Run) -> Source {
-        Source::Run { pos: r.start, end: r.end, buf: Vec::new(), at: 0, cur: None }
+        Source::Run { pos: r.start, end: r.end, buf: Vec::new(), packed: Vec::new(), at: 0, cur: None }
     }
 
     /// Moves to the next record; returns its id, or None at the end.
@@ -173,7 +188,7 @@ impl Source {
                 *at += 1;
                 Ok(index.get(*at - 1).map(|r| r.0))
             }
-            Source::Run { pos, end, buf, at, cur } => {
+            Source::Run { pos, end, buf, packed, at, cur } => {
                 if let Some((_, len)) = cur.take() {
                     *at += HEADER + len;
                 }
@@ -181,7 +196,7 @@ impl Source {
                     return Ok(None);
                 }
                 let file = file.ok_or_else(corrupt)?;
-                fill(file, pos, *end, buf, at, HEADER)?;
+                fill(file, (pos, *end), buf, packed, at, HEADER)?;
                 let word = |i: usize| {
                     let mut b = [0u8; 8];
                     b.copy_from_slice(buf.get(*at + i..*at + i + 8).unwrap_or(&[0; 8]));
@@ -189,7 +204,7 @@ impl Source {
                 };
                 let (id, len) = (word(0), word(8));
                 let len = usize::try_from(len).map_err(|_| corrupt())?;
-                fill(file, pos, *end, buf, at, HEADER.checked_add(len).ok_or_else(corrupt)?)?;
+                fill(file, (pos, *end), buf, packed, at, HEADER.checked_add(len).ok_or_else(corrupt)?)?;
                 *cur = Some((id, len));
                 Ok(Some(id))
             }
@@ -209,24 +224,57 @@ impl Source {
     }
 }
 
-/// Makes `need` bytes from `at` on available in `buf`, reading the run from `pos` (before
-/// `end`) a chunk at a time.
-fn fill(file: &File, pos: &mut u64, end: u64, buf: &mut Vec<u8>, at: &mut usize, need: usize) -> io::Result<()> {
+/// A run's bytes as LZ4 blocks of [`CHUNK`] bytes, each after its raw and packed lengths.
+fn pack(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+    for chunk in raw.chunks(CHUNK) {
+        let at = out.len();
+        out.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        let room = lz4_flex::block::get_maximum_output_size(chunk.len());
+        out.resize(at + 8 + room, 0);
+        let n = lz4_flex::block::compress_into(chunk, &mut out[at + 8..]).unwrap_or(0);
+        out.truncate(at + 8 + n);
+        out[at + 4..at + 8].copy_from_slice(&(n as u32).to_le_bytes());
+    }
+    out
+}
+
+/// Makes `need` bytes from `at` on available in `buf`, unpacking the run's blocks from `pos`
+/// (before `end`) one at a time.
+fn fill(
+    file: &File,
+    (pos, end): (&mut u64, u64),
+    buf: &mut Vec<u8>,
+    packed: &mut Vec<u8>,
+    at: &mut usize,
+    need: usize,
+) -> io::Result<()> {
     if buf.len() - *at >= need {
         return Ok(());
     }
     buf.drain(..*at);
     *at = 0;
     while buf.len() < need {
-        let want = (need - buf.len()).max(CHUNK) as u64;
-        let n = want.min(end - *pos) as usize;
-        if n == 0 {
+        if end.saturating_sub(*pos) < 8 {
             return Err(corrupt());
         }
+        let mut lens = [0u8; 8];
+        file.read_exact_at(&mut lens, *pos)?;
+        let word = |i: usize| u32::from_le_bytes([lens[i], lens[i + 1], lens[i + 2], lens[i + 3]]) as usize;
+        let (raw, n) = (word(0), word(4));
+        if raw > CHUNK || n as u64 > end - *pos - 8 {
+            return Err(corrupt());
+        }
+        packed.resize(n, 0);
+        file.read_exact_at(packed, *pos + 8)?;
+        *pos += 8 + n as u64;
         let old = buf.len();
-        buf.resize(old + n, 0);
-        file.read_exact_at(&mut buf[old..], *pos)?;
-        *pos += n as u64;
+        buf.resize(old + raw, 0);
+        match lz4_flex::block::decompress_into(packed, &mut buf[old..]) {
+            Ok(k) if k == raw => {}
+            _ => return Err(corrupt()),
+        }
     }
     Ok(())
 }

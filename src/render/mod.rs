@@ -47,39 +47,22 @@ pub fn json<W: Write>(report: &Report, w: &mut W) -> io::Result<()> {
         reconnect_loops: &report.reconnect_loops,
         stats: &report.stats,
     };
-    let mut record = Vec::new();
-    let proxied = Elements {
-        any: !report.proxied.is_empty(),
-        write: |w: &mut W| {
-            let mut element = Vec::new();
-            for (i, p) in report.proxied.iter().enumerate() {
-                element.clear();
-                json_element(p, &mut element)?;
-                if i > 0 {
-                    w.write_all(RECORD_END)?;
-                }
-                w.write_all(&element)?;
-            }
-            Ok(())
-        },
-    };
-    write_report(
-        &parts,
-        !report.connections.is_empty(),
-        w,
-        |w| {
-            for (i, c) in report.connections.iter().enumerate() {
-                record.clear();
-                json_record(c, &mut record)?;
-                if i > 0 {
-                    w.write_all(RECORD_END)?;
-                }
-                w.write_all(&record)?;
-            }
-            Ok(())
-        },
-        proxied,
-    )
+    let proxied = Elements { any: !report.proxied.is_empty(), write: |w: &mut W| write_elements(&report.proxied, w) };
+    write_report(&parts, !report.connections.is_empty(), w, |w| write_elements(&report.connections, w), proxied)
+}
+
+/// The elements of an array member, each as [`json_element`] makes it, [`RECORD_END`] between.
+fn write_elements(values: &[impl serde::Serialize], w: &mut impl Write) -> io::Result<()> {
+    let mut element = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        element.clear();
+        json_element(v, &mut element)?;
+        if i > 0 {
+            w.write_all(RECORD_END)?;
+        }
+        w.write_all(&element)?;
+    }
+    Ok(())
 }
 
 /// What stands around each record in the `connections` array: its indent before, and the comma
