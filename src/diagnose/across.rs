@@ -221,6 +221,17 @@ pub struct Across {
     pub keys_dropped: u64,
 }
 
+/// An attempt as a loop counts it.
+struct Try<'a> {
+    id: u64,
+    uid: &'a str,
+    start_ns: i64,
+    /// Its verdict is not a normal one.
+    bad: bool,
+    /// The HTTP status, or the verdict kind when there was none.
+    outcome: &'a str,
+}
+
 struct LoopAcc {
     client_host: Box<str>,
     server: Box<str>,
@@ -243,10 +254,10 @@ impl LoopAcc {
         self.gaps = Some(self.gaps.map_or((g, g), |(lo, hi)| (lo.min(g), hi.max(g))));
     }
 
-    fn add(&mut self, c: &crate::report::Connection, outcome: &str) {
-        let start = c.start_ns;
+    fn add(&mut self, a: &Try<'_>) {
+        let start = a.start_ns;
         self.attempts += 1;
-        self.bad += usize::from(!c.verdict.kind.is_normal());
+        self.bad += usize::from(a.bad);
         self.first_ns = self.first_ns.min(start);
         self.last_ns = self.last_ns.max(start);
         if self.attempts == 1 || start >= self.floor {
@@ -260,16 +271,16 @@ impl LoopAcc {
                 }
             }
         }
-        let key = (start, c.id);
+        let key = (start, a.id);
         if self.first.len() < LOOP_IDS || self.first.last().is_some_and(|l| key < (l.0, l.1)) {
             let at = self.first.partition_point(|f| (f.0, f.1) <= key);
-            self.first.insert(at, (start, c.id, c.uid.as_str().into()));
+            self.first.insert(at, (start, a.id, a.uid.into()));
             self.first.truncate(LOOP_IDS);
         }
-        match self.outcomes.get_mut(outcome) {
+        match self.outcomes.get_mut(a.outcome) {
             Some(n) => *n += 1,
             None => {
-                self.outcomes.insert(outcome.to_string(), 1);
+                self.outcomes.insert(a.outcome.to_string(), 1);
             }
         }
     }
@@ -304,8 +315,6 @@ impl Across {
     /// Takes a concluded connection; returns the proxied pair it completes, if any.
     pub fn add(&mut self, c: &crate::report::Connection) -> Option<ProxyPair> {
         let path = c.path()?;
-        self.seen += 1;
-        self.now_ns = self.now_ns.max(c.start_ns);
         let host = c.client.rsplit_once(':').map_or("", |(h, _)| h);
         let mut outcome = std::mem::take(&mut self.scratch);
         outcome.clear();
@@ -316,7 +325,9 @@ impl Across {
             }
             None => outcome.push_str(c.verdict.kind.as_str()),
         }
-        self.add_to_loop(c, host, path, &outcome);
+        let key = (host, c.server.as_str(), path);
+        let bad = !c.verdict.kind.is_normal();
+        self.add_to_loop(key, &Try { id: c.id, uid: &c.uid, start_ns: c.start_ns, bad, outcome: &outcome });
         self.scratch = outcome;
         let (partner, is_front) = match (c.front_leg, c.back_leg) {
             (Some(f), _) => (f, false),
@@ -346,12 +357,14 @@ impl Across {
         }
     }
 
-    fn add_to_loop(&mut self, c: &crate::report::Connection, host: &str, path: &str, outcome: &str) {
+    fn add_to_loop(&mut self, (host, server, path): (&str, &str, &str), a: &Try<'_>) {
         use std::hash::BuildHasher;
-        let h = foldhash::fast::FixedState::with_seed(7).hash_one((host, c.server.as_str(), path));
-        let same = |a: &LoopAcc| &*a.client_host == host && *a.server == *c.server && &*a.path == path;
-        if let Some(acc) = self.loops.get_mut(&h).and_then(|v| v.iter_mut().find(|a| same(a))) {
-            acc.add(c, outcome);
+        self.seen += 1;
+        self.now_ns = self.now_ns.max(a.start_ns);
+        let h = foldhash::fast::FixedState::with_seed(7).hash_one((host, server, path));
+        let same = |l: &LoopAcc| &*l.client_host == host && &*l.server == server && &*l.path == path;
+        if let Some(acc) = self.loops.get_mut(&h).and_then(|v| v.iter_mut().find(|l| same(l))) {
+            acc.add(a);
             return;
         }
         if self.keys >= MAX_LOOP_KEYS {
@@ -363,7 +376,7 @@ impl Across {
         }
         let mut acc = LoopAcc {
             client_host: host.into(),
-            server: c.server.as_str().into(),
+            server: server.into(),
             path: path.into(),
             attempts: 0,
             bad: 0,
@@ -375,7 +388,7 @@ impl Across {
             first: Vec::new(),
             outcomes: BTreeMap::new(),
         };
-        acc.add(c, outcome);
+        acc.add(a);
         self.loops.entry(h).or_default().push(acc);
         self.keys += 1;
     }
@@ -644,6 +657,74 @@ mod tests {
         let l = reconnect_loops(&v);
         assert_eq!(l.len(), 1);
         assert!(l[0].interval_ms.max > 9e12);
+    }
+
+    fn try_at(id: u64, ms: i64, bad: bool) -> (String, i64, bool) {
+        (format!("W{id}"), ms * 1_000_000, bad)
+    }
+
+    /// 20,000 attempts of one loop, concluded out of start order by up to a few attempts: all
+    /// counted, the first [`LOOP_IDS`] by start named, the intervals those of the sorted
+    /// starts (the model), in bounded memory.
+    #[test]
+    fn a_long_loop_concluded_out_of_order() {
+        let mut next = crate::xorshift(0x5eed_1234_abcd_ef01);
+        let mut starts: Vec<(u64, i64)> = Vec::new();
+        let mut t = 0i64;
+        for id in 1..=20_000u64 {
+            t += 50 + next(400) as i64;
+            starts.push((id, t));
+        }
+        // Concluded in an order a few places off the start order.
+        let mut order = starts.clone();
+        for i in (1..order.len()).step_by(3) {
+            order.swap(i - 1, i);
+        }
+        let mut across = Across::default();
+        for &(id, ms) in &order {
+            let (uid, ns, _) = try_at(id, ms, true);
+            let a = Try { id, uid: &uid, start_ns: ns, bad: true, outcome: "403" };
+            across.add_to_loop(("10.0.0.5", "10.0.0.9:8000", "/ws/"), &a);
+        }
+        let loops = across.loops();
+        assert_eq!(loops.len(), 1);
+        let l = &loops[0];
+        assert_eq!(l.attempts, 20_000);
+        assert_eq!(l.connections, (1..=LOOP_IDS as u64).collect::<Vec<_>>());
+        assert_eq!(l.uids.first().map(String::as_str), Some("W1"));
+        assert_eq!(l.outcomes.get("403"), Some(&20_000));
+        let gaps: Vec<i64> = starts.windows(2).map(|w| w[1].1 - w[0].1).collect();
+        let (lo, hi) = (gaps.iter().min().copied(), gaps.iter().max().copied());
+        assert_eq!(Some(l.interval_ms.min), lo.map(|g| g as f64));
+        assert_eq!(Some(l.interval_ms.max), hi.map(|g| g as f64));
+        let mean = (t - starts[0].1) as f64 / 19_999.0;
+        assert_eq!(l.interval_ms.mean, round_ms(mean));
+    }
+
+    /// More (client, server, path) keys than are followed: keys that are no loop make room, a
+    /// loop among them is still found, and the table never holds more than its bound.
+    #[test]
+    fn the_loop_keys_are_bounded() {
+        let mut across = Across::default();
+        let mut add = |across: &mut Across, host: &str, id: u64, ms: i64, bad: bool| {
+            let (uid, ns, _) = try_at(id, ms, bad);
+            let a = Try { id, uid: &uid, start_ns: ns, bad, outcome: "x" };
+            across.add_to_loop((host, "10.0.0.9:8000", "/ws/"), &a);
+        };
+        // A loop first, then a crowd of one-off clients, then the loop again.
+        for i in 0..3 {
+            add(&mut across, "10.9.9.9", 1 + i, i as i64, true);
+        }
+        for i in 0..(3 * MAX_LOOP_KEYS as u64) {
+            add(&mut across, &format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255), 10 + i, 100, false);
+            assert!(across.keys <= MAX_LOOP_KEYS);
+        }
+        add(&mut across, "10.9.9.9", 1_000_000, 200, true);
+        let loops = across.loops();
+        assert_eq!(loops.len(), 1, "only the loop survives");
+        assert_eq!(loops[0].client_host, "10.9.9.9");
+        assert_eq!(loops[0].attempts, 4);
+        assert_eq!(across.keys_dropped, 0, "cleaning made room each time");
     }
 
     #[test]
