@@ -706,7 +706,7 @@ mod tests {
     #[test]
     fn the_loop_keys_are_bounded() {
         let mut across = Across::default();
-        let mut add = |across: &mut Across, host: &str, id: u64, ms: i64, bad: bool| {
+        let add = |across: &mut Across, host: &str, id: u64, ms: i64, bad: bool| {
             let (uid, ns, _) = try_at(id, ms, bad);
             let a = Try { id, uid: &uid, start_ns: ns, bad, outcome: "x" };
             across.add_to_loop((host, "10.0.0.9:8000", "/ws/"), &a);
