@@ -567,8 +567,9 @@ impl Analyzer {
     /// caller that concludes them (with [`Analyzer::concluder`], on this thread or another).
     pub fn drain(&mut self) -> Vec<Timeline> {
         // The next batch is about as big: room for it at once, not grown a doubling at a time
-        // (a timeline is a few KB to move).
-        let room = self.finished.len();
+        // (a timeline is a few KB to move); at most a sweep's worth, not the thousands an
+        // end of capture finishes at once.
+        let room = self.finished.len().min(256);
         std::mem::replace(&mut self.finished, Vec::with_capacity(room))
     }
 

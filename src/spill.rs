@@ -96,23 +96,20 @@ impl Sorted {
     /// are full are merged.
     fn write_run(&mut self) -> io::Result<()> {
         self.index.sort_by_key(|r| r.0);
-        let mut out = Vec::with_capacity(self.mem.len() + HEADER * self.index.len());
-        for &(id, off, len) in &self.index {
-            out.extend_from_slice(&id.to_le_bytes());
-            out.extend_from_slice(&(len as u64).to_le_bytes());
-            out.extend_from_slice(self.mem.get(off..off + len).unwrap_or_default());
-        }
-        self.mem.clear();
-        self.index.clear();
         let file = match &mut self.file {
             Some(f) => f,
             None => self.file.insert(temp_file()?),
         };
-        let packed = pack(&out);
-        file.write_all_at(&packed, self.file_len)?;
-        let run = Run { start: self.file_len, end: self.file_len + packed.len() as u64 };
-        self.file_len = run.end;
-        self.runs.push((run, 0));
+        let start = self.file_len;
+        let mut w = RunWriter { raw: Vec::new(), at: start };
+        for &(id, off, len) in &self.index {
+            w.push(file, id, self.mem.get(off..off + len).unwrap_or_default())?;
+        }
+        let end = w.finish(file)?;
+        self.mem.clear();
+        self.index.clear();
+        self.file_len = end;
+        self.runs.push((Run { start, end }, 0));
         self.merge_full_tiers()
     }
 
@@ -127,26 +124,12 @@ impl Sorted {
             let Some(file) = &self.file else { return Ok(()) };
             let sources: Vec<Source> = self.runs[n - FAN..].iter().map(|(r, _)| Source::run(*r)).collect();
             let start = self.file_len;
-            let mut out = Vec::with_capacity(CHUNK * 4);
-            let mut at = start;
-            merge(Some(file), &self.mem, sources, |id, rec| {
-                out.extend_from_slice(&id.to_le_bytes());
-                out.extend_from_slice(&(rec.len() as u64).to_le_bytes());
-                out.extend_from_slice(rec);
-                if out.len() >= CHUNK * 4 {
-                    let packed = pack(&out);
-                    file.write_all_at(&packed, at)?;
-                    at += packed.len() as u64;
-                    out.clear();
-                }
-                Ok(())
-            })?;
-            let packed = pack(&out);
-            file.write_all_at(&packed, at)?;
-            at += packed.len() as u64;
-            self.file_len = at;
+            let mut w = RunWriter { raw: Vec::new(), at: start };
+            merge(Some(file), &self.mem, sources, |id, rec| w.push(file, id, rec))?;
+            let end = w.finish(file)?;
+            self.file_len = end;
             self.runs.truncate(n - FAN);
-            self.runs.push((Run { start, end: at }, tier + 1));
+            self.runs.push((Run { start, end }, tier + 1));
         }
     }
 
@@ -221,6 +204,36 @@ impl Source {
                 cur.and_then(|(_, len)| buf.get(*at + HEADER..*at + HEADER + len)).unwrap_or_default()
             }
         }
+    }
+}
+
+/// Writes a run at `at` as its records come (in id order): each after its header, packed a
+/// few blocks at a time, so that what is held is a few blocks, not the run.
+struct RunWriter {
+    raw: Vec<u8>,
+    at: u64,
+}
+
+impl RunWriter {
+    fn push(&mut self, file: &File, id: u64, rec: &[u8]) -> io::Result<()> {
+        self.raw.extend_from_slice(&id.to_le_bytes());
+        self.raw.extend_from_slice(&(rec.len() as u64).to_le_bytes());
+        self.raw.extend_from_slice(rec);
+        if self.raw.len() >= 4 * CHUNK { self.flush(file) } else { Ok(()) }
+    }
+
+    fn flush(&mut self, file: &File) -> io::Result<()> {
+        let packed = pack(&self.raw);
+        file.write_all_at(&packed, self.at)?;
+        self.at += packed.len() as u64;
+        self.raw.clear();
+        Ok(())
+    }
+
+    /// Writes what is left; returns where the run ends.
+    fn finish(mut self, file: &File) -> io::Result<u64> {
+        self.flush(file)?;
+        Ok(self.at)
     }
 }
 
