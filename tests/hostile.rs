@@ -1050,8 +1050,8 @@ fn many_flows_with_partial_heads() {
     assert!(shed.len() > 1000, "{} heads given up on", shed.len());
     // What the given-up heads' whole lines said is kept.
     assert!(shed.iter().all(|c| c["handshake"]["request"]["uri"] == "/ws/partial"));
-    // Most of it is the 3000 JSON records held in memory (up to 32 MiB before the spill goes to
-    // a file), grown with the tls, transport and join keys; the head buffers stay in their
-    // 16 MiB budget.
+    // Most of it is the 3000 flows open at once with their partial heads (in their 16 MiB
+    // budget), finished together at the end, and the JSON records held in memory (up to 8 MiB
+    // before they go to the file as a sorted run).
     check_rss(&format!("{FLOWS} flows with partial 16 kB heads"), &r, 56);
 }
