@@ -137,7 +137,7 @@ struct Group {
 /// The lowest ids of a set, at most [`LowIds::KEEP`], and its largest: what a line of id
 /// ranges shows, in memory that does not grow with the set.
 #[derive(Default)]
-pub struct LowIds {
+struct LowIds {
     low: std::collections::BinaryHeap<u64>,
     max: u64,
 }
@@ -145,7 +145,7 @@ pub struct LowIds {
 impl LowIds {
     const KEEP: usize = 256;
 
-    pub fn add(&mut self, id: u64) {
+    fn add(&mut self, id: u64) {
         self.max = self.max.max(id);
         if self.low.len() < Self::KEEP {
             self.low.push(id);
@@ -156,7 +156,7 @@ impl LowIds {
     }
 
     /// The ids kept, lowest first.
-    pub fn sorted(&self) -> Vec<u64> {
+    fn sorted(&self) -> Vec<u64> {
         self.low.clone().into_sorted_vec()
     }
 }
