@@ -93,12 +93,14 @@ impl Flow {
         }
     }
 
+    /// Torn down (both FINs, or a RST).
+    fn torn_down(&self) -> bool {
+        matches!(self, Flow::Conn(c) if c.tcp.tcp_ended())
+    }
+
     /// Torn down, with its last packet before `horizon`.
     fn ended_before(&self, horizon: i64) -> bool {
-        match self {
-            Flow::Syn(_) => false,
-            Flow::Conn(c) => c.tcp.tcp_ended() && c.tcp.last.ts.0 < horizon,
-        }
+        self.torn_down() && self.last_ts() < horizon
     }
 }
 
@@ -501,7 +503,7 @@ impl Analyzer {
         // what lingers is bounded by a count, not by a rate times a time.
         while self.ended.len() > MAX_LINGERING {
             let Some((id, slot)) = self.ended.pop_front() else { break };
-            if self.flows.slot_mut(slot).is_some_and(|f| f.id() == id && f.ended_before(i64::MAX)) {
+            if self.flows.slot_mut(slot).is_some_and(|f| f.id() == id && f.torn_down()) {
                 self.finish_slot(slot);
             }
         }
