@@ -134,7 +134,7 @@ fn request(fields: &[Field]) -> Request {
             // RFC 8441 §4: the protocol asked for, as `Upgrade` names it on HTTP/1.1.
             ":protocol" => r.upgrade = Some(f.value.clone()),
             n if n.starts_with(':') => {}
-            n => r.set_field(n, f.value.clone()),
+            n => r.set_field(n, &f.value),
         }
     }
     r
@@ -144,7 +144,7 @@ fn response(fields: &[Field]) -> Response {
     let status = h2::field(fields, ":status").and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut r = Response { status, reason: reason_phrase(status).to_string(), version: 0, ..Response::default() };
     for f in fields.iter().filter(|f| !f.name.starts_with(':')) {
-        r.set_field(&f.name, f.value.clone());
+        r.set_field(&f.name, &f.value);
     }
     r
 }

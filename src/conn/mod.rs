@@ -150,7 +150,8 @@ impl Conn {
             return None;
         }
         let (r, at) = self.up.session.request()?;
-        let upgrade = r.upgrade.as_deref().is_some_and(|u| u.to_ascii_lowercase().contains("websocket"));
+        let upgrade =
+            r.upgrade.as_deref().is_some_and(|u| u.as_bytes().windows(9).any(|w| w.eq_ignore_ascii_case(b"websocket")));
         Some((r.uri.as_str(), *at, upgrade))
     }
 

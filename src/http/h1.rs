@@ -99,12 +99,33 @@ fn release(buf: &mut Vec<u8>) {
     *buf = Vec::new();
 }
 
+/// A request waiting for its response: what answering it needs to know.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    /// Its number among the connection's requests.
+    seq: u32,
+    /// It asked for a WebSocket (or is treated as if it did: a cut head).
+    websocket: bool,
+    /// A forward proxy's CONNECT.
+    connect: bool,
+    /// It had an `Upgrade` field.
+    upgrade: bool,
+}
+
+impl Pending {
+    fn of(req: &Request, seq: u32) -> Self {
+        Pending { seq, websocket: req.wants_websocket(), connect: req.is_connect(), upgrade: req.upgrade.is_some() }
+    }
+}
+
 /// The HTTP/1.1 state of one connection. What it learns goes into the caller's [`H1Facts`].
 #[derive(Default)]
 pub struct H1 {
     sides: PerSide<HttpSide>,
     /// Requests waiting for their response, in order (pipelining).
-    waiting: VecDeque<(Request, At)>,
+    waiting: VecDeque<Pending>,
+    /// The number of the request in the facts' exchange, if it has one.
+    exchange_seq: Option<u32>,
 }
 
 /// Where the events of one call go.
@@ -277,7 +298,7 @@ impl H1 {
     }
 
     fn upgrade_waiting(&self) -> bool {
-        self.waiting.back().is_some_and(|(r, _)| r.wants_websocket() || r.is_connect())
+        self.waiting.back().is_some_and(|p| p.websocket || p.connect)
     }
 
     /// A head cut by a gap (a snaplen, lost packets): keep what its whole lines say. Where the
@@ -304,18 +325,15 @@ impl H1 {
                             upgrade: req.wants_websocket(),
                         },
                     ));
+                    // Unknown headers may have asked for an upgrade: treat it as one.
+                    let pending = Pending { websocket: true, upgrade: true, ..Pending::of(&req, facts.exchanges) };
                     if facts.exchange.is_none() {
-                        facts.exchange = Some(Box::new(Exchange {
-                            request: Some((req.clone(), at)),
-                            response: None,
-                            body: Vec::new(),
-                        }));
+                        facts.exchange =
+                            Some(Box::new(Exchange { request: Some((req, at)), response: None, body: Vec::new() }));
+                        self.exchange_seq = Some(pending.seq);
                     }
                     facts.truncated = true;
-                    // Unknown headers may have asked for an upgrade: treat it as one.
-                    let mut req = req;
-                    req.upgrade.get_or_insert_with(|| "websocket".into());
-                    self.waiting.push_back((req, at));
+                    self.waiting.push_back(pending);
                 }
                 return None;
             }
@@ -333,7 +351,7 @@ impl H1 {
                 facts.attempted = true;
                 release(&mut self.sides[side.other()].buf);
                 return Some(Upgrade { lost: true, ..Upgrade::default() });
-            } else if status == 426 || req.is_some_and(|(r, _)| r.upgrade.is_some()) {
+            } else if status == 426 || req.is_some_and(|p| p.upgrade) {
                 facts.attempted = true;
             }
             return None;
@@ -356,12 +374,13 @@ impl H1 {
         // A forward proxy's CONNECT: a WebSocket (wss or ws) may ride in the tunnel it asks for.
         let connect = head.is_connect();
         let have_upgrade = facts.request().is_some_and(|(r, _)| r.wants_websocket() || r.is_connect());
+        let pending = Pending::of(&head, facts.exchanges);
+        self.waiting.push_back(pending);
         if facts.exchange.is_none() || ((upgrade || connect) && !have_upgrade) {
-            facts.exchange =
-                Some(Box::new(Exchange { request: Some((head.clone(), at)), response: None, body: Vec::new() }));
+            facts.exchange = Some(Box::new(Exchange { request: Some((head, at)), response: None, body: Vec::new() }));
+            self.exchange_seq = Some(pending.seq);
             facts.attempted |= upgrade || connect;
         }
-        self.waiting.push_back((head, at));
         Ok(Head::Done(len, None))
     }
 
@@ -378,7 +397,7 @@ impl H1 {
         }
         let req = self.waiting.pop_front();
         let is_ours = match (&facts.exchange, &req) {
-            (Some(ex), Some((r, rat))) => ex.request.as_ref().is_some_and(|(er, eat)| er == r && eat == rat),
+            (Some(ex), Some(p)) => ex.request.is_some() && self.exchange_seq == Some(p.seq),
             (Some(ex), None) => ex.request.is_none() && ex.response.is_none(),
             (None, _) => true,
         };
@@ -397,7 +416,7 @@ impl H1 {
             return Ok(Head::Done(len, None));
         }
         facts.attempted |= head.status == 426 || head.upgrade_ok();
-        if (200..300).contains(&head.status) && req.as_ref().is_some_and(|(r, _)| r.is_connect()) {
+        if (200..300).contains(&head.status) && req.is_some_and(|p| p.connect) {
             // The tunnel is open (RFC 9110 §9.3.6): the bytes after this head are the target's.
             exchange.response = Some((head, at));
             let other = &mut self.sides[side.other()];
@@ -410,7 +429,10 @@ impl H1 {
             return Ok(Head::Done(len, Some(upgrade)));
         }
         if head.status == 101 {
-            if let Some((r, _)) = &req {
+            // The request answered is the exchange's (`is_ours`).
+            if req.is_some()
+                && let Some((r, _)) = &exchange.request
+            {
                 facts.problems = super::validate_101(r, &head);
             }
             let extensions = head.extensions.clone();

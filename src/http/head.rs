@@ -106,19 +106,20 @@ pub struct Request {
 
 impl Request {
     /// Takes in one header field (`name` in lowercase, as HTTP/2 writes them all).
-    pub fn set_field(&mut self, name: &str, v: String) {
+    pub fn set_field(&mut self, name: &str, v: &str) {
+        let own = || Some(v.to_string());
         match name {
-            "host" => self.host = Some(v),
-            "origin" | "sec-websocket-origin" => self.origin = Some(v),
-            "user-agent" => self.user_agent = Some(v),
-            "upgrade" => self.upgrade = Some(v),
-            "connection" => self.connection = Some(v),
-            "sec-websocket-key" => self.key = Some(v),
-            "sec-websocket-version" => self.ws_version = Some(v),
-            "sec-websocket-protocol" => self.protocols.extend(split_list(&v).map(String::from)),
+            "host" => self.host = own(),
+            "origin" | "sec-websocket-origin" => self.origin = own(),
+            "user-agent" => self.user_agent = own(),
+            "upgrade" => self.upgrade = own(),
+            "connection" => self.connection = own(),
+            "sec-websocket-key" => self.key = own(),
+            "sec-websocket-version" => self.ws_version = own(),
+            "sec-websocket-protocol" => self.protocols.extend(split_list(v).map(String::from)),
             "sec-websocket-extensions" => {
-                self.extensions.extend(parse_extensions(&v));
-                self.extensions_raw.extend(split_list(&v).map(String::from));
+                self.extensions.extend(parse_extensions(v));
+                self.extensions_raw.extend(split_list(v).map(String::from));
             }
             "cookie" => self.cookie = true,
             "authorization" => self.authorization = true,
@@ -209,22 +210,23 @@ impl Response {
     }
 
     /// Takes in one header field (`name` in lowercase).
-    pub fn set_field(&mut self, name: &str, v: String) {
+    pub fn set_field(&mut self, name: &str, v: &str) {
+        let own = || Some(v.to_string());
         match name {
-            "server" => self.server = Some(v),
-            "content-type" => self.content_type = Some(v),
-            "upgrade" => self.upgrade = Some(v),
-            "connection" => self.connection = Some(v),
-            "sec-websocket-accept" => self.accept = Some(v),
-            "sec-websocket-protocol" => self.protocol = Some(v),
+            "server" => self.server = own(),
+            "content-type" => self.content_type = own(),
+            "upgrade" => self.upgrade = own(),
+            "connection" => self.connection = own(),
+            "sec-websocket-accept" => self.accept = own(),
+            "sec-websocket-protocol" => self.protocol = own(),
             "sec-websocket-extensions" => {
-                self.extensions.extend(parse_extensions(&v));
-                self.extensions_raw.extend(split_list(&v).map(String::from));
+                self.extensions.extend(parse_extensions(v));
+                self.extensions_raw.extend(split_list(v).map(String::from));
             }
             "content-length" => self.content_length = v.parse().ok(),
-            "transfer-encoding" => self.chunked = has_token(Some(&v), "chunked"),
-            "location" => self.location = Some(v),
-            "www-authenticate" => self.www_authenticate = Some(v),
+            "transfer-encoding" => self.chunked = has_token(Some(v), "chunked"),
+            "location" => self.location = own(),
+            "www-authenticate" => self.www_authenticate = own(),
             _ => {}
         }
     }
@@ -330,8 +332,23 @@ pub fn accept_for(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(h.finalize())
 }
 
-fn text(v: &[u8]) -> String {
-    String::from_utf8_lossy(v).trim().to_string()
+/// A header value as text, trimmed; borrowed unless it is not UTF-8.
+fn text(v: &[u8]) -> std::borrow::Cow<'_, str> {
+    match String::from_utf8_lossy(v) {
+        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.trim()),
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.trim().to_string()),
+    }
+}
+
+/// The longest field name a head's parser takes in (`sec-websocket-extensions` is 24).
+const NAME_MAX: usize = 32;
+
+/// A field name in lowercase, in `buf`; None if longer than any name taken in.
+fn lower_name<'a>(name: &str, buf: &'a mut [u8; NAME_MAX]) -> Option<&'a str> {
+    let out = buf.get_mut(..name.len())?;
+    out.copy_from_slice(name.as_bytes());
+    out.make_ascii_lowercase();
+    std::str::from_utf8(out).ok()
 }
 
 /// The length of a PROXY protocol header (HAProxy's, v1 text or v2 binary) at the start of a
@@ -387,8 +404,11 @@ pub fn parse_request(buf: &[u8]) -> Result<Parsed<Request>, HttpError> {
         version: req.version.unwrap_or(1),
         ..Request::default()
     };
+    let mut name = [0; NAME_MAX];
     for h in req.headers.iter() {
-        r.set_field(&h.name.to_ascii_lowercase(), text(h.value));
+        if let Some(n) = lower_name(h.name, &mut name) {
+            r.set_field(n, &text(h.value));
+        }
     }
     Ok(Parsed::Done { head: r, len })
 }
@@ -410,8 +430,11 @@ pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, HttpError> {
         version: resp.version.unwrap_or(1),
         ..Response::default()
     };
+    let mut name = [0; NAME_MAX];
     for h in resp.headers.iter() {
-        r.set_field(&h.name.to_ascii_lowercase(), text(h.value));
+        if let Some(n) = lower_name(h.name, &mut name) {
+            r.set_field(n, &text(h.value));
+        }
     }
     r.fields = u16::try_from(resp.headers.len()).unwrap_or(u16::MAX);
     Ok(Parsed::Done { head: r, len })
@@ -444,7 +467,7 @@ pub fn parse_request_partial(buf: &[u8]) -> Option<Request> {
     }
     let mut r = Request { method, uri, version: 1, ..Request::default() };
     for (k, v) in headers {
-        r.set_field(&k, v);
+        r.set_field(&k, &v);
     }
     Some(r)
 }
@@ -467,7 +490,7 @@ pub fn parse_response_partial(buf: &[u8]) -> Option<Response> {
     let mut r = Response { status, reason, version, ..Response::default() };
     r.fields = u16::try_from(headers.len()).unwrap_or(u16::MAX);
     for (k, v) in headers {
-        r.set_field(&k, v);
+        r.set_field(&k, &v);
     }
     Some(r)
 }
@@ -601,6 +624,19 @@ mod tests {
         assert_eq!(head.extensions[0].name, "permessage-deflate");
         assert_eq!(head.extensions[0].param("client_max_window_bits"), Some(None));
         assert!(head.cookie && !head.authorization && head.wants_websocket());
+    }
+
+    #[test]
+    fn field_names_any_case_values_trimmed_and_lossy() {
+        let mut head = b"GET /x HTTP/1.1\r\nHOST:  h:1 \r\nuPgRaDe: websocket\r\n".to_vec();
+        head.extend_from_slice(b"X-A-Field-Name-Longer-Than-Any-We-Read: 1\r\nUser-Agent: caf\xe9\r\n\r\n");
+        let Parsed::Done { head: r, .. } = parse_request(&head).unwrap() else { panic!("partial") };
+        assert_eq!(r.host.as_deref(), Some("h:1"));
+        assert!(r.wants_websocket());
+        assert_eq!(r.user_agent.as_deref(), Some("caf\u{fffd}"));
+        let resp = b"HTTP/1.1 403 Forbidden\r\nSERVER: nginx/1.22\r\nContent-LENGTH: 12\r\n\r\n";
+        let Parsed::Done { head: r, .. } = parse_response(resp).unwrap() else { panic!("partial") };
+        assert_eq!((r.server.as_deref(), r.content_length, r.fields), (Some("nginx/1.22"), Some(12), 2));
     }
 
     #[test]
