@@ -325,7 +325,7 @@ impl Collector {
                     return Ok(render::write_empty(n, &stats, self.filtered, w)?);
                 }
                 render::write_head(&self.widths, style, w)?;
-                let mut cells: [String; render::table::N] = Default::default();
+                let mut cells = render::table::Cells::default();
                 let widths = &self.widths;
                 self.records.drain(|_, rec| {
                     let kind = decode_row(rec, &mut cells)?;
@@ -409,27 +409,16 @@ impl Group {
 
 /// A table row as a record: its verdict (its place in [`Kind::ALL`]), then each cell's length
 /// (4 bytes) and text.
-fn encode_row(cells: &[String; render::table::N], kind: Kind, w: &mut Vec<u8>) {
+fn encode_row(cells: &render::table::Cells, kind: Kind, w: &mut Vec<u8>) {
     w.push(Kind::ALL.iter().position(|k| *k == kind).unwrap_or_default() as u8);
-    for c in cells {
-        w.extend_from_slice(&(c.len() as u32).to_le_bytes());
-        w.extend_from_slice(c.as_bytes());
-    }
+    cells.encode(w);
 }
 
-fn decode_row(mut rec: &[u8], cells: &mut [String; render::table::N]) -> io::Result<Kind> {
+fn decode_row(rec: &[u8], cells: &mut render::table::Cells) -> io::Result<Kind> {
     let bad = || io::Error::other("a table row came back damaged");
     let (&k, rest) = rec.split_first().ok_or_else(bad)?;
     let kind = *Kind::ALL.get(k as usize).ok_or_else(bad)?;
-    rec = rest;
-    for cell in cells.iter_mut() {
-        let (len, rest) = rec.split_first_chunk::<4>().ok_or_else(bad)?;
-        let len = u32::from_le_bytes(*len) as usize;
-        let text = rest.get(..len).ok_or_else(bad)?;
-        cell.clear();
-        cell.push_str(std::str::from_utf8(text).map_err(|_| bad())?);
-        rec = &rest[len..];
-    }
+    cells.decode(rest).ok_or_else(bad)?;
     Ok(kind)
 }
 

@@ -246,15 +246,25 @@ pub fn round_ms(v: f64) -> f64 {
 /// "231 ms", "3.004 s", "1 min 40 s": seconds keep the milliseconds the evidence has, since
 /// an exact timeout (3.000 s, 60.002 s) is often the point.
 pub fn human_ms(ms: f64) -> String {
-    if ms < 1000.0 {
-        // + 0.0: a -0 (an instant a hair before) is written 0
-        format!("{} ms", (ms * 10.0).round() / 10.0 + 0.0)
-    } else if ms < 600_000.0 {
-        // To the millisecond, zeros kept: "3.000 s" says the timeout was exact, "3 s" would not.
-        format!("{:.3} s", ms.round() / 1000.0)
-    } else {
-        let s = (ms / 1000.0).round() as u64;
-        format!("{} min {} s", s / 60, s % 60)
+    HumanMs(ms).to_string()
+}
+
+/// [`human_ms`], written where it is wanted.
+pub struct HumanMs(pub f64);
+
+impl std::fmt::Display for HumanMs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0;
+        if ms < 1000.0 {
+            // + 0.0: a -0 (an instant a hair before) is written 0
+            write!(f, "{} ms", (ms * 10.0).round() / 10.0 + 0.0)
+        } else if ms < 600_000.0 {
+            // To the millisecond, zeros kept: "3.000 s" says the timeout was exact, "3 s" would not.
+            write!(f, "{:.3} s", ms.round() / 1000.0)
+        } else {
+            let s = (ms / 1000.0).round() as u64;
+            write!(f, "{} min {} s", s / 60, s % 60)
+        }
     }
 }
 

@@ -538,7 +538,7 @@ fn timeline(conns: &[&Connection], w: &mut impl Write) -> io::Result<()> {
 /// second file show the `file` column too).
 fn head_cells() -> io::Result<Vec<String>> {
     let mut widths = super::Widths::default();
-    widths.add(&std::array::from_fn(|_| "2".to_string()));
+    widths.add(&table::Cells::from_strs(["2"; table::N]));
     let mut line = Vec::new();
     table::write_head(&widths, Style { color: false, width: usize::MAX, fit: false }, &mut line)?;
     Ok(String::from_utf8_lossy(&line).trim_end().split("  ").map(str::to_string).collect())
@@ -608,7 +608,7 @@ fn conn_table(conns: &[&Connection], has_section: &HashSet<u64>, w: &mut impl Wr
             .iter()
             .map(|c| {
                 let cells = row(c);
-                let mut r: Vec<String> = columns.iter().map(|&(_, i)| cells[i].clone()).collect();
+                let mut r: Vec<String> = columns.iter().map(|&(_, i)| cells[i].to_string()).collect();
                 r.push(c.wireshark_filter.clone());
                 r.push(if has_section.contains(&c.id) { "1".into() } else { String::new() });
                 r

@@ -276,7 +276,12 @@ pub fn line(c: &Connection, w: &mut impl Write) -> io::Result<()> {
 
 /// Replaces control characters so that captured text cannot drive the terminal.
 pub fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '·' } else { c }).collect()
+    s.chars().map(clean_char).collect()
+}
+
+/// [`clean`] for one character.
+pub fn clean_char(c: char) -> char {
+    if c.is_control() { '·' } else { c }
 }
 
 /// Wraps `text` at `width`, each line after the first indented by `indent`.

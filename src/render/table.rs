@@ -1,8 +1,8 @@
 //! The default view: one row per connection, then the explanation of each abnormal one.
 
-use super::{Style, clean, code_cell, wrap};
+use super::{Style, clean, clean_char, wrap};
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
-use crate::diagnose::{Kind, human_ms};
+use crate::diagnose::{HumanMs, Kind, human_ms};
 use crate::report::{Connection, Input, Report, Stats, Summary};
 use anstyle::{AnsiColor, Style as S};
 use std::io::{self, Write};
@@ -29,59 +29,173 @@ const FILE: usize = 1;
 /// endpoints and verdict always stay).
 const DROP_ORDER: [usize; 9] = [4, 3, 9, 5, FILE, 8, 7, 6, 10];
 
-/// The cells of a connection's row.
 /// Each side's first Close code as the table's "close c/s" cell: `1000/1011`, `none` for a
 /// Close without a code, `-` for no Close.
 pub fn close_codes(c: &Connection) -> String {
-    let code = |role: crate::units::Role| {
-        c.websocket
-            .close_frames
-            .iter()
-            .find(|f| f.from == role)
-            .map(|f| f.code.map_or_else(|| "none".to_string(), |x| x.to_string()))
-            .unwrap_or_else(|| "-".into())
-    };
-    format!("{}/{}", code(crate::units::Role::Client), code(crate::units::Role::Server))
+    CloseCodes(c).to_string()
 }
 
-pub fn row(c: &Connection) -> [String; N] {
-    let path = c.path().map(|p| {
-        let p = clean(p);
-        if p.chars().count() > 28 { format!("{}…", p.chars().take(27).collect::<String>()) } else { p }
-    });
-    let status = c.handshake.response.as_ref().map(|r| r.status.to_string()).unwrap_or_else(|| "-".into());
-    let closes = close_codes(c);
-    let teardown = c
-        .tcp
-        .first_teardown
-        .as_ref()
-        .map(|t| format!("{} {} #{}", t.by, t.kind.upper(), t.packet))
-        .unwrap_or_else(|| "-".into());
+/// [`close_codes`], written where it is wanted.
+struct CloseCodes<'a>(&'a Connection);
+
+impl std::fmt::Display for CloseCodes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = |f: &mut std::fmt::Formatter<'_>, role: crate::units::Role| match self
+            .0
+            .websocket
+            .close_frames
+            .iter()
+            .find(|c| c.from == role)
+        {
+            Some(c) => match c.code {
+                Some(x) => write!(f, "{x}"),
+                None => f.write_str("none"),
+            },
+            None => f.write_str("-"),
+        };
+        code(f, crate::units::Role::Client)?;
+        f.write_str("/")?;
+        code(f, crate::units::Role::Server)
+    }
+}
+
+/// The cells of a row, in one buffer: cell `i` is `text[ends[i - 1]..ends[i]]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cells {
+    text: String,
+    ends: [usize; N],
+}
+
+impl Cells {
+    pub fn from_strs(cells: [&str; N]) -> Self {
+        let mut out = Cells::default();
+        for (i, c) in cells.iter().enumerate() {
+            out.text.push_str(c);
+            out.ends[i] = out.text.len();
+        }
+        out
+    }
+
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..end)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..N).map(|i| self.get(i).unwrap_or(""))
+    }
+
+    /// Ends cell `i` where the text now ends.
+    fn end(&mut self, i: usize) {
+        self.ends[i] = self.text.len();
+    }
+
+    /// The cells as bytes: each cell's length (u32, little-endian), then the text.
+    pub fn encode(&self, w: &mut Vec<u8>) {
+        let mut start = 0;
+        for &end in &self.ends {
+            w.extend_from_slice(&((end - start) as u32).to_le_bytes());
+            start = end;
+        }
+        w.extend_from_slice(self.text.as_bytes());
+    }
+
+    /// Reads [`Cells::encode`]'s bytes into `self`; None if they are not such bytes.
+    pub fn decode(&mut self, rec: &[u8]) -> Option<()> {
+        let (lens, text) = rec.split_at_checked(4 * N)?;
+        let mut end = 0usize;
+        for (i, len) in lens.chunks_exact(4).enumerate() {
+            end = end.checked_add(u32::from_le_bytes(len.try_into().ok()?) as usize)?;
+            self.ends[i] = end;
+        }
+        let text = std::str::from_utf8(text).ok()?;
+        if end != text.len() || (1..N).any(|i| !text.is_char_boundary(self.ends[i - 1])) {
+            return None;
+        }
+        self.text.clear();
+        self.text.push_str(text);
+        Some(())
+    }
+}
+
+impl std::ops::Index<usize> for Cells {
+    type Output = str;
+    fn index(&self, i: usize) -> &str {
+        self.get(i).unwrap_or("")
+    }
+}
+
+/// The cells of a connection's row.
+pub fn row(c: &Connection) -> Cells {
+    use std::fmt::Write as _;
+    let mut r = Cells { text: String::with_capacity(160), ends: [0; N] };
+    let t = &mut r.text;
+    // Writing to a String cannot fail.
+    let _ = write!(t, "{}", c.id);
+    r.end(0);
     let (first, last) = (c.input.index + 1, c.input.last_index + 1);
-    [
-        c.id.to_string(),
-        if first == last { first.to_string() } else { format!("{first}-{last}") },
-        format!("{} -> {}", c.client, c.server),
-        format!("{}-{}", c.first_packet, c.last_packet),
-        format!("{}/{}", c.tcp.bytes.client, c.tcp.bytes.server),
-        path.unwrap_or_else(|| "-".into()),
-        status,
-        closes,
-        teardown,
-        human_ms(c.duration_ms),
-        // A back leg's client is the proxy: the browser is on the front leg's row.
-        if c.handshake.request.as_ref().is_some_and(|r| r.client == Some("proxy")) {
-            "proxy".into()
-        } else {
-            code_cell(c.verdict.client_sees)
-        },
-        // What the capture lacks, where the summary says what that hides.
-        match (c.tcp.partial && c.handshake.request.is_none(), c.tcp.gaps > 0) {
-            (true, _) => format!("{} (mid-connection)", c.verdict.kind.as_str()),
-            (false, true) => format!("{} (incomplete)", c.verdict.kind.as_str()),
-            (false, false) => c.verdict.kind.as_str().to_string(),
-        },
-    ]
+    let t = &mut r.text;
+    let _ = if first == last { write!(t, "{first}") } else { write!(t, "{first}-{last}") };
+    r.end(1);
+    let _ = write!(r.text, "{} -> {}", c.client, c.server);
+    r.end(2);
+    let _ = write!(r.text, "{}-{}", c.first_packet, c.last_packet);
+    r.end(3);
+    let _ = write!(r.text, "{}/{}", c.tcp.bytes.client, c.tcp.bytes.server);
+    r.end(4);
+    match c.path() {
+        Some(p) => {
+            let at = r.text.len();
+            r.text.extend(p.chars().map(clean_char));
+            if r.text[at..].chars().count() > 28 {
+                let cut = r.text[at..].char_indices().nth(27).map_or(r.text.len(), |(i, _)| at + i);
+                r.text.truncate(cut);
+                r.text.push('…');
+            }
+        }
+        None => r.text.push('-'),
+    }
+    r.end(5);
+    match &c.handshake.response {
+        Some(resp) => {
+            let _ = write!(r.text, "{}", resp.status);
+        }
+        None => r.text.push('-'),
+    }
+    r.end(6);
+    let _ = write!(r.text, "{}", CloseCodes(c));
+    r.end(7);
+    match &c.tcp.first_teardown {
+        Some(t) => {
+            let _ = write!(r.text, "{} {} #{}", t.by, t.kind.upper(), t.packet);
+        }
+        None => r.text.push('-'),
+    }
+    r.end(8);
+    let _ = write!(r.text, "{}", HumanMs(c.duration_ms));
+    r.end(9);
+    // A back leg's client is the proxy: the browser is on the front leg's row.
+    if c.handshake.request.as_ref().is_some_and(|q| q.client == Some("proxy")) {
+        r.text.push_str("proxy");
+    } else {
+        match c.verdict.client_sees {
+            Some(code) => {
+                let _ = write!(r.text, "{code}");
+            }
+            None => r.text.push('-'),
+        }
+    }
+    r.end(10);
+    r.text.push_str(c.verdict.kind.as_str());
+    // What the capture lacks, where the summary says what that hides.
+    match (c.tcp.partial && c.handshake.request.is_none(), c.tcp.gaps > 0) {
+        (true, _) => r.text.push_str(" (mid-connection)"),
+        (false, true) => r.text.push_str(" (incomplete)"),
+        (false, false) => {}
+    }
+    r.end(11);
+    r
 }
 
 pub(crate) fn verdict_style(k: Kind) -> S {
@@ -107,11 +221,11 @@ impl Default for Widths {
 }
 
 impl Widths {
-    pub fn add(&mut self, cells: &[String; N]) {
+    pub fn add(&mut self, cells: &Cells) {
         for (i, cell) in cells.iter().enumerate() {
             self.widths[i] = self.widths[i].max(cell.chars().count());
         }
-        self.several_files |= cells[FILE] != "1";
+        self.several_files |= &cells[FILE] != "1";
     }
 
     /// The columns shown: all but `file` for one input file; on a terminal (`style.fit`) as
@@ -134,7 +248,7 @@ impl Widths {
         shown
     }
 
-    fn line(&self, cells: &[String; N], style: Style) -> String {
+    fn line(&self, cells: &Cells, style: Style) -> String {
         let shown = self.shown(style);
         let last = (0..N).rev().find(|&i| shown[i]).unwrap_or(0);
         let mut s = String::with_capacity(self.widths.iter().sum::<usize>() + 2 * N + 16);
@@ -166,10 +280,10 @@ pub fn needs_explaining(c: &Connection) -> bool {
 }
 
 pub fn write_head(widths: &Widths, style: Style, w: &mut impl Write) -> io::Result<()> {
-    writeln!(w, "{}", style.paint(&widths.line(&HEAD.map(String::from), style), S::new().bold()))
+    writeln!(w, "{}", style.paint(&widths.line(&Cells::from_strs(HEAD), style), S::new().bold()))
 }
 
-pub fn write_row(widths: &Widths, cells: &[String; N], kind: Kind, style: Style, w: &mut impl Write) -> io::Result<()> {
+pub fn write_row(widths: &Widths, cells: &Cells, kind: Kind, style: Style, w: &mut impl Write) -> io::Result<()> {
     let mut l = widths.line(cells, style);
     if style.color {
         let k = kind.as_str();
@@ -275,7 +389,7 @@ pub fn table(report: &Report, style: Style, w: &mut impl Write) -> io::Result<()
         let n: u64 = report.inputs.iter().map(|i| i.packets).sum();
         return write_empty(n, &report.stats, 0, w);
     }
-    let rows: Vec<[String; N]> = report.connections.iter().map(row).collect();
+    let rows: Vec<Cells> = report.connections.iter().map(row).collect();
     let mut widths = Widths::default();
     for r in &rows {
         widths.add(r);
@@ -352,4 +466,47 @@ pub fn explain(c: &Connection, style: Style, w: &mut impl Write) -> io::Result<(
     }
     writeln!(w, "  wireshark: {}", c.wireshark_filter)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_round_trip_and_damage_is_refused() {
+        let cells = Cells::from_strs(["7", "1", "a -> b", "", "é/…", "/chat", "101", "-/-", "-", "1 ms", "-", "x"]);
+        assert_eq!(cells.iter().collect::<Vec<_>>()[..5], ["7", "1", "a -> b", "", "é/…"]);
+        assert_eq!((&cells[11], cells.get(N)), ("x", None));
+        let mut bytes = Vec::new();
+        cells.encode(&mut bytes);
+        let mut back = Cells::default();
+        assert_eq!(back.decode(&bytes), Some(()));
+        assert_eq!(back, cells);
+        for cut in 0..bytes.len() {
+            assert_eq!(Cells::default().decode(&bytes[..cut]), None, "cut at {cut}");
+        }
+        // A length that splits a character, and one past the text.
+        let mut split = bytes.clone();
+        split[4 * 4..4 * 4 + 4].copy_from_slice(&1u32.to_le_bytes());
+        split[5 * 4..5 * 4 + 4].copy_from_slice(&(5 + 5u32).to_le_bytes());
+        assert_eq!(Cells::default().decode(&split), None);
+        let mut long = bytes.clone();
+        long[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(Cells::default().decode(&long), None);
+    }
+
+    /// The row of a shipped connection, cell by cell.
+    #[test]
+    fn row_cells_of_a_real_connection() {
+        let (conns, _, _) = crate::analyze_files(&["captures/daphne-close-4001.pcap"], crate::Config::default());
+        let Some(c) = conns.first() else { panic!("no connection") };
+        let r = row(c);
+        assert_eq!(&r[0], c.id.to_string());
+        assert_eq!(&r[2], format!("{} -> {}", c.client, c.server));
+        assert_eq!(&r[6], "101");
+        assert_eq!(&r[7], close_codes(c));
+        assert!(r[7].contains("4001"), "{:?}", &r[7]);
+        assert_eq!(&r[9], human_ms(c.duration_ms));
+        assert_eq!(&r[11], c.verdict.kind.as_str());
+    }
 }
