@@ -577,7 +577,12 @@ impl Analyzer {
 
     /// What turns this analysis's finished timelines into reported connections.
     pub fn concluder(&self) -> Concluder {
-        Concluder { all: self.cfg.all, report: self.cfg.report, sensor: self.sensor.clone() }
+        Concluder {
+            all: self.cfg.all,
+            report: self.cfg.report,
+            sensor: self.sensor.clone(),
+            no_input: std::sync::Arc::from(""),
+        }
     }
 
     /// Ends the analysis: every connection still open is finished as it stands and handed to
@@ -607,6 +612,8 @@ pub struct Concluder {
     all: bool,
     report: ReportOptions,
     sensor: std::sync::Arc<str>,
+    /// The input name of a connection without one.
+    no_input: std::sync::Arc<str>,
 }
 
 impl Concluder {
@@ -623,8 +630,8 @@ impl Concluder {
         let mut log = Some(log);
         let mut out = Vec::with_capacity(sessions.len());
         let mut hidden = 0;
-        for s in &sessions {
-            let verdict = diagnose::diagnose(&tcp, app, tls, s);
+        for s in sessions {
+            let verdict = diagnose::diagnose(&tcp, app, tls, &s);
             if !self.all && !reportable(&tcp, app, tls, verdict.kind) {
                 hidden += 1;
                 continue;
@@ -641,7 +648,7 @@ impl Concluder {
             };
             let events = report::Events::new(events, &tcp, self.report);
             let mut c = Connection::build(&tcp, tls, h2, s, events, verdict, self.report);
-            c.set_origin(&self.sensor, tcp.input.as_deref().unwrap_or(""), tcp.input_index);
+            c.set_origin(&self.sensor, tcp.input.as_ref().unwrap_or(&self.no_input), tcp.input_index);
             out.push(c);
         }
         (out, hidden)

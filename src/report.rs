@@ -116,7 +116,7 @@ pub struct Connection {
     /// Unique across runs, the same when the same capture is analysed again on the same sensor.
     pub uid: String,
     /// The host the capture was taken on (`--sensor`, default the host name).
-    pub sensor: String,
+    pub sensor: std::sync::Arc<str>,
     /// The capture file the connection's first packet came from.
     pub input: InputRef,
     pub timeline: Events,
@@ -199,7 +199,7 @@ fn uid_of<'a>(first: &str, parts: impl IntoIterator<Item = &'a str>) -> String {
 /// A record's capture file: its path and its place among the inputs (from 0).
 #[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct InputRef {
-    pub path: String,
+    pub path: std::sync::Arc<str>,
     pub index: u32,
     /// The input holding the connection's last packet: `index` unless the connection runs on
     /// into later pieces of a rotation set.
@@ -1170,7 +1170,7 @@ impl Connection {
         tcp: &TcpFacts,
         tls: Option<&crate::tls::TlsFacts>,
         h2: Option<&crate::timeline::H2Facts>,
-        s: &Session,
+        mut s: Session,
         timeline: Events,
         verdict: Verdict,
         opts: ReportOptions,
@@ -1206,69 +1206,87 @@ impl Connection {
             icmp_too_big: tcp.too_big,
             icmp_mtu: (tcp.too_big > 0).then_some(tcp.too_big_mtu),
         };
-        let mask = |s: &str| if opts.show_secrets { s.to_string() } else { http::mask_jwt(s) };
-        let request = s.request().map(|(r, _)| RequestOut {
-            method: r.method.clone(),
-            uri: if opts.show_secrets { r.uri.clone() } else { http::mask_uri(&r.uri) },
-            host: r.host.clone(),
-            origin: r.origin.clone(),
-            key: r.key.clone(),
-            protocols: r.protocols.iter().map(|p| mask(p)).collect(),
-            extensions: r.extensions_raw.clone(),
-            user_agent: r.user_agent.clone(),
-            // A reverse proxy's back leg carries the browser's User-Agent; its client is the proxy.
-            client: if s.front_leg().is_some() {
-                Some("proxy")
-            } else {
-                r.user_agent.as_deref().and_then(http::client_family)
-            },
-            upgrade: r.upgrade.clone(),
-            connection: r.connection.clone(),
-            version: r.ws_version.clone(),
-            cookie: r.cookie,
-            authorization: r.authorization,
-            query_token: http::mask_uri(&r.uri) != r.uri,
-        });
-        let response = s.response().map(|(r, _)| {
-            let body = s.http.exchange.as_ref().map(|e| &e.body).filter(|b| !b.is_empty());
-            ResponseOut {
-                status: r.status,
-                reason: r.reason.clone(),
-                server: r.server.clone(),
-                software: crate::diagnose::software(s),
-                accept_valid: s
-                    .request()
-                    .and_then(|(q, _)| q.key.as_ref())
-                    .zip(r.accept.as_ref())
-                    .map(|(k, a)| *a == http::accept_for(k))
-                    .or_else(|| (r.status == 101).then_some(false)),
-                protocol: r.protocol.as_deref().map(mask),
-                extensions: r.extensions_raw.clone(),
-                content_type: r.content_type.clone(),
-                upgrade: r.upgrade.clone(),
-                connection: r.connection.clone(),
-                location: r.location.clone(),
-                body_preview: body.filter(|_| !opts.brief).map(|b| String::from_utf8_lossy(b).into_owned()),
-            }
+        let mask = |s: String| if opts.show_secrets { s } else { http::mask_jwt(&s).into_owned() };
+        // What is read from the session's borrowed parts comes first; its strings are then moved.
+        let software = crate::diagnose::software(&s);
+        let accept_valid = s.response().map(|(r, _)| {
+            s.request()
+                .and_then(|(q, _)| q.key.as_ref())
+                .zip(r.accept.as_ref())
+                .map(|(k, a)| http::accept_matches(k, a))
+                .or_else(|| (r.status == 101).then_some(false))
         });
         let latency_ms = match (s.request(), s.response()) {
             (Some((_, q)), Some((_, r))) => Some(round_ms(r.ts.ms_since(q.ts))),
             _ => None,
         };
+        let (request_packet, response_packet) =
+            (s.request().map(|(_, a)| a.packet), s.response().map(|(_, a)| a.packet));
+        let front_leg = s.front_leg();
+        let h2_out = h2.zip(s.h2.as_deref()).map(|(f, st)| H2Out::new(f, st, &s, tcp));
+        let last_unanswered = last_unanswered(tcp, &s);
+        let (client_controls, server_controls) = (control_counts(&s, client), control_counts(&s, server));
+        let exchange = s.http.exchange.take().map(|e| *e);
+        let (request, response, body) = match exchange {
+            Some(e) => (e.request, e.response, e.body),
+            None => (None, None, Vec::new()),
+        };
+        let request = request.map(|(r, _)| {
+            let masked = http::mask_uri(&r.uri);
+            let query_token = masked != r.uri;
+            let uri = if opts.show_secrets || !query_token { None } else { Some(masked.into_owned()) };
+            RequestOut {
+                method: r.method,
+                query_token,
+                uri: uri.unwrap_or(r.uri),
+                host: r.host,
+                origin: r.origin,
+                key: r.key,
+                protocols: r.protocols.into_iter().map(mask).collect(),
+                extensions: r.extensions_raw,
+                // A reverse proxy's back leg carries the browser's User-Agent; its client is the proxy.
+                client: if front_leg.is_some() {
+                    Some("proxy")
+                } else {
+                    r.user_agent.as_deref().and_then(http::client_family)
+                },
+                user_agent: r.user_agent,
+                upgrade: r.upgrade,
+                connection: r.connection,
+                version: r.ws_version,
+                cookie: r.cookie,
+                authorization: r.authorization,
+            }
+        });
+        let response = response.map(|(r, _)| ResponseOut {
+            status: r.status,
+            reason: r.reason,
+            server: r.server,
+            software,
+            accept_valid: accept_valid.flatten(),
+            protocol: r.protocol.map(mask),
+            extensions: r.extensions_raw,
+            content_type: r.content_type,
+            upgrade: r.upgrade,
+            connection: r.connection,
+            location: r.location,
+            body_preview: (!body.is_empty() && !opts.brief).then(|| String::from_utf8_lossy(&body).into_owned()),
+        });
         let handshake = Handshake {
             request,
             response,
             latency_ms,
             problems: s.http.problems.iter().map(|p| p.to_string()).collect(),
-            request_packet: s.request().map(|(_, a)| a.packet),
-            response_packet: s.response().map(|(_, a)| a.packet),
-            proxy_header: s.proxy_header.clone(),
+            request_packet,
+            response_packet,
+            proxy_header: s.proxy_header.take(),
             truncated: s.http.truncated || s.http.shed,
         };
-        let engineio = s.links.as_ref().and_then(|l| l.engineio.as_ref()).map(|e| EngineIoOut {
-            sid: e.sid.clone(),
+        let back_leg = s.links.as_ref().and_then(|l| l.back_leg).map(|b| b.get());
+        let engineio = s.links.as_mut().and_then(|l| l.engineio.take()).map(|e| EngineIoOut {
+            sid: e.sid,
             polling_requests: e.polling_requests,
-            polling_connections: e.polling_connections.clone(),
+            polling_connections: e.polling_connections,
         });
         let websocket = WebSocket {
             engineio,
@@ -1282,15 +1300,14 @@ impl Connection {
                     binary: s.frames[server].binary_messages,
                 },
             },
-            frames: ByRole { client: control_counts(s, client), server: control_counts(s, server) },
+            frames: ByRole { client: client_controls, server: server_controls },
             compressed: s.frames.0.iter().any(|f| f.compressed_messages > 0),
-            close_frames: s
-                .closes
-                .iter()
+            close_frames: std::mem::take(&mut s.closes)
+                .into_iter()
                 .map(|c| CloseFrame {
                     from: tcp.role_of(c.side),
                     code: c.code,
-                    reason: c.reason.clone(),
+                    reason: c.reason,
                     at_ms: ms(c.at),
                     packet: c.at.packet,
                 })
@@ -1324,7 +1341,7 @@ impl Connection {
                     pong: pair(&b.pongs),
                     app_ping: pair(&b.app_pings),
                     app_pong: pair(&b.app_pongs),
-                    last_unanswered: last_unanswered(tcp, s),
+                    last_unanswered,
                 }
             },
         };
@@ -1359,7 +1376,7 @@ impl Connection {
             duration_ms: ms(tcp.last),
             tcp: tcp_out,
             tls: tls.map(|t| TlsOut::new(t, tcp)),
-            h2: h2.zip(s.h2.as_deref()).map(|(f, st)| H2Out::new(f, st, s, tcp)),
+            h2: h2_out,
             handshake,
             websocket,
             verdict: if opts.brief { Verdict { advice: Vec::new(), ..verdict } } else { verdict },
@@ -1375,28 +1392,28 @@ impl Connection {
             wireshark_filter: wireshark_filter(tcp),
             community_id: community_id(ca, sa, 0),
             uid: String::new(),
-            sensor: String::new(),
+            sensor: std::sync::Arc::from(""),
             input: InputRef::default(),
             timeline_events_dropped: timeline.dropped,
             timeline,
             start_ns: tcp.first.ts.0,
             client_addr: tcp.endpoints[client],
             server_addr: tcp.endpoints[server],
-            front_leg: s.front_leg().map(|f| f.get()),
-            back_leg: s.links.as_ref().and_then(|l| l.back_leg).map(|b| b.get()),
+            front_leg: front_leg.map(|f| f.get()),
+            back_leg,
         }
     }
 
     /// Names where the record comes from (sensor and capture file) and makes its `uid` from
     /// them: the same capture analysed again on the same sensor gives the same uids.
-    pub fn set_origin(&mut self, sensor: &str, input: &str, index: u32) {
-        let id = itoa::Buffer::new().format(self.id).to_string();
-        self.uid = uid_of(sensor, [input, &self.start, &self.community_id, &id]);
-        self.sensor = sensor.to_string();
+    pub fn set_origin(&mut self, sensor: &std::sync::Arc<str>, input: &std::sync::Arc<str>, index: u32) {
+        let mut id = itoa::Buffer::new();
+        self.uid = uid_of(sensor, [&**input, &self.start, &self.community_id, id.format(self.id)]);
+        self.sensor = sensor.clone();
         // Pieces are consecutive inputs: the last packet's is as many further on.
         let pos = |p: PacketNo| p.piece().max(1);
         let last_index = index.saturating_add(pos(self.last_packet).saturating_sub(pos(self.first_packet)));
-        self.input = InputRef { path: input.to_string(), index, last_index };
+        self.input = InputRef { path: input.clone(), index, last_index };
     }
 
     /// The request path, if any (for filters and loops).

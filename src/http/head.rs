@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use sha1::{Digest, Sha1};
+use std::borrow::Cow;
 
 /// The largest head we wait for; a larger one is an error, not unbounded memory.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -241,16 +242,16 @@ impl Response {
 
 /// Masks what may be a secret in a URI: the values of query parameters that look like
 /// credentials, and anything shaped like a JWT. `/ws/?token=abc&room=1` -> `/ws/?token=…&room=1`.
-pub fn mask_uri(uri: &str) -> String {
+pub fn mask_uri(uri: &str) -> Cow<'_, str> {
     let Some((path, query)) = uri.split_once('?') else { return mask_jwt(uri) };
     let parts: Vec<String> = query
         .split('&')
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if is_secret_name(k) && !v.is_empty() => format!("{k}=…"),
-            _ => mask_jwt(kv),
+            _ => mask_jwt(kv).into_owned(),
         })
         .collect();
-    format!("{}?{}", mask_jwt(path), parts.join("&"))
+    Cow::Owned(format!("{}?{}", mask_jwt(path), parts.join("&")))
 }
 
 fn is_secret_name(k: &str) -> bool {
@@ -275,7 +276,10 @@ fn is_secret_name(k: &str) -> bool {
 }
 
 /// Replaces JWT-shaped runs (`eyJ…`) with `…`.
-pub fn mask_jwt(s: &str) -> String {
+pub fn mask_jwt(s: &str) -> Cow<'_, str> {
+    if !s.contains("eyJ") {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("eyJ") {
@@ -292,7 +296,7 @@ pub fn mask_jwt(s: &str) -> String {
         rest = &tail[end..];
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// A client's family from its User-Agent: the browser engines by their tokens (Edge and Opera
@@ -332,11 +336,22 @@ pub fn accept_for(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(h.finalize())
 }
 
+/// Whether `accept` is the `Sec-WebSocket-Accept` for `key` ([`accept_for`] without
+/// allocating).
+pub fn accept_matches(key: &str, accept: &str) -> bool {
+    let mut h = Sha1::new();
+    h.update(key.trim().as_bytes());
+    h.update(WS_GUID.as_bytes());
+    let mut out = [0u8; 28];
+    let n = base64::engine::general_purpose::STANDARD.encode_slice(h.finalize(), &mut out).unwrap_or(0);
+    out.get(..n).is_some_and(|o| o == accept.as_bytes())
+}
+
 /// A header value as text, trimmed; borrowed unless it is not UTF-8.
-fn text(v: &[u8]) -> std::borrow::Cow<'_, str> {
+fn text(v: &[u8]) -> Cow<'_, str> {
     match String::from_utf8_lossy(v) {
-        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.trim()),
-        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.trim().to_string()),
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+        Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
     }
 }
 
@@ -546,7 +561,7 @@ pub fn validate_101(req: &Request, resp: &Response) -> Vec<HandshakeProblem> {
     if let Some(key) = &req.key {
         match &resp.accept {
             None => problems.push(HandshakeProblem::AcceptMissing),
-            Some(a) if *a != accept_for(key) => {
+            Some(a) if !accept_matches(key, a) => {
                 problems.push(HandshakeProblem::AcceptWrong { got: a.clone(), want: accept_for(key) })
             }
             Some(_) => {}
@@ -611,6 +626,12 @@ mod tests {
     #[test]
     fn rfc6455_sample_accept() {
         assert_eq!(accept_for("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert!(accept_matches(" dGhlIHNhbXBsZSBub25jZQ==", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        for wrong in
+            ["s3pPLMBiTxaQ9kYGzzhZRbK+xOo", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo==", "", "S3pPLMBiTxaQ9kYGzzhZRbK+xOo="]
+        {
+            assert!(!accept_matches("dGhlIHNhbXBsZSBub25jZQ==", wrong), "{wrong:?}");
+        }
     }
 
     #[test]
