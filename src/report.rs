@@ -211,20 +211,31 @@ pub struct InputRef {
 pub fn community_id(a: std::net::SocketAddr, b: std::net::SocketAddr, seed: u16) -> String {
     use base64::Engine;
     use sha1::{Digest, Sha1};
-    let bytes = |ip: std::net::IpAddr| match ip {
-        std::net::IpAddr::V4(v) => v.octets().to_vec(),
-        std::net::IpAddr::V6(v) => v.octets().to_vec(),
+    // An address's bytes: 4 of the 16 for IPv4 (the ordering compares the used bytes only).
+    let bytes = |ip: std::net::IpAddr| -> ([u8; 16], usize) {
+        match ip {
+            std::net::IpAddr::V4(v) => {
+                let mut out = [0; 16];
+                out[..4].copy_from_slice(&v.octets());
+                (out, 4)
+            }
+            std::net::IpAddr::V6(v) => (v.octets(), 16),
+        }
     };
-    let (x, y) = ((bytes(a.ip()), a.port()), (bytes(b.ip()), b.port()));
+    let ((xa, xn), (ya, yn)) = (bytes(a.ip()), bytes(b.ip()));
+    let (x, y) = ((&xa[..xn], a.port()), (&ya[..yn], b.port()));
     let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
     let mut h = Sha1::new();
     h.update(seed.to_be_bytes());
-    h.update(&lo.0);
-    h.update(&hi.0);
+    h.update(lo.0);
+    h.update(hi.0);
     h.update([6, 0]);
     h.update(lo.1.to_be_bytes());
     h.update(hi.1.to_be_bytes());
-    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
+    let mut out = String::with_capacity(30);
+    out.push_str("1:");
+    base64::engine::general_purpose::STANDARD.encode_string(h.finalize(), &mut out);
+    out
 }
 
 /// A WebSocket's carrier (SPEC: `transport`).
@@ -1346,7 +1357,11 @@ impl Connection {
             },
         };
         let (ca, sa) = (tcp.endpoints[client], tcp.endpoints[server]);
-        let ip = |a: std::net::SocketAddr| a.ip().to_string();
+        let ip = |a: std::net::SocketAddr| {
+            let mut s = String::with_capacity(if a.is_ipv6() { 39 } else { 15 });
+            push_addr(&mut s, a.ip());
+            s
+        };
         Connection {
             kind: "connection",
             schema: SCHEMA,

@@ -204,12 +204,21 @@ impl H1 {
             let h = &mut self.sides[side];
             let start_len = h.buf.len();
             let take = (MAX_HEAD + 1).saturating_sub(start_len).min(bytes.len());
-            h.buf.extend_from_slice(&bytes[..take]);
-            let parsed = if client {
-                self.parse_request(side, at, facts, out)
+            // A head that starts in these bytes is read from them; only a partial one is kept.
+            let head: std::borrow::Cow<'_, [u8]> = if start_len == 0 {
+                std::borrow::Cow::Borrowed(&bytes[..take])
             } else {
-                self.parse_response(side, at, facts, out)
+                h.buf.extend_from_slice(&bytes[..take]);
+                std::borrow::Cow::Owned(std::mem::take(&mut h.buf))
             };
+            let parsed = if client {
+                self.parse_request(&head, side, at, facts, out)
+            } else {
+                self.parse_response(&head, side, at, facts, out)
+            };
+            if matches!(parsed, Ok(Head::Partial)) {
+                self.sides[side].buf = head.into_owned();
+            }
             match parsed {
                 Ok(Head::Partial) => {
                     if take < bytes.len() {
@@ -361,12 +370,19 @@ impl H1 {
     }
 
     /// Parses the buffered client head.
-    fn parse_request(&mut self, side: Side, at: At, facts: &mut H1Facts, out: &mut Events) -> Result<Head, HttpError> {
-        let h = &mut self.sides[side];
-        if !super::looks_like_request(&h.buf) {
+    fn parse_request(
+        &mut self,
+        buf: &[u8],
+        side: Side,
+        at: At,
+        facts: &mut H1Facts,
+        out: &mut Events,
+    ) -> Result<Head, HttpError> {
+        if !super::looks_like_request(buf) {
             return Err(HttpError::Malformed("client bytes are not an HTTP request".into()));
         }
-        let Parsed::Done { head, len } = super::parse_request(&h.buf)? else { return Ok(Head::Partial) };
+        let Parsed::Done { head, len } = super::parse_request(buf)? else { return Ok(Head::Partial) };
+        let h = &mut self.sides[side];
         h.skip = head.content_length.unwrap_or(0);
         facts.exchanges += 1;
         let upgrade = head.wants_websocket();
@@ -385,12 +401,18 @@ impl H1 {
     }
 
     /// Parses the buffered server head.
-    fn parse_response(&mut self, side: Side, at: At, facts: &mut H1Facts, out: &mut Events) -> Result<Head, HttpError> {
-        let h = &mut self.sides[side];
-        if !super::looks_like_response(&h.buf) {
+    fn parse_response(
+        &mut self,
+        buf: &[u8],
+        side: Side,
+        at: At,
+        facts: &mut H1Facts,
+        out: &mut Events,
+    ) -> Result<Head, HttpError> {
+        if !super::looks_like_response(buf) {
             return Err(HttpError::Malformed("server bytes are not an HTTP response".into()));
         }
-        let Parsed::Done { head, len } = super::parse_response(&h.buf)? else { return Ok(Head::Partial) };
+        let Parsed::Done { head, len } = super::parse_response(buf)? else { return Ok(Head::Partial) };
         out.push((at, side, H1Event::Response { status: head.status, reason: head.reason.clone() }));
         if (100..200).contains(&head.status) && head.status != 101 {
             return Ok(Head::Done(len, None));
