@@ -567,13 +567,16 @@ impl Analyzer {
 
     /// Connections finished since the last call, undiagnosed, in the order they ended: for a
     /// caller that concludes them (with [`Analyzer::concluder`], on this thread or another).
-    pub fn drain(&mut self) -> Vec<Timeline> {
-        // The next batch is about as big: room for it at once, not grown a doubling at a time
-        // (a timeline is a few KB to move); at most a sweep's worth, not the thousands an
-        // end of capture finishes at once.
-        let room = self.finished.len().min(256);
-        std::mem::replace(&mut self.finished, Vec::with_capacity(room))
+    pub fn drain(&mut self) -> impl Iterator<Item = Timeline> + '_ {
+        // The list keeps its room for the next batch (a timeline is a KB or more: no allocation
+        // per connection), up to a sweep's worth; the thousands an end of capture finishes at
+        // once give theirs back.
+        let big = (self.finished.capacity() > Self::FINISHED_ROOM).then(|| std::mem::take(&mut self.finished));
+        big.into_iter().flatten().chain(self.finished.drain(..))
     }
+
+    /// Finished timelines whose room [`Analyzer::drain`] keeps.
+    const FINISHED_ROOM: usize = 256;
 
     /// What turns this analysis's finished timelines into reported connections.
     pub fn concluder(&self) -> Concluder {
@@ -624,11 +627,21 @@ impl Concluder {
 
     /// The reported connections of a finished timeline, and how many it hides.
     pub fn conclude(&self, tl: Timeline) -> (Vec<Connection>, u64) {
+        let mut out = Vec::new();
+        let hidden = self.conclude_each(tl, |c| {
+            out.push(c);
+            Ok::<_, std::convert::Infallible>(())
+        });
+        (out, hidden.unwrap_or_else(|e| match e {}))
+    }
+
+    /// [`Concluder::conclude`], each reported connection handed to `f` as it is built; returns
+    /// how many the report hides, or `f`'s first error.
+    pub fn conclude_each<E>(&self, tl: Timeline, mut f: impl FnMut(Connection) -> Result<(), E>) -> Result<u64, E> {
         let Timeline { tcp, app, sessions, log, tls, h2 } = tl;
         let (tls, h2) = (tls.as_deref(), h2.as_deref());
         let many = sessions.len() > 1;
         let mut log = Some(log);
-        let mut out = Vec::with_capacity(sessions.len());
         let mut hidden = 0;
         for s in sessions {
             let verdict = diagnose::diagnose(&tcp, app, tls, &s);
@@ -649,9 +662,9 @@ impl Concluder {
             let events = report::Events::new(events, &tcp, self.report);
             let mut c = Connection::build(&tcp, tls, h2, s, events, verdict, self.report);
             c.set_origin(&self.sensor, tcp.input.as_ref().unwrap_or(&self.no_input), tcp.input_index);
-            out.push(c);
+            f(c)?;
         }
-        (out, hidden)
+        Ok(hidden)
     }
 
     /// What the reports show.

@@ -253,7 +253,11 @@ impl Sink {
     }
 
     /// A batch from the reading (NDJSON lines are flushed at once: they stream).
-    fn take(&mut self, tls: Vec<wsdiag::timeline::Timeline>, out: &mut impl Write) -> anyhow::Result<()> {
+    fn take(
+        &mut self,
+        tls: impl IntoIterator<Item = wsdiag::timeline::Timeline>,
+        out: &mut impl Write,
+    ) -> anyhow::Result<()> {
         match self {
             Sink::Lines(nd) => {
                 for tl in tls {

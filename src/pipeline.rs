@@ -191,16 +191,15 @@ impl Collector {
     /// Concludes a finished timeline and keeps what is shown; returns how many of its
     /// connections the report hides.
     fn conclude(&mut self, tl: Timeline, conclude: &Concluder, filters: &Filters) -> io::Result<u64> {
-        let (conns, hidden) = conclude.conclude(tl);
-        for c in conns {
+        conclude.conclude_each(tl, |c| {
             if filters.shows(&c) {
                 self.failed |= filters.fails(&c);
-                self.add(c)?;
+                self.add(c)
             } else {
                 self.filtered += 1;
+                Ok(())
             }
-        }
-        Ok(hidden)
+        })
     }
 
     fn add(&mut self, c: Connection) -> io::Result<()> {
@@ -477,7 +476,7 @@ impl Stage {
         Ok(())
     }
 
-    pub fn push_all(&mut self, tls: Vec<Timeline>) -> io::Result<()> {
+    pub fn push_all(&mut self, tls: impl IntoIterator<Item = Timeline>) -> io::Result<()> {
         for tl in tls {
             self.push(tl)?;
         }
@@ -544,18 +543,21 @@ impl NdjsonWriter {
     }
 
     pub fn write(&mut self, tl: Timeline, out: &mut impl Write) -> anyhow::Result<()> {
-        let (conns, hidden) = self.conclude.conclude(tl);
-        self.hidden += hidden;
-        for c in conns.iter().filter(|c| self.filters.shows(c)) {
-            self.failed |= self.filters.fails(c);
-            if let Some(p) = self.across.add(c) {
-                let sensor = self.conclude.sensor();
-                self.pairs.push_with(p.front, |w| render::ndjson_findings(&[], &[p], sensor, w))?;
+        let NdjsonWriter { filters, conclude, failed, hidden, line, across, pairs } = self;
+        *hidden += conclude.conclude_each(tl, |c| -> anyhow::Result<()> {
+            if !filters.shows(&c) {
+                return Ok(());
             }
-            self.line.clear();
-            render::ndjson_line(c, &mut self.line)?;
-            out.write_all(&self.line).context("writing NDJSON")?;
-        }
+            *failed |= filters.fails(&c);
+            if let Some(p) = across.add(&c) {
+                let sensor = conclude.sensor();
+                pairs.push_with(p.front, |w| render::ndjson_findings(&[], &[p], sensor, w))?;
+            }
+            line.clear();
+            render::ndjson_line(&c, line)?;
+            out.write_all(line).context("writing NDJSON")?;
+            Ok(())
+        })?;
         Ok(())
     }
 }

@@ -775,7 +775,7 @@ fn syn_flood_library_keeps_flow_table_bounded() {
         assert!(a.live_flows() <= cfg.max_flows, "{} live flows after packet {i}", a.live_flows());
         if i % 4096 == 0 {
             let conclude = a.concluder();
-            reported += a.drain().into_iter().map(|tl| conclude.conclude(tl).0.len()).sum::<usize>();
+            reported += a.drain().map(|tl| conclude.conclude(tl).0.len()).sum::<usize>();
         }
     }
     let (conns, stats) = wsdiag::conclude_all(a);
