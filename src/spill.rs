@@ -1,9 +1,13 @@
 //! Finished connections kept until the end of the analysis and given back in id order, in
 //! bounded memory however many connections a capture holds. Records gather in memory; past a
-//! run's worth of bytes they are sorted by id and written as one run to an unlinked temporary
-//! file, and at the end the runs are merged. Runs are merged as they pile up, [`FAN`] at a time
-//! (the tiers of a log-structured merge), so that the final merge reads from few of them and its
-//! buffers stay small too. Runs are LZ4-compressed a block at a time.
+//! run's worth of bytes the lower half of them by id goes to the end of the open run in an
+//! unlinked temporary file, and the rest wait for more (replacement selection, done half a
+//! memory at a time): connections end in nearly the order they began, so the open run takes
+//! nearly all of them. A record that comes after larger ids were written waits in memory; when
+//! such records hold half of it, the open run is closed and a new one starts with them. At the
+//! end the runs are merged. Runs are merged as they pile up, [`FAN`] of a size at a
+//! time (the tiers of a log-structured merge), so that the final merge reads from few of them and
+//! its buffers stay small too. Runs are LZ4-compressed a block at a time.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -28,10 +32,19 @@ pub struct Sorted {
     index: Vec<(u64, usize, usize)>,
     file: Option<File>,
     file_len: u64,
-    /// The runs in the file, oldest first, each with its tier.
+    /// The closed runs in the file, oldest first, each with its tier.
     runs: Vec<(Run, u32)>,
+    /// The run being written, at the end of the file.
+    open: Option<OpenRun>,
     run_bytes: usize,
     count: u64,
+}
+
+/// The run records still join: those with ids from `last` on.
+struct OpenRun {
+    start: u64,
+    w: RunWriter,
+    last: u64,
 }
 
 impl Default for Sorted {
@@ -55,6 +68,7 @@ impl Sorted {
             file: None,
             file_len: 0,
             runs: Vec::new(),
+            open: None,
             run_bytes: run_bytes.max(1),
             count: 0,
         }
@@ -92,25 +106,69 @@ impl Sorted {
         })
     }
 
-    /// The records in memory, sorted, as a run at the end of the file; then the tiers that
-    /// are full are merged.
+    /// Memory is full: the lower half of the records that can join the open run go to it. Once
+    /// the records that cannot (ids below what it holds) fill half of memory, it is closed and
+    /// a new one starts with them. The rest stay, in the order they came.
     fn write_run(&mut self) -> io::Result<()> {
+        // Sorted by id; a stable sort keeps records of one id in the order they came.
         self.index.sort_by_key(|r| r.0);
-        let file = match &mut self.file {
-            Some(f) => f,
-            None => self.file.insert(temp_file()?),
-        };
-        let start = self.file_len;
-        let mut w = RunWriter { raw: Vec::new(), at: start };
-        for &(id, off, len) in &self.index {
-            w.push(file, id, self.mem.get(off..off + len).unwrap_or_default())?;
+        let mut split = self.open.as_ref().map_or(0, |o| self.index.partition_point(|r| r.0 < o.last));
+        let late: usize = self.index[..split].iter().map(|r| r.2 + HEADER).sum();
+        if late * 2 >= self.run_bytes {
+            // A new run starts with what is in memory: the late records first.
+            self.close_open()?;
+            split = 0;
         }
-        let end = w.finish(file)?;
-        self.mem.clear();
-        self.index.clear();
-        self.file_len = end;
-        self.runs.push((Run { start, end }, 0));
+        let eligible = &self.index[split..];
+        let total: usize = eligible.iter().map(|r| r.2 + HEADER).sum();
+        let (mut take, mut bytes) = (0, 0);
+        while take < eligible.len() && (take == 0 || bytes * 2 < total) {
+            bytes += eligible[take].2 + HEADER;
+            take += 1;
+        }
+        if take > 0 {
+            let start = self.file_len;
+            if self.file.is_none() {
+                self.file = Some(temp_file()?);
+            }
+            let (Some(file), mem) = (&self.file, &self.mem) else { return Err(corrupt()) };
+            let open = self.open.get_or_insert_with(|| OpenRun { start, w: RunWriter::new(start), last: 0 });
+            for &(id, off, len) in &self.index[split..split + take] {
+                open.w.push(file, id, mem.get(off..off + len).unwrap_or_default())?;
+                open.last = id;
+            }
+            self.index.drain(split..split + take);
+        }
+        // What stays, moved down to the start of memory in the order it came.
+        self.index.sort_by_key(|r| r.1);
+        let mut to = 0;
+        for r in &mut self.index {
+            self.mem.copy_within(r.1..r.1 + r.2, to);
+            r.1 = to;
+            to += r.2;
+        }
+        self.mem.truncate(to);
+        Ok(())
+    }
+
+    /// Closes the open run: it becomes a run of the tier its size makes, and full tiers merge.
+    fn close_open(&mut self) -> io::Result<()> {
+        let Some(open) = self.open.take() else { return Ok(()) };
+        let file = self.file.as_ref().ok_or_else(corrupt)?;
+        let raw = open.w.raw_total;
+        self.file_len = open.w.finish(file)?;
+        self.runs.push((Run { start: open.start, end: self.file_len }, self.tier_of(raw)));
         self.merge_full_tiers()
+    }
+
+    /// A run's tier by its (unpacked) size: 0 up to [`FAN`] memories' worth, 1 up to FAN² …
+    fn tier_of(&self, raw: u64) -> u32 {
+        let (mut tier, mut cap) = (0, (self.run_bytes as u64).saturating_mul(FAN as u64));
+        while raw >= cap && cap < u64::MAX {
+            tier += 1;
+            cap = cap.saturating_mul(FAN as u64);
+        }
+        tier
     }
 
     /// While the newest [`FAN`] runs share a tier, merges them into one run of the next.
@@ -124,17 +182,21 @@ impl Sorted {
             let Some(file) = &self.file else { return Ok(()) };
             let sources: Vec<Source> = self.runs[n - FAN..].iter().map(|(r, _)| Source::run(*r)).collect();
             let start = self.file_len;
-            let mut w = RunWriter { raw: Vec::new(), at: start };
+            let mut w = RunWriter::new(start);
             merge(Some(file), &self.mem, sources, |id, rec| w.push(file, id, rec))?;
+            let raw = w.raw_total;
             let end = w.finish(file)?;
             self.file_len = end;
             self.runs.truncate(n - FAN);
-            self.runs.push((Run { start, end }, tier + 1));
+            // One tier up at least, so that the same runs are not merged again.
+            let tier = self.tier_of(raw).max(tier + 1);
+            self.runs.push((Run { start, end }, tier));
         }
     }
 
     /// Gives every record to `f` in id order.
     pub fn drain(mut self, f: impl FnMut(u64, &[u8]) -> io::Result<()>) -> io::Result<()> {
+        self.close_open()?;
         self.index.sort_by_key(|r| r.0);
         let mut sources: Vec<Source> = self.runs.iter().map(|(r, _)| Source::run(*r)).collect();
         sources.push(Source::Mem { index: std::mem::take(&mut self.index), at: 0 });
@@ -212,10 +274,17 @@ impl Source {
 struct RunWriter {
     raw: Vec<u8>,
     at: u64,
+    /// Bytes of the run before packing.
+    raw_total: u64,
 }
 
 impl RunWriter {
+    fn new(at: u64) -> Self {
+        RunWriter { raw: Vec::new(), at, raw_total: 0 }
+    }
+
     fn push(&mut self, file: &File, id: u64, rec: &[u8]) -> io::Result<()> {
+        self.raw_total += (HEADER + rec.len()) as u64;
         self.raw.extend_from_slice(&id.to_le_bytes());
         self.raw.extend_from_slice(&(rec.len() as u64).to_le_bytes());
         self.raw.extend_from_slice(rec);
@@ -379,6 +448,56 @@ mod tests {
         }
     }
 
+    /// Connections end in nearly the order they began: such records go to one run (a few late
+    /// ones to a second), where records in no order make a run per half memory or so.
+    #[test]
+    fn nearly_sorted_records_make_one_run() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n.max(1)
+        };
+        let rec = [7u8; 100];
+        let runs_for = |ids: &[u64]| {
+            let room = 100 * (HEADER + rec.len());
+            let mut s = Sorted::with_run_bytes(room);
+            for &id in ids {
+                assert!(s.push(id, &rec).is_ok());
+                assert!(s.mem.len() < room, "memory holds {} bytes", s.mem.len());
+            }
+            let runs = s.runs.len() + usize::from(s.open.is_some());
+            let mut got = Vec::new();
+            let drained = s.drain(|id, _| {
+                got.push(id);
+                Ok(())
+            });
+            assert!(drained.is_ok());
+            let mut want = ids.to_vec();
+            want.sort_unstable();
+            assert_eq!(got, want);
+            runs
+        };
+        // Each id fewer than 40 places from its place (memory holds 100), and 5 ten thousand late.
+        let mut ids: Vec<u64> = (0..20_000).collect();
+        ids.sort_by_cached_key(|&id| id + next(40));
+        for k in 0..5 {
+            let late = ids.remove(1000 + k);
+            ids.insert(11_000 + 1000 * k, late);
+        }
+        assert_eq!(runs_for(&ids), 1, "one run; the late ones waited in memory");
+        // 200 late ones (twice what memory holds), in order among themselves: a second run starts
+        // with them.
+        let late: Vec<u64> = ids.drain(2000..2200).collect();
+        ids.splice(15_000..15_000, late);
+        let runs = runs_for(&ids);
+        assert_eq!(runs, 2, "the open run closed for the late ones");
+        let random: Vec<u64> = (0..20_000).map(|_| next(1 << 40)).collect();
+        let runs = runs_for(&random);
+        assert!((10..400).contains(&runs), "records in no order: many runs, not {runs}");
+    }
+
     #[test]
     fn a_failed_record_leaves_nothing_behind() {
         let mut s = Sorted::with_run_bytes(10);
@@ -402,6 +521,7 @@ mod tests {
     fn a_run_cut_short_is_an_error() {
         let mut s = Sorted::with_run_bytes(1);
         assert!(s.push(1, b"abcdef").is_ok());
+        assert!(s.close_open().is_ok());
         if let Some((run, _)) = s.runs.first_mut() {
             run.end -= 2;
         }
