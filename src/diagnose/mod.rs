@@ -284,11 +284,23 @@ pub fn sees(s: &Session, side: Side) -> Option<u16> {
     if s.ends.first().is_some() { Some(1006) } else { None }
 }
 
-fn describe_close(code: Option<u16>, reason: Option<&str>) -> String {
-    match (code, reason) {
-        (None, _) => "Close with no status code".into(),
-        (Some(c), Some(r)) if !r.is_empty() => format!("Close {c} ({}) \"{r}\"", close_code_name(c)),
-        (Some(c), _) => format!("Close {c} ({})", close_code_name(c)),
+fn describe_close(code: Option<u16>, reason: Option<&str>) -> CloseText<'_> {
+    CloseText { code, reason }
+}
+
+/// A Close frame in words: `Close 4001 (application-defined) "role rejected"`.
+struct CloseText<'a> {
+    code: Option<u16>,
+    reason: Option<&'a str>,
+}
+
+impl std::fmt::Display for CloseText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.code, self.reason) {
+            (None, _) => f.write_str("Close with no status code"),
+            (Some(c), Some(r)) if !r.is_empty() => write!(f, "Close {c} ({}) \"{r}\"", close_code_name(c)),
+            (Some(c), _) => write!(f, "Close {c} ({})", close_code_name(c)),
+        }
     }
 }
 
@@ -508,7 +520,7 @@ fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<(String, Side)> {
             let server = s.response().and_then(|(r, _)| r.server.as_deref()).unwrap_or("").to_ascii_lowercase();
             let eio = s.request().is_some_and(|(r, _)| r.uri.contains("EIO="));
             let how = match end.1 {
-                Some(c) => describe_close(c.code, c.reason.as_deref()),
+                Some(c) => describe_close(c.code, c.reason.as_deref()).to_string(),
                 None => "a TCP teardown with no Close frame".into(),
             };
             let who = if reason.contains("keepalive ping timeout") {

@@ -203,24 +203,35 @@ pub fn ndjson_findings(
 /// The pattern a connection falls into, as the grouped explanations title it: its verdict, the
 /// answer and who sent it, the path, the close codes.
 pub fn pattern(c: &Connection) -> String {
-    let mut t = c.verdict.kind.as_str().to_string();
+    use std::fmt::Write as _;
+    let mut t = String::with_capacity(96);
+    t.push_str(c.verdict.kind.as_str());
+    // Writing to a String cannot fail.
     if let Some(r) = &c.handshake.response {
-        t.push_str(format!(": {} {}", r.status, clean(&r.reason)).trim_end());
+        let _ = write!(t, ": {} ", r.status);
+        t.extend(r.reason.chars().map(clean_char));
+        t.truncate(t.trim_end().len());
         match (&r.server, r.software) {
-            (Some(sv), _) => t.push_str(&format!(" from {}", clean(sv))),
+            (Some(sv), _) => {
+                t.push_str(" from ");
+                t.extend(sv.chars().map(clean_char));
+            }
             // Known by its signature (Daphne's refusals carry no Server field).
-            (None, Some(name)) => t.push_str(&format!(" from {name}")),
+            (None, Some(name)) => {
+                t.push_str(" from ");
+                t.push_str(name);
+            }
             (None, None) => {}
         }
     } else if c.handshake.request.is_some() {
         t.push_str(": no answer");
     }
     if let Some(p) = c.path() {
-        t.push_str(&format!(" on {}", clean(p)));
+        t.push_str(" on ");
+        t.extend(p.chars().map(clean_char));
     }
-    let closes = table::close_codes(c);
-    if closes != "-/-" {
-        t.push_str(&format!(", Close {closes} (client/server)"));
+    if !c.websocket.close_frames.is_empty() {
+        let _ = write!(t, ", Close {} (client/server)", table::CloseCodes(c));
     }
     t
 }

@@ -36,7 +36,7 @@ pub fn close_codes(c: &Connection) -> String {
 }
 
 /// [`close_codes`], written where it is wanted.
-struct CloseCodes<'a>(&'a Connection);
+pub struct CloseCodes<'a>(pub &'a Connection);
 
 impl std::fmt::Display for CloseCodes<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
