@@ -94,7 +94,7 @@ impl Sorted {
         self.index.push((id, start, self.mem.len() - start));
         self.count += 1;
         if self.mem.len() >= self.run_bytes {
-            self.write_run()?;
+            self.make_room()?;
         }
         Ok(())
     }
@@ -109,7 +109,7 @@ impl Sorted {
     /// Memory is full: the lower half of the records that can join the open run go to it. Once
     /// the records that cannot (ids below what it holds) fill half of memory, it is closed and
     /// a new one starts with them. The rest stay, in the order they came.
-    fn write_run(&mut self) -> io::Result<()> {
+    fn make_room(&mut self) -> io::Result<()> {
         // Sorted by id; a stable sort keeps records of one id in the order they came.
         self.index.sort_by_key(|r| r.0);
         let mut split = self.open.as_ref().map_or(0, |o| self.index.partition_point(|r| r.0 < o.last));
