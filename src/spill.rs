@@ -401,6 +401,16 @@ fn temp_file() -> io::Result<File> {
 mod tests {
     use super::*;
 
+    /// Pseudo-random numbers below `n`, from `seed` (xorshift64).
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n.max(1)
+        }
+    }
+
     fn drained(s: Sorted) -> Vec<(u64, Vec<u8>)> {
         let mut out = Vec::new();
         let r = s.drain(|id, rec| {
@@ -415,13 +425,7 @@ mod tests {
     /// two in the file, and with so many runs that tiers are merged (FAN runs of FAN runs).
     #[test]
     fn records_come_back_in_id_order_however_many_runs() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n.max(1)
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for (run_bytes, n) in [(1 << 20, 500), (4000, 500), (64, 3000), (1, 2 * FAN * FAN + 7)] {
             let mut s = Sorted::with_run_bytes(run_bytes);
             let mut model = Vec::new();
@@ -449,16 +453,11 @@ mod tests {
     }
 
     /// Connections end in nearly the order they began: such records go to one run (a few late
-    /// ones to a second), where records in no order make a run per half memory or so.
+    /// ones wait in memory; many late ones start a second run), where records in no order make
+    /// many runs. Memory stays within its bound all along.
     #[test]
     fn nearly_sorted_records_make_one_run() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n.max(1)
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let rec = [7u8; 100];
         let runs_for = |ids: &[u64]| {
             let room = 100 * (HEADER + rec.len());

@@ -369,7 +369,7 @@ impl H1 {
         None
     }
 
-    /// Parses the buffered client head.
+    /// Parses a client head from `buf` (the segment's bytes, or what was buffered before them).
     fn parse_request(
         &mut self,
         buf: &[u8],
@@ -400,7 +400,7 @@ impl H1 {
         Ok(Head::Done(len, None))
     }
 
-    /// Parses the buffered server head.
+    /// Parses a server head from `buf` (the segment's bytes, or what was buffered before them).
     fn parse_response(
         &mut self,
         buf: &[u8],
