@@ -31,11 +31,6 @@ const DROP_ORDER: [usize; 9] = [4, 3, 9, 5, FILE, 8, 7, 6, 10];
 
 /// Each side's first Close code as the table's "close c/s" cell: `1000/1011`, `none` for a
 /// Close without a code, `-` for no Close.
-pub fn close_codes(c: &Connection) -> String {
-    CloseCodes(c).to_string()
-}
-
-/// [`close_codes`], written where it is wanted.
 pub struct CloseCodes<'a>(pub &'a Connection);
 
 impl std::fmt::Display for CloseCodes<'_> {
@@ -504,7 +499,7 @@ mod tests {
         assert_eq!(&r[0], c.id.to_string());
         assert_eq!(&r[2], format!("{} -> {}", c.client, c.server));
         assert_eq!(&r[6], "101");
-        assert_eq!(&r[7], close_codes(c));
+        assert_eq!(&r[7], CloseCodes(c).to_string());
         assert!(r[7].contains("4001"), "{:?}", &r[7]);
         assert_eq!(&r[9], human_ms(c.duration_ms));
         assert_eq!(&r[11], c.verdict.kind.as_str());
