@@ -188,24 +188,11 @@ impl Collector {
         }
     }
 
-    /// Concludes a finished timeline and keeps what is shown; returns how many of its
-    /// connections the report hides.
-    fn conclude(&mut self, tl: Timeline, conclude: &Concluder, filters: &Filters) -> io::Result<u64> {
-        conclude.conclude_each(tl, |c| {
-            if filters.shows(&c) {
-                self.failed |= filters.fails(&c);
-                self.add(c)
-            } else {
-                self.filtered += 1;
-                Ok(())
-            }
-        })
-    }
-
-    fn add(&mut self, c: Connection) -> io::Result<()> {
+    /// Keeps what is shown of a connection the filters let through.
+    fn add(&mut self, c: &Connection) -> io::Result<()> {
         if let Some(page) = &mut self.html {
             let mut kept = c.clone();
-            if !self.ladders.wanted(&c) {
+            if !self.ladders.wanted(c) {
                 render::html::slim(&mut kept);
             }
             page.push(kept);
@@ -213,7 +200,7 @@ impl Collector {
         let style = match self.output {
             Output::Ladder(n, _) => {
                 if c.id == n {
-                    self.conn = Some(c);
+                    self.conn = Some(c.clone());
                 }
                 return Ok(());
             }
@@ -222,7 +209,7 @@ impl Collector {
         };
         self.summary.connections += 1;
         *self.summary.by_verdict.entry(c.verdict.kind.as_str()).or_insert(0) += 1;
-        if let Some(p) = self.across.add(&c) {
+        if let Some(p) = self.across.add(c) {
             self.pairs.push_with(p.front, |w| match style {
                 None => render::json_element(&p, w),
                 Some(_) => {
@@ -232,16 +219,16 @@ impl Collector {
             })?;
         }
         let Some(style) = style else {
-            return self.records.push_with(c.id, |w| render::json_record(&c, w));
+            return self.records.push_with(c.id, |w| render::json_record(c, w));
         };
-        let cells = render::row(&c);
+        let cells = render::row(c);
         self.widths.add(&cells);
         self.records.push_with(c.id, |w| {
             encode_row(&cells, c.verdict.kind, w);
             Ok(())
         })?;
-        if render::needs_explaining(&c) {
-            self.explain(&c, style)?;
+        if render::needs_explaining(c) {
+            self.explain(c, style)?;
         }
         Ok(())
     }
@@ -421,58 +408,85 @@ fn decode_row(rec: &[u8], cells: &mut render::table::Cells) -> io::Result<Kind> 
     Ok(kind)
 }
 
-/// Where finished connections go, undiagnosed: concluded (diagnosis, report, record) and
-/// collected inline, or on a second thread when there is a second core. That work is a ninth
-/// of the instructions of this repo's benchmark capture for the table and a quarter with
-/// `--json` (callgrind), and a timeline crosses over as one move, so the packet path keeps its
-/// core.
-pub enum Stage {
-    Inline {
-        collector: Box<Collector>,
-        filters: Filters,
-        conclude: Concluder,
-        hidden: u64,
-    },
+/// Where finished timelines go: concluded (diagnosis, report) and filtered here, then
+/// collected inline, or on a second thread when there is a second core. Collecting (table
+/// rows and explanations, JSON records) is a quarter of the instructions with `--json` on the
+/// long-connection benchmark capture (callgrind). What crosses to that thread is the shown
+/// connections, in batches, and each batch comes back to be freed here: memory is freed on the
+/// thread that allocated it, so the two threads never wait on one allocator lock (freeing
+/// another thread's blocks did, on a million short connections, and made two cores slower
+/// than one).
+pub struct Stage {
+    filters: Filters,
+    conclude: Concluder,
+    /// Finished connections the report hides.
+    hidden: u64,
+    /// Connections the filters left out, and whether a shown one matched `--fail-on`.
+    filtered: u64,
+    failed: bool,
+    to: To,
+}
+
+enum To {
+    Inline(Box<Collector>),
     Thread {
-        batch: Vec<Timeline>,
-        tx: std::sync::mpsc::SyncSender<Vec<Timeline>>,
-        handle: std::thread::JoinHandle<io::Result<(Collector, u64)>>,
+        batch: Vec<Connection>,
+        tx: std::sync::mpsc::SyncSender<Vec<Connection>>,
+        /// Batches collected, to be freed here.
+        back: std::sync::mpsc::Receiver<Vec<Connection>>,
+        handle: std::thread::JoinHandle<io::Result<Collector>>,
     },
 }
 
 impl Stage {
-    /// Timelines handed over at once (a channel message per connection costs more than one).
-    const BATCH: usize = 32;
+    /// Connections handed over at once (a channel message per connection costs more than one).
+    const BATCH: usize = 128;
 
     pub fn new(collector: Collector, filters: Filters, conclude: Concluder, thread: bool) -> Self {
-        if !thread {
-            return Stage::Inline { collector: Box::new(collector), filters, conclude, hidden: 0 };
-        }
-        // A few batches in flight: enough to smooth the hand-over, few enough that timelines
-        // waiting for the second thread hold little memory.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Timeline>>(8);
-        let handle = std::thread::spawn(move || {
-            let (mut collector, mut hidden) = (collector, 0);
-            for tl in rx.iter().flatten() {
-                hidden += collector.conclude(tl, &conclude, &filters)?;
-            }
-            Ok((collector, hidden))
-        });
-        Stage::Thread { batch: Vec::with_capacity(Self::BATCH), tx, handle }
+        let to = if thread {
+            // A few batches in flight: enough to smooth the hand-over, few enough that
+            // connections waiting for the second thread hold little memory. The way back is
+            // never fuller than the way there: each batch sent is drained before the next.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Connection>>(8);
+            let (back_tx, back) = std::sync::mpsc::channel();
+            let handle = std::thread::spawn(move || {
+                let mut collector = collector;
+                for batch in rx {
+                    for c in &batch {
+                        collector.add(c)?;
+                    }
+                    // The receiver is gone only when the reading stopped: then this thread
+                    // frees what is left.
+                    let _ = back_tx.send(batch);
+                }
+                Ok(collector)
+            });
+            To::Thread { batch: Vec::with_capacity(Self::BATCH), tx, back, handle }
+        } else {
+            To::Inline(Box::new(collector))
+        };
+        Stage { filters, conclude, hidden: 0, filtered: 0, failed: false, to }
     }
 
     pub fn push(&mut self, tl: Timeline) -> io::Result<()> {
-        match self {
-            Stage::Inline { collector, filters, conclude, hidden } => {
-                *hidden += collector.conclude(tl, conclude, filters)?;
+        let Stage { filters, conclude, hidden, filtered, failed, to } = self;
+        *hidden += conclude.conclude_each(tl, |c| {
+            if !filters.shows(&c) {
+                *filtered += 1;
+                return Ok(());
             }
-            Stage::Thread { batch, .. } => {
-                batch.push(tl);
-                if batch.len() >= Self::BATCH {
-                    self.flush();
+            *failed |= filters.fails(&c);
+            match to {
+                To::Inline(collector) => collector.add(&c),
+                To::Thread { batch, .. } => {
+                    batch.push(c);
+                    if batch.len() >= Self::BATCH {
+                        to.flush();
+                    }
+                    Ok(())
                 }
             }
-        }
+        })?;
         Ok(())
     }
 
@@ -480,30 +494,44 @@ impl Stage {
         for tl in tls {
             self.push(tl)?;
         }
-        self.flush();
+        self.to.flush();
         Ok(())
-    }
-
-    /// Hands the batch over. A closed channel means the thread stopped on an error, which
-    /// [`Stage::finish`] returns.
-    fn flush(&mut self) {
-        if let Stage::Thread { batch, tx, .. } = self
-            && !batch.is_empty()
-        {
-            let full = std::mem::replace(batch, Vec::with_capacity(Self::BATCH));
-            let _ = tx.send(full);
-        }
     }
 
     /// The collector, and how many finished connections the report hides.
     pub fn finish(mut self) -> io::Result<(Collector, u64)> {
-        self.flush();
-        match self {
-            Stage::Inline { collector, hidden, .. } => Ok((*collector, hidden)),
-            Stage::Thread { tx, handle, .. } => {
+        self.to.flush();
+        let Stage { hidden, filtered, failed, to, .. } = self;
+        let mut collector = match to {
+            To::Inline(collector) => *collector,
+            To::Thread { tx, back, handle, .. } => {
                 drop(tx);
-                handle.join().unwrap_or_else(|_| Err(io::Error::other("the report thread panicked")))
+                let collector = handle.join().unwrap_or_else(|_| Err(io::Error::other("the report thread panicked")));
+                drop(back);
+                collector?
             }
+        };
+        collector.filtered += filtered;
+        collector.failed |= failed;
+        Ok((collector, hidden))
+    }
+}
+
+impl To {
+    /// Hands the batch over, frees the batches that came back and reuses one of them. A closed
+    /// channel means the thread stopped on an error, which [`Stage::finish`] returns.
+    fn flush(&mut self) {
+        if let To::Thread { batch, tx, back, .. } = self
+            && !batch.is_empty()
+        {
+            let mut next = None;
+            while let Ok(mut done) = back.try_recv() {
+                done.clear();
+                next = Some(done);
+            }
+            let next = next.unwrap_or_else(|| Vec::with_capacity(Stage::BATCH));
+            let full = std::mem::replace(batch, next);
+            let _ = tx.send(full);
         }
     }
 }

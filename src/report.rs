@@ -1224,7 +1224,7 @@ impl Connection {
             s.request()
                 .and_then(|(q, _)| q.key.as_ref())
                 .zip(r.accept.as_ref())
-                .map(|(k, a)| http::accept_matches(k, a))
+                .map(|(k, a)| s.http.accept_ok.unwrap_or_else(|| http::accept_matches(k, a)))
                 .or_else(|| (r.status == 101).then_some(false))
         });
         let latency_ms = match (s.request(), s.response()) {

@@ -440,9 +440,10 @@ fn proxied_legs_are_paired() {
     assert_eq!(json(&["captures/python-clean.pcap"])["proxied"].as_array().map(Vec::len), Some(0));
 }
 
-/// Finished connections are diagnosed, reported and rendered on a second thread when there are
+/// With `--json`, finished connections' records are rendered on a second thread when there are
 /// two cores, inline on one: the table and the JSON document are the same byte for byte, and
-/// so is the count of hidden connections.
+/// so are the exit status of `--fail-on`, what the filters leave out and the count of hidden
+/// connections.
 #[test]
 fn output_is_the_same_on_one_core_and_on_two() {
     if std::process::Command::new("taskset").arg("-V").output().is_err() {
@@ -450,7 +451,15 @@ fn output_is_the_same_on_one_core_and_on_two() {
         return;
     }
     for cap in ["captures/nginx-proxy-any.pcap", "captures/reconnect-loop.pcap", "captures/daphne-accept.pcapng"] {
-        for mode in [&["--json"][..], &["--color", "never"][..], &["--all", "--json"][..]] {
+        let modes = [
+            &["--json"][..],
+            &["--color", "never"][..],
+            &["--all", "--json"][..],
+            &["--json", "--fail-on", "handshake_rejected"][..],
+            &["--json", "--verdict", "clean_close"][..],
+            &["--verdict", "clean_close", "--color", "never"][..],
+        ];
+        for mode in modes {
             let two = wsdiag().args(mode).arg(cap).output().unwrap_or_else(|e| panic!("{e}"));
             let one = std::process::Command::new("taskset")
                 .args(["-c", "0", env!("CARGO_BIN_EXE_wsdiag")])
@@ -458,7 +467,9 @@ fn output_is_the_same_on_one_core_and_on_two() {
                 .arg(cap)
                 .output()
                 .unwrap_or_else(|e| panic!("{e}"));
-            assert!(two.status.success() && one.status.success(), "{cap} {mode:?}");
+            assert_eq!(two.status.code(), one.status.code(), "{cap} {mode:?}");
+            let failing = mode.contains(&"--fail-on") && cap.contains("reconnect");
+            assert_eq!(one.status.code(), Some(if failing { 1 } else { 0 }), "{cap} {mode:?}");
             assert!(!two.stdout.is_empty());
             assert_eq!(String::from_utf8_lossy(&one.stdout), String::from_utf8_lossy(&two.stdout), "{cap} {mode:?}");
         }

@@ -38,6 +38,9 @@ pub struct H1Facts {
     pub shed: bool,
     /// What is wrong with the 101 (RFC 6455 §4.1).
     pub problems: Vec<HandshakeProblem>,
+    /// The 101's Sec-WebSocket-Accept checked against the request's key when both were there
+    /// (so the report does not hash the key again).
+    pub accept_ok: Option<bool>,
     /// A WebSocket upgrade was asked for, or answered as one (a 426 counts: the server wanted
     /// one and something on the way dropped the headers).
     pub attempted: bool,
@@ -456,6 +459,8 @@ impl H1 {
                 && let Some((r, _)) = &exchange.request
             {
                 facts.problems = super::validate_101(r, &head);
+                let wrong = |p: &HandshakeProblem| matches!(p, HandshakeProblem::AcceptWrong { .. });
+                facts.accept_ok = r.key.as_ref().and(head.accept.as_ref()).map(|_| !facts.problems.iter().any(wrong));
             }
             let extensions = head.extensions.clone();
             exchange.response = Some((head, at));
@@ -642,5 +647,24 @@ mod tests {
         assert!(h.data(Side::A, true, up, at, &mut facts, &mut out).is_none());
         assert!(h.data(Side::B, false, ok, at, &mut facts, &mut out).is_some(), "{out:?}");
         assert_eq!(facts.response().map(|(r, _)| r.status), Some(101));
+    }
+
+    #[test]
+    fn the_accept_is_checked_once_when_the_101_comes() {
+        let up = b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let answer = |accept: &str| {
+            format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{accept}\r\n")
+        };
+        for (accept, want) in [
+            ("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", Some(true)),
+            ("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOp=\r\n", Some(false)),
+            ("", None),
+        ] {
+            let (mut h, mut facts, mut out, at) = (H1::default(), H1Facts::default(), Events::new(), At::default());
+            assert!(h.data(Side::A, true, up, at, &mut facts, &mut out).is_none());
+            assert!(h.data(Side::B, false, answer(accept).as_bytes(), at, &mut facts, &mut out).is_some());
+            assert_eq!(facts.accept_ok, want, "{accept:?}");
+            assert_eq!(facts.problems.is_empty(), want == Some(true), "{accept:?}: {:?}", facts.problems);
+        }
     }
 }
