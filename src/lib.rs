@@ -16,6 +16,7 @@ pub mod legs;
 pub mod render;
 pub mod report;
 pub mod tcp;
+pub mod text;
 pub mod timeline;
 pub mod tls;
 pub mod units;

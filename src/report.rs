@@ -4,6 +4,7 @@
 use crate::diagnose::across::{ProxyPair, ReconnectLoop};
 use crate::diagnose::{Kind, Verdict, round_ms};
 use crate::http;
+use crate::text::Text;
 use crate::timeline::{At, Beats, ClientBy, Event, EventKind, EventLog, H2Note, Heartbeat, Origin, Session, TcpFacts};
 use crate::tls::TlsEvent;
 use crate::units::{PacketNo, Role, Side, Timestamp};
@@ -577,21 +578,21 @@ pub struct Handshake {
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RequestOut {
-    pub method: String,
-    pub uri: String,
-    pub host: Option<String>,
-    pub origin: Option<String>,
-    pub key: Option<String>,
+    pub method: Text,
+    pub uri: Text,
+    pub host: Option<Text>,
+    pub origin: Option<Text>,
+    pub key: Option<Text>,
     pub protocols: Vec<String>,
     pub extensions: Vec<String>,
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Text>,
     /// The client's family from its User-Agent: `chromium`, `firefox`, `safari`, a library's
     /// name, or null; `proxy` on a reverse proxy's back leg (its User-Agent is the browser's,
     /// passed on).
     pub client: Option<&'static str>,
-    pub upgrade: Option<String>,
-    pub connection: Option<String>,
-    pub version: Option<String>,
+    pub upgrade: Option<Text>,
+    pub connection: Option<Text>,
+    pub version: Option<Text>,
     pub cookie: bool,
     pub authorization: bool,
     pub query_token: bool,
@@ -600,18 +601,18 @@ pub struct RequestOut {
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ResponseOut {
     pub status: u16,
-    pub reason: String,
-    pub server: Option<String>,
+    pub reason: Text,
+    pub server: Option<Text>,
     /// The server software, recognised from what it sent: its `Server` field, else its
     /// signature (Daphne's bare refusals, Node ws's 426, nginx's and HAProxy's error pages).
     pub software: Option<&'static str>,
     pub accept_valid: Option<bool>,
-    pub protocol: Option<String>,
+    pub protocol: Option<Text>,
     pub extensions: Vec<String>,
-    pub content_type: Option<String>,
-    pub upgrade: Option<String>,
-    pub connection: Option<String>,
-    pub location: Option<String>,
+    pub content_type: Option<Text>,
+    pub upgrade: Option<Text>,
+    pub connection: Option<Text>,
+    pub location: Option<Text>,
     pub body_preview: Option<String>,
 }
 
@@ -1244,8 +1245,8 @@ impl Connection {
         };
         let request = request.map(|(r, _)| {
             let masked = http::mask_uri(&r.uri);
-            let query_token = masked != r.uri;
-            let uri = if opts.show_secrets || !query_token { None } else { Some(masked.into_owned()) };
+            let query_token = *masked != *r.uri;
+            let uri = if opts.show_secrets || !query_token { None } else { Some(Text::from(masked)) };
             RequestOut {
                 method: r.method,
                 query_token,
@@ -1275,7 +1276,7 @@ impl Connection {
             server: r.server,
             software,
             accept_valid: accept_valid.flatten(),
-            protocol: r.protocol.map(mask),
+            protocol: r.protocol.map(|p| if opts.show_secrets { p } else { Text::from(http::mask_jwt(&p)) }),
             extensions: r.extensions_raw,
             content_type: r.content_type,
             upgrade: r.upgrade,

@@ -27,13 +27,13 @@ pub enum EventKind {
         bytes: u64,
     },
     Request {
-        method: String,
-        uri: String,
+        method: crate::text::Text,
+        uri: crate::text::Text,
         upgrade: bool,
     },
     Response {
         status: u16,
-        reason: String,
+        reason: crate::text::Text,
     },
     Message {
         opcode: OpCode,

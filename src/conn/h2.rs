@@ -123,16 +123,16 @@ impl H2Layer {
 /// The request of an extended CONNECT (or any request) from its pseudo-headers and fields.
 fn request(fields: &[Field]) -> Request {
     let mut r = Request {
-        method: h2::field(fields, ":method").unwrap_or("").to_string(),
-        uri: h2::field(fields, ":path").unwrap_or("").to_string(),
+        method: h2::field(fields, ":method").unwrap_or("").into(),
+        uri: h2::field(fields, ":path").unwrap_or("").into(),
         version: 0,
         ..Request::default()
     };
     for f in fields {
         match f.name.as_str() {
-            ":authority" => r.host = Some(f.value.clone()),
+            ":authority" => r.host = Some(f.value.as_str().into()),
             // RFC 8441 §4: the protocol asked for, as `Upgrade` names it on HTTP/1.1.
-            ":protocol" => r.upgrade = Some(f.value.clone()),
+            ":protocol" => r.upgrade = Some(f.value.as_str().into()),
             n if n.starts_with(':') => {}
             n => r.set_field(n, &f.value),
         }
@@ -142,7 +142,7 @@ fn request(fields: &[Field]) -> Request {
 
 fn response(fields: &[Field]) -> Response {
     let status = h2::field(fields, ":status").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut r = Response { status, reason: reason_phrase(status).to_string(), version: 0, ..Response::default() };
+    let mut r = Response { status, reason: reason_phrase(status).into(), version: 0, ..Response::default() };
     for f in fields.iter().filter(|f| !f.name.starts_with(':')) {
         r.set_field(&f.name, &f.value);
     }

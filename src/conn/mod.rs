@@ -581,7 +581,8 @@ impl AppSink<'_> {
     /// connected to the target directly (TLS, an HTTP upgrade), and the tunnel is named.
     fn open_tunnel(&mut self, up: Upgrade, at: At) {
         let http = std::mem::take(&mut self.up.session.http);
-        let (target, connect) = http.request().map_or_else(|| (String::new(), at), |(r, rat)| (r.uri.clone(), *rat));
+        let (target, connect) =
+            http.request().map_or_else(|| (String::new(), at), |(r, rat)| (r.uri.to_string(), *rat));
         let status = http.response().map_or(200, |(r, _)| r.status);
         self.up.session.tunnel = Some(Box::new(crate::timeline::Tunnel { target, status, connect, established: at }));
         self.up.layer = Layer::Start;

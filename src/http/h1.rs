@@ -6,6 +6,7 @@
 //! (RFC 9112 §6, §9.3; RFC 6455 §4.1, §4.2.2).
 
 use super::{HandshakeProblem, HttpError, MAX_HEAD, Parsed, Request, Response};
+use crate::text::Text;
 use crate::units::{At, PerSide, Side};
 use std::collections::VecDeque;
 
@@ -58,8 +59,8 @@ impl H1Facts {
 /// What the exchanges said, for the timeline.
 #[derive(Clone, Debug, PartialEq)]
 pub enum H1Event {
-    Request { method: String, uri: String, upgrade: bool },
-    Response { status: u16, reason: String },
+    Request { method: Text, uri: Text, upgrade: bool },
+    Response { status: u16, reason: Text },
     Error(HttpError),
 }
 

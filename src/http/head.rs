@@ -2,6 +2,7 @@
 //! with httparse, sans-IO: the caller hands in the bytes seen so far and gets "need more",
 //! "done, head is n bytes" or an error.
 
+use crate::text::Text;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 use std::borrow::Cow;
@@ -86,17 +87,17 @@ fn has_token(value: Option<&str>, token: &str) -> bool {
 /// An HTTP request head, as far as a WebSocket diagnosis needs it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Request {
-    pub method: String,
-    pub uri: String,
+    pub method: Text,
+    pub uri: Text,
     /// Minor version: 1 for HTTP/1.1.
     pub version: u8,
-    pub host: Option<String>,
-    pub origin: Option<String>,
-    pub user_agent: Option<String>,
-    pub upgrade: Option<String>,
-    pub connection: Option<String>,
-    pub key: Option<String>,
-    pub ws_version: Option<String>,
+    pub host: Option<Text>,
+    pub origin: Option<Text>,
+    pub user_agent: Option<Text>,
+    pub upgrade: Option<Text>,
+    pub connection: Option<Text>,
+    pub key: Option<Text>,
+    pub ws_version: Option<Text>,
     pub protocols: Vec<String>,
     pub extensions: Vec<Extension>,
     pub extensions_raw: Vec<String>,
@@ -108,7 +109,7 @@ pub struct Request {
 impl Request {
     /// Takes in one header field (`name` in lowercase, as HTTP/2 writes them all).
     pub fn set_field(&mut self, name: &str, v: &str) {
-        let own = || Some(v.to_string());
+        let own = || Some(Text::new(v));
         match name {
             "host" => self.host = own(),
             "origin" | "sec-websocket-origin" => self.origin = own(),
@@ -149,20 +150,20 @@ impl Request {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
-    pub reason: String,
+    pub reason: Text,
     pub version: u8,
-    pub server: Option<String>,
-    pub content_type: Option<String>,
-    pub upgrade: Option<String>,
-    pub connection: Option<String>,
-    pub accept: Option<String>,
-    pub protocol: Option<String>,
+    pub server: Option<Text>,
+    pub content_type: Option<Text>,
+    pub upgrade: Option<Text>,
+    pub connection: Option<Text>,
+    pub accept: Option<Text>,
+    pub protocol: Option<Text>,
     pub extensions: Vec<Extension>,
     pub extensions_raw: Vec<String>,
     pub content_length: Option<u64>,
     pub chunked: bool,
-    pub location: Option<String>,
-    pub www_authenticate: Option<String>,
+    pub location: Option<Text>,
+    pub www_authenticate: Option<Text>,
     /// Header fields in the head (a head cut short: the whole ones).
     pub fields: u16,
 }
@@ -212,7 +213,7 @@ impl Response {
 
     /// Takes in one header field (`name` in lowercase).
     pub fn set_field(&mut self, name: &str, v: &str) {
-        let own = || Some(v.to_string());
+        let own = || Some(Text::new(v));
         match name {
             "server" => self.server = own(),
             "content-type" => self.content_type = own(),
@@ -414,8 +415,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Parsed<Request>, HttpError> {
         Err(e) => return Err(map_err(e)),
     };
     let mut r = Request {
-        method: req.method.unwrap_or("").to_string(),
-        uri: req.path.unwrap_or("").to_string(),
+        method: Text::new(req.method.unwrap_or("")),
+        uri: Text::new(req.path.unwrap_or("")),
         version: req.version.unwrap_or(1),
         ..Request::default()
     };
@@ -441,7 +442,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Parsed<Response>, HttpError> {
     };
     let mut r = Response {
         status: resp.code.unwrap_or(0),
-        reason: resp.reason.unwrap_or("").to_string(),
+        reason: Text::new(resp.reason.unwrap_or("")),
         version: resp.version.unwrap_or(1),
         ..Response::default()
     };
@@ -475,8 +476,8 @@ fn partial_lines(buf: &[u8]) -> Option<(String, Vec<(String, String)>)> {
 pub fn parse_request_partial(buf: &[u8]) -> Option<Request> {
     let (first, headers) = partial_lines(buf)?;
     let mut parts = first.split(' ');
-    let method = parts.next()?.to_string();
-    let uri = parts.next()?.to_string();
+    let method = Text::new(parts.next()?);
+    let uri = Text::new(parts.next()?);
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
         return None;
     }
@@ -501,7 +502,7 @@ pub fn parse_response_partial(buf: &[u8]) -> Option<Response> {
         return None;
     }
     let status = code.parse().ok()?;
-    let reason = parts.next().unwrap_or("").to_string();
+    let reason = Text::new(parts.next().unwrap_or(""));
     let mut r = Response { status, reason, version, ..Response::default() };
     r.fields = u16::try_from(headers.len()).unwrap_or(u16::MAX);
     for (k, v) in headers {
@@ -553,16 +554,16 @@ impl std::fmt::Display for HandshakeProblem {
 pub fn validate_101(req: &Request, resp: &Response) -> Vec<HandshakeProblem> {
     let mut problems = Vec::new();
     if !resp.upgrade_ok() {
-        problems.push(HandshakeProblem::Upgrade(resp.upgrade.clone()));
+        problems.push(HandshakeProblem::Upgrade(resp.upgrade.as_deref().map(String::from)));
     }
     if !resp.connection_ok() {
-        problems.push(HandshakeProblem::Connection(resp.connection.clone()));
+        problems.push(HandshakeProblem::Connection(resp.connection.as_deref().map(String::from)));
     }
     if let Some(key) = &req.key {
         match &resp.accept {
             None => problems.push(HandshakeProblem::AcceptMissing),
             Some(a) if !accept_matches(key, a) => {
-                problems.push(HandshakeProblem::AcceptWrong { got: a.clone(), want: accept_for(key) })
+                problems.push(HandshakeProblem::AcceptWrong { got: a.to_string(), want: accept_for(key) })
             }
             Some(_) => {}
         }
@@ -576,9 +577,9 @@ pub fn validate_101(req: &Request, resp: &Response) -> Vec<HandshakeProblem> {
 pub fn validate_choices(req: &Request, resp: &Response) -> Vec<HandshakeProblem> {
     let mut problems = Vec::new();
     if let Some(p) = &resp.protocol
-        && !req.protocols.iter().any(|o| o == p)
+        && !req.protocols.iter().any(|o| **o == **p)
     {
-        problems.push(HandshakeProblem::UnofferedProtocol(p.clone()));
+        problems.push(HandshakeProblem::UnofferedProtocol(p.to_string()));
     }
     for e in &resp.extensions {
         if !req.extensions.iter().any(|o| o.name == e.name) {
