@@ -639,13 +639,34 @@ impl Concluder {
     /// [`Concluder::conclude`], each reported connection handed to `f` as it is built; returns
     /// how many the report hides, or `f`'s first error.
     pub fn conclude_each<E>(&self, tl: Timeline, mut f: impl FnMut(Connection) -> Result<(), E>) -> Result<u64, E> {
+        self.conclude_with(tl, true, |c, _| f(c))
+    }
+
+    /// [`Concluder::conclude_each`] with verdicts in facts only (kind, outcome, what each
+    /// endpoint reports; summary, evidence and advice empty): `f` gives the connections it
+    /// shows in full their words with [`Words::fill`]. A table explains few of its rows.
+    pub fn conclude_facts<E>(
+        &self,
+        tl: Timeline,
+        f: impl FnMut(Connection, &Words<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        self.conclude_with(tl, false, f)
+    }
+
+    fn conclude_with<E>(
+        &self,
+        tl: Timeline,
+        words: bool,
+        mut f: impl FnMut(Connection, &Words<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
         let Timeline { tcp, app, sessions, log, tls, h2 } = tl;
         let (tls, h2) = (tls.as_deref(), h2.as_deref());
         let many = sessions.len() > 1;
         let mut log = Some(log);
         let mut hidden = 0;
         for s in sessions {
-            let verdict = diagnose::diagnose(&tcp, app, tls, &s);
+            let verdict =
+                if words { diagnose::diagnose(&tcp, app, tls, &s) } else { diagnose::facts(&tcp, app, tls, &s) };
             if !self.all && !reportable(&tcp, app, tls, verdict.kind) {
                 hidden += 1;
                 continue;
@@ -661,9 +682,9 @@ impl Concluder {
                 _ => log.take().unwrap_or_default(),
             };
             let events = report::Events::new(events, &tcp, self.report);
-            let mut c = Connection::build(&tcp, tls, h2, s, events, verdict, self.report);
+            let mut c = Connection::build(&tcp, tls, h2, &s, events, verdict, self.report);
             c.set_origin(&self.sensor, tcp.input.as_ref().unwrap_or(&self.no_input), tcp.input_index);
-            f(c)?;
+            f(c, &Words { tcp: &tcp, app, tls, s: &s, opts: self.report, done: words })?;
         }
         Ok(hidden)
     }
@@ -671,6 +692,28 @@ impl Concluder {
     /// What the reports show.
     pub fn options(&self) -> ReportOptions {
         self.report
+    }
+}
+
+/// What a connection concluded in facts only needs to be explained: [`Words::fill`].
+pub struct Words<'a> {
+    tcp: &'a timeline::TcpFacts,
+    app: timeline::App,
+    tls: Option<&'a tls::TlsFacts>,
+    s: &'a timeline::Session,
+    opts: ReportOptions,
+    /// The verdict already has its words.
+    done: bool,
+}
+
+impl Words<'_> {
+    /// Gives `c` (the connection these words are for) its verdict in words: summary, evidence
+    /// and advice.
+    pub fn fill(&self, c: &mut Connection) {
+        if !self.done {
+            let v = diagnose::diagnose(self.tcp, self.app, self.tls, self.s);
+            c.verdict = report::verdict_for(v, self.opts);
+        }
     }
 }
 

@@ -113,25 +113,93 @@ pub struct Collector {
     /// The explanations: every one with `--each`, else the first [`GROUP_AT`] (past them the
     /// patterns' examples stand for them).
     explanations: Sorted,
-    explained: u64,
-    /// The patterns explained connections fall into, at most [`MAX_GROUPS`], by title.
-    groups: Vec<Group>,
-    group_of: std::collections::HashMap<String, u32>,
+    /// Which patterns the explained connections fall into (counted where they are concluded,
+    /// handed over at the end), and the explanation of each pattern's example.
+    patterns: Patterns,
+    examples: Vec<Vec<u8>>,
     /// `--html`: the shown connections for the page (whole where it may give them a section,
     /// else slimmed), and which those are.
     pub html: Option<Vec<Connection>>,
     ladders: render::html::Ladders,
 }
 
-/// One pattern of explained connections: how many, when, the lowest ids, and the explanation
-/// of the first one (by id) as its example.
+/// The patterns explained connections fall into (same verdict, answer, server, path and close
+/// codes), at most [`MAX_GROUPS`] by title and one "other" past them, and which connections'
+/// explanations are wanted: with `--each` or among the first [`GROUP_AT`] every one, past them
+/// each pattern's lowest id as its example. Kept where connections are concluded, so that only
+/// those wanted are explained in words.
+#[derive(Default)]
+pub struct Patterns {
+    pub each: bool,
+    explained: u64,
+    groups: Vec<Group>,
+    group_of: std::collections::HashMap<String, u32>,
+}
+
+/// What [`Patterns::pick`] found for an explained connection: its pattern, whether its
+/// explanation is shown as it stands, and whether it is (so far) its pattern's example.
+#[derive(Clone, Copy, Debug)]
+pub struct Pick {
+    group: u32,
+    keep: bool,
+    example: bool,
+}
+
+impl Pick {
+    fn wants_words(self) -> bool {
+        self.keep || self.example
+    }
+}
+
+impl Patterns {
+    /// Counts `c` in its pattern if it needs explaining.
+    pub fn pick(&mut self, c: &Connection) -> Option<Pick> {
+        if !render::needs_explaining(c) {
+            return None;
+        }
+        self.explained += 1;
+        let title = render::pattern(c);
+        let g = match self.group_of.get(&title) {
+            Some(&g) => g as usize,
+            None if self.groups.len() < MAX_GROUPS => {
+                self.group_of.insert(title.clone(), self.groups.len() as u32);
+                self.groups.push(Group::new(title));
+                self.groups.len() - 1
+            }
+            None => {
+                if self.groups.len() == MAX_GROUPS {
+                    self.groups.push(Group::new("other patterns".into()));
+                }
+                MAX_GROUPS
+            }
+        };
+        let group = self.groups.get_mut(g)?;
+        group.count += 1;
+        group.ids.add(c.id);
+        group.first_ns = group.first_ns.min(c.start_ns);
+        group.last_ns = group.last_ns.max(c.start_ns);
+        let example = group.count == 1 || c.id < group.example;
+        if example {
+            group.example = c.id;
+        }
+        Some(Pick { group: g as u32, keep: self.each || self.explained <= GROUP_AT, example })
+    }
+
+    /// Is every explanation shown as it stands (not by pattern)?
+    fn each_shown(&self) -> bool {
+        self.each || self.explained <= GROUP_AT
+    }
+}
+
+/// One pattern of explained connections: how many, when, the lowest ids, and the id of the
+/// first one (its example).
 struct Group {
     title: String,
     count: u64,
     first_ns: i64,
     last_ns: i64,
     ids: LowIds,
-    example: (u64, Vec<u8>),
+    example: u64,
 }
 
 /// The lowest ids of a set, at most [`LowIds::KEEP`], and its largest: what a line of id
@@ -178,18 +246,29 @@ impl Collector {
             filtered: 0,
             records: Sorted::default(),
             explanations: Sorted::default(),
-            explained: 0,
             each: false,
-            groups: Vec::new(),
-            group_of: Default::default(),
+            patterns: Patterns::default(),
+            examples: Vec::new(),
             widths: render::Widths::default(),
             html: None,
             ladders: render::html::Ladders::default(),
         }
     }
 
-    /// Keeps what is shown of a connection the filters let through.
-    fn add(&mut self, c: &Connection) -> io::Result<()> {
+    /// Which connections want their verdict in words: all of them, one (`--conn`), or those a
+    /// table explains ([`Patterns`]).
+    fn wants(&self) -> Wants {
+        match self.output {
+            _ if self.html.is_some() => Wants::All,
+            Output::Json => Wants::All,
+            Output::Ladder(n, _) => Wants::One(n),
+            Output::Table(_) => Wants::Explained(Patterns { each: self.each, ..Patterns::default() }),
+        }
+    }
+
+    /// Keeps what is shown of a connection the filters let through; `pick` is its pattern,
+    /// when a table explains it.
+    fn add(&mut self, c: &Connection, pick: Option<Pick>) -> io::Result<()> {
         if let Some(page) = &mut self.html {
             let mut kept = c.clone();
             if !self.ladders.wanted(c) {
@@ -227,48 +306,26 @@ impl Collector {
             encode_row(&cells, c.verdict.kind, w);
             Ok(())
         })?;
-        if render::needs_explaining(c) {
-            self.explain(c, style)?;
+        match pick {
+            Some(p) if p.wants_words() => self.explain(c, p, style),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
-    /// Counts an explained connection in its pattern, and keeps its explanation where it is
-    /// wanted: with `--each` or among the first few, or as its pattern's example.
-    fn explain(&mut self, c: &Connection, style: render::Style) -> io::Result<()> {
-        self.explained += 1;
-        let title = render::pattern(c);
-        let g = match self.group_of.get(&title) {
-            Some(&g) => g as usize,
-            None if self.groups.len() < MAX_GROUPS => {
-                self.group_of.insert(title.clone(), self.groups.len() as u32);
-                self.groups.push(Group::new(title));
-                self.groups.len() - 1
-            }
-            None => {
-                if self.groups.len() == MAX_GROUPS {
-                    self.groups.push(Group::new("other patterns".into()));
-                }
-                MAX_GROUPS
-            }
-        };
-        let Some(group) = self.groups.get_mut(g) else { return Ok(()) };
-        group.count += 1;
-        group.ids.add(c.id);
-        group.first_ns = group.first_ns.min(c.start_ns);
-        group.last_ns = group.last_ns.max(c.start_ns);
-        let example = group.count == 1 || c.id < group.example.0;
-        let keep = self.each || self.explained <= GROUP_AT;
-        if !example && !keep {
-            return Ok(());
-        }
+    /// Keeps the explanation of a connection where it is wanted: shown as it stands, or as its
+    /// pattern's example.
+    fn explain(&mut self, c: &Connection, pick: Pick, style: render::Style) -> io::Result<()> {
         let mut text = Vec::new();
         render::explain(c, style, &mut text)?;
-        if keep {
+        if pick.keep {
             self.explanations.push(c.id, &text)?;
         }
-        if example {
-            group.example = (c.id, text);
+        if pick.example {
+            let g = pick.group as usize;
+            if self.examples.len() <= g {
+                self.examples.resize_with(g + 1, Default::default);
+            }
+            self.examples[g] = text;
         }
         Ok(())
     }
@@ -332,7 +389,7 @@ impl Collector {
                     writeln!(w, "  … and {more} more proxied pairs (--each lists every one; --json has them all).")?;
                 }
                 render::write_tls_note(&stats, w)?;
-                if self.each || self.explained <= GROUP_AT {
+                if self.patterns.each_shown() {
                     self.explanations.drain(|_, text| {
                         writeln!(w)?;
                         w.write_all(text)
@@ -341,16 +398,18 @@ impl Collector {
                 }
                 // Many alike: each pattern once, with its count, ids and span, and its first
                 // connection in full.
-                let mut groups = self.groups;
-                groups.sort_by_key(|g| g.example.0);
+                let mut examples = self.examples.into_iter();
+                let mut groups: Vec<(Group, Vec<u8>)> =
+                    self.patterns.groups.into_iter().map(|g| (g, examples.next().unwrap_or_default())).collect();
+                groups.sort_by_key(|(g, _)| g.example);
                 writeln!(w)?;
                 let intro = format!(
                     "{} connections need explaining, in {} pattern(s); each is explained once below (--each: one paragraph per connection).",
-                    self.explained,
+                    self.patterns.explained,
                     groups.len()
                 );
                 writeln!(w, "{}", render::wrap(&intro, style.width, ""))?;
-                for g in &groups {
+                for (g, example) in &groups {
                     let span = render::time_span(g.first_ns, g.last_ns);
                     writeln!(w)?;
                     let head = format!(
@@ -358,10 +417,10 @@ impl Collector {
                         g.count,
                         g.title,
                         render::id_ranges(&g.ids.sorted(), g.count, g.ids.max),
-                        g.example.0
+                        g.example
                     );
                     writeln!(w, "{}", render::wrap(&head, style.width, "  "))?;
-                    w.write_all(&g.example.1)?;
+                    w.write_all(example)?;
                 }
             }
         }
@@ -382,14 +441,7 @@ fn elements(store: Sorted, w: &mut impl Write) -> io::Result<()> {
 
 impl Group {
     fn new(title: String) -> Group {
-        Group {
-            title,
-            count: 0,
-            first_ns: i64::MAX,
-            last_ns: i64::MIN,
-            ids: LowIds::default(),
-            example: (0, Vec::new()),
-        }
+        Group { title, count: 0, first_ns: i64::MAX, last_ns: i64::MIN, ids: LowIds::default(), example: 0 }
     }
 }
 
@@ -424,16 +476,29 @@ pub struct Stage {
     /// Connections the filters left out, and whether a shown one matched `--fail-on`.
     filtered: u64,
     failed: bool,
+    wants: Wants,
     to: To,
 }
+
+/// Which concluded connections get their verdict in words ([`wsdiag::Words`]).
+enum Wants {
+    All,
+    /// `--conn N`.
+    One(u64),
+    /// Those the table explains in full.
+    Explained(Patterns),
+}
+
+/// A shown connection on its way to the collector, with its pattern when the table explains it.
+type Shown = (Connection, Option<Pick>);
 
 enum To {
     Inline(Box<Collector>),
     Thread {
-        batch: Vec<Connection>,
-        tx: std::sync::mpsc::SyncSender<Vec<Connection>>,
+        batch: Vec<Shown>,
+        tx: std::sync::mpsc::SyncSender<Vec<Shown>>,
         /// Batches collected, to be freed here.
-        back: std::sync::mpsc::Receiver<Vec<Connection>>,
+        back: std::sync::mpsc::Receiver<Vec<Shown>>,
         handle: std::thread::JoinHandle<io::Result<Collector>>,
     },
 }
@@ -443,17 +508,18 @@ impl Stage {
     const BATCH: usize = 128;
 
     pub fn new(collector: Collector, filters: Filters, conclude: Concluder, thread: bool) -> Self {
+        let wants = collector.wants();
         let to = if thread {
             // A few batches in flight: enough to smooth the hand-over, few enough that
             // connections waiting for the second thread hold little memory. The way back is
             // never fuller than the way there: each batch sent is drained before the next.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Connection>>(8);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Shown>>(8);
             let (back_tx, back) = std::sync::mpsc::channel();
             let handle = std::thread::spawn(move || {
                 let mut collector = collector;
                 for batch in rx {
-                    for c in &batch {
-                        collector.add(c)?;
+                    for (c, pick) in &batch {
+                        collector.add(c, *pick)?;
                     }
                     // The receiver is gone only when the reading stopped: then this thread
                     // frees what is left.
@@ -465,21 +531,40 @@ impl Stage {
         } else {
             To::Inline(Box::new(collector))
         };
-        Stage { filters, conclude, hidden: 0, filtered: 0, failed: false, to }
+        Stage { filters, conclude, hidden: 0, filtered: 0, failed: false, wants, to }
     }
 
     pub fn push(&mut self, tl: Timeline) -> io::Result<()> {
-        let Stage { filters, conclude, hidden, filtered, failed, to } = self;
-        *hidden += conclude.conclude_each(tl, |c| {
+        let Stage { filters, conclude, hidden, filtered, failed, wants, to } = self;
+        *hidden += conclude.conclude_facts(tl, |mut c, words| {
             if !filters.shows(&c) {
                 *filtered += 1;
                 return Ok(());
             }
             *failed |= filters.fails(&c);
+            let pick = match wants {
+                Wants::All => {
+                    words.fill(&mut c);
+                    None
+                }
+                Wants::One(n) => {
+                    if c.id == *n {
+                        words.fill(&mut c);
+                    }
+                    None
+                }
+                Wants::Explained(patterns) => {
+                    let pick = patterns.pick(&c);
+                    if pick.is_some_and(Pick::wants_words) {
+                        words.fill(&mut c);
+                    }
+                    pick
+                }
+            };
             match to {
-                To::Inline(collector) => collector.add(&c),
+                To::Inline(collector) => collector.add(&c, pick),
                 To::Thread { batch, .. } => {
-                    batch.push(c);
+                    batch.push((c, pick));
                     if batch.len() >= Self::BATCH {
                         to.flush();
                     }
@@ -501,7 +586,7 @@ impl Stage {
     /// The collector, and how many finished connections the report hides.
     pub fn finish(mut self) -> io::Result<(Collector, u64)> {
         self.to.flush();
-        let Stage { hidden, filtered, failed, to, .. } = self;
+        let Stage { hidden, filtered, failed, wants, to, .. } = self;
         let mut collector = match to {
             To::Inline(collector) => *collector,
             To::Thread { tx, back, handle, .. } => {
@@ -513,6 +598,9 @@ impl Stage {
         };
         collector.filtered += filtered;
         collector.failed |= failed;
+        if let Wants::Explained(patterns) = wants {
+            collector.patterns = patterns;
+        }
         Ok((collector, hidden))
     }
 }

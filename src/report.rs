@@ -1182,7 +1182,7 @@ impl Connection {
         tcp: &TcpFacts,
         tls: Option<&crate::tls::TlsFacts>,
         h2: Option<&crate::timeline::H2Facts>,
-        mut s: Session,
+        s: &Session,
         timeline: Events,
         verdict: Verdict,
         opts: ReportOptions,
@@ -1218,9 +1218,8 @@ impl Connection {
             icmp_too_big: tcp.too_big,
             icmp_mtu: (tcp.too_big > 0).then_some(tcp.too_big_mtu),
         };
-        let mask = |s: String| if opts.show_secrets { s } else { http::mask_jwt(&s).into_owned() };
-        // What is read from the session's borrowed parts comes first; its strings are then moved.
-        let software = crate::diagnose::software(&s);
+        let mask = |s: &String| if opts.show_secrets { s.clone() } else { http::mask_jwt(s).into_owned() };
+        let software = crate::diagnose::software(s);
         let accept_valid = s.response().map(|(r, _)| {
             s.request()
                 .and_then(|(q, _)| q.key.as_ref())
@@ -1235,54 +1234,57 @@ impl Connection {
         let (request_packet, response_packet) =
             (s.request().map(|(_, a)| a.packet), s.response().map(|(_, a)| a.packet));
         let front_leg = s.front_leg();
-        let h2_out = h2.zip(s.h2.as_deref()).map(|(f, st)| H2Out::new(f, st, &s, tcp));
-        let last_unanswered = last_unanswered(tcp, &s);
-        let (client_controls, server_controls) = (control_counts(&s, client), control_counts(&s, server));
-        let exchange = s.http.exchange.take().map(|e| *e);
+        let h2_out = h2.zip(s.h2.as_deref()).map(|(f, st)| H2Out::new(f, st, s, tcp));
+        let last_unanswered = last_unanswered(tcp, s);
+        let (client_controls, server_controls) = (control_counts(s, client), control_counts(s, server));
+        let exchange = s.http.exchange.as_deref();
         let (request, response, body) = match exchange {
-            Some(e) => (e.request, e.response, e.body),
-            None => (None, None, Vec::new()),
+            Some(e) => (e.request.as_ref(), e.response.as_ref(), &e.body[..]),
+            None => (None, None, &[][..]),
         };
         let request = request.map(|(r, _)| {
             let masked = http::mask_uri(&r.uri);
             let query_token = *masked != *r.uri;
-            let uri = if opts.show_secrets || !query_token { None } else { Some(Text::from(masked)) };
+            let uri = if opts.show_secrets || !query_token { r.uri.clone() } else { Text::from(masked) };
             RequestOut {
-                method: r.method,
+                method: r.method.clone(),
                 query_token,
-                uri: uri.unwrap_or(r.uri),
-                host: r.host,
-                origin: r.origin,
-                key: r.key,
-                protocols: r.protocols.into_iter().map(mask).collect(),
-                extensions: r.extensions_raw,
+                uri,
+                host: r.host.clone(),
+                origin: r.origin.clone(),
+                key: r.key.clone(),
+                protocols: r.protocols.iter().map(mask).collect(),
+                extensions: r.extensions_raw.clone(),
                 // A reverse proxy's back leg carries the browser's User-Agent; its client is the proxy.
                 client: if front_leg.is_some() {
                     Some("proxy")
                 } else {
                     r.user_agent.as_deref().and_then(http::client_family)
                 },
-                user_agent: r.user_agent,
-                upgrade: r.upgrade,
-                connection: r.connection,
-                version: r.ws_version,
+                user_agent: r.user_agent.clone(),
+                upgrade: r.upgrade.clone(),
+                connection: r.connection.clone(),
+                version: r.ws_version.clone(),
                 cookie: r.cookie,
                 authorization: r.authorization,
             }
         });
         let response = response.map(|(r, _)| ResponseOut {
             status: r.status,
-            reason: r.reason,
-            server: r.server,
+            reason: r.reason.clone(),
+            server: r.server.clone(),
             software,
             accept_valid: accept_valid.flatten(),
-            protocol: r.protocol.map(|p| if opts.show_secrets { p } else { Text::from(http::mask_jwt(&p)) }),
-            extensions: r.extensions_raw,
-            content_type: r.content_type,
-            upgrade: r.upgrade,
-            connection: r.connection,
-            location: r.location,
-            body_preview: (!body.is_empty() && !opts.brief).then(|| String::from_utf8_lossy(&body).into_owned()),
+            protocol: r
+                .protocol
+                .as_ref()
+                .map(|p| if opts.show_secrets { p.clone() } else { Text::from(http::mask_jwt(p)) }),
+            extensions: r.extensions_raw.clone(),
+            content_type: r.content_type.clone(),
+            upgrade: r.upgrade.clone(),
+            connection: r.connection.clone(),
+            location: r.location.clone(),
+            body_preview: (!body.is_empty() && !opts.brief).then(|| String::from_utf8_lossy(body).into_owned()),
         });
         let handshake = Handshake {
             request,
@@ -1291,14 +1293,14 @@ impl Connection {
             problems: s.http.problems.iter().map(|p| p.to_string()).collect(),
             request_packet,
             response_packet,
-            proxy_header: s.proxy_header.take(),
+            proxy_header: s.proxy_header.clone(),
             truncated: s.http.truncated || s.http.shed,
         };
         let back_leg = s.links.as_ref().and_then(|l| l.back_leg).map(|b| b.get());
-        let engineio = s.links.as_mut().and_then(|l| l.engineio.take()).map(|e| EngineIoOut {
-            sid: e.sid,
+        let engineio = s.links.as_ref().and_then(|l| l.engineio.as_ref()).map(|e| EngineIoOut {
+            sid: e.sid.clone(),
             polling_requests: e.polling_requests,
-            polling_connections: e.polling_connections,
+            polling_connections: e.polling_connections.clone(),
         });
         let websocket = WebSocket {
             engineio,
@@ -1314,12 +1316,13 @@ impl Connection {
             },
             frames: ByRole { client: client_controls, server: server_controls },
             compressed: s.frames.0.iter().any(|f| f.compressed_messages > 0),
-            close_frames: std::mem::take(&mut s.closes)
-                .into_iter()
+            close_frames: s
+                .closes
+                .iter()
                 .map(|c| CloseFrame {
                     from: tcp.role_of(c.side),
                     code: c.code,
-                    reason: c.reason,
+                    reason: c.reason.clone(),
                     at_ms: ms(c.at),
                     packet: c.at.packet,
                 })
@@ -1395,7 +1398,7 @@ impl Connection {
             h2: h2_out,
             handshake,
             websocket,
-            verdict: if opts.brief { Verdict { advice: Vec::new(), ..verdict } } else { verdict },
+            verdict: verdict_for(verdict, opts),
             client_by: match tcp.client_by {
                 ClientBy::Syn => "syn",
                 ClientBy::SynAck => "syn_ack",
@@ -1436,6 +1439,11 @@ impl Connection {
     pub fn path(&self) -> Option<&str> {
         self.handshake.request.as_ref().map(|r| r.uri.split('?').next().unwrap_or(""))
     }
+}
+
+/// The verdict as a report carries it: `--brief` leaves out the advice.
+pub fn verdict_for(verdict: Verdict, opts: ReportOptions) -> Verdict {
+    if opts.brief { Verdict { advice: Vec::new(), ..verdict } } else { verdict }
 }
 
 fn control_counts(s: &Session, side: Side) -> ControlCounts {

@@ -9,18 +9,7 @@ use wsdiag::diagnose::across::{Across, LOOP_IDS, ProxyPair, ReconnectLoop, proxy
 use wsdiag::report::Connection;
 use wsdiag::{Analyzer, Config};
 
-fn shipped(dir: &std::path::Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        let name = p.to_string_lossy().into_owned();
-        if p.is_dir() {
-            shipped(&p, out);
-        } else if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".pcap.gz") {
-            out.push(name);
-        }
-    }
-}
+mod common;
 
 /// The connections of a capture in the order the analysis concludes them (not by id).
 fn concluded(file: &str) -> Vec<Connection> {
@@ -41,7 +30,7 @@ fn concluded(file: &str) -> Vec<Connection> {
 #[test]
 fn streaming_finds_what_the_whole_capture_finds() {
     let mut files = Vec::new();
-    shipped(std::path::Path::new("captures"), &mut files);
+    common::shipped(std::path::Path::new("captures"), &mut files);
     files.sort();
     assert!(files.len() > 40, "the shipped captures: {files:?}");
     let (mut loops_seen, mut pairs_seen) = (0, 0);

@@ -12,6 +12,14 @@ use crate::ws::frame::close_code_name;
 use crate::ws::stream::Violation;
 use serde::Serialize;
 
+/// `format!` when the verdict is wanted in words, else an empty string (nothing is formatted
+/// or allocated): [`facts`] decides exactly as [`diagnose`] does, without the sentences.
+macro_rules! say {
+    ($cx:expr, $($arg:tt)*) => {
+        if $cx.words { format!($($arg)*) } else { String::new() }
+    };
+}
+
 /// The closed set of verdict kinds (SPEC.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -222,6 +230,8 @@ struct Ctx<'a> {
     tls: Option<&'a TlsFacts>,
     s: &'a Session,
     ev: Vec<Evidence>,
+    /// Summary, evidence and advice wanted (else only the facts).
+    words: bool,
 }
 
 impl Ctx<'_> {
@@ -229,6 +239,9 @@ impl Ctx<'_> {
         round_ms(at.ts.ms_since(self.tcp.first.ts))
     }
     fn cite(&mut self, at: At, text: impl Into<String>) {
+        if !self.words {
+            return;
+        }
         let e = Evidence { at_ms: self.ms(at), packet: at.packet, text: text.into() };
         if !self.ev.contains(&e) {
             self.ev.push(e);
@@ -354,23 +367,24 @@ fn path_reset(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     let (role, to) = (cx.role(side), cx.role(side.other()));
     let what = if is_rst { "RST" } else { "FIN" };
     let had = if r.min == r.max {
-        format!("every packet from the {role} had {}", r.min)
+        say!(cx, "every packet from the {role} had {}", r.min)
     } else {
-        format!("the {role}'s packets had {}-{}", r.min, r.max)
+        say!(cx, "the {role}'s packets had {}-{}", r.min, r.max)
     };
-    cx.cite(at, format!("{what} claiming to come from the {role}, TTL {ttl}"));
+    cx.cite(at, say!(cx, "{what} claiming to come from the {role}, TTL {ttl}"));
     let verb = if is_rst { "reset" } else { "closed (FIN)" };
     let ttl_fits = ttl.saturating_add(1) >= r.min && ttl <= r.max.saturating_add(1);
     let why = if tcp.end_seq_fits[side] == Some(false) && (ttl_fits || r.packets == 0) {
-        format!("its sequence number is far outside what the {role} had sent (RFC 5961 §3)")
+        say!(cx, "its sequence number is far outside what the {role} had sent (RFC 5961 §3)")
     } else if tcp.end_seq_fits[side] == Some(false) {
-        format!("it has TTL {ttl} where {had}, and a sequence number far outside what the {role} had sent")
+        say!(cx, "it has TTL {ttl} where {had}, and a sequence number far outside what the {role} had sent")
     } else {
-        format!("it has TTL {ttl} where {had}")
+        say!(cx, "it has TTL {ttl} where {had}")
     };
     Some((
         Kind::PathReset,
-        format!(
+        say!(
+            cx,
             "A middlebox {verb} the connection: the {what} to the {to} (packet {}) claims to come from the {role}, but {why}, so the {role} did not send it; the {to} reports 1006.",
             at.packet
         ),
@@ -402,14 +416,14 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     let last_acked = d.last_acked();
     let delivered = match last_acked {
         Some(a) => {
-            cx.cite(a, format!("last ACK from the {peer} for the {role}'s bytes"));
-            format!("the last {role} byte the {peer} acknowledged was at {} (packet {})", clock(a), a.packet)
+            cx.cite(a, say!(cx, "last ACK from the {peer} for the {role}'s bytes"));
+            say!(cx, "the last {role} byte the {peer} acknowledged was at {} (packet {})", clock(a), a.packet)
         }
-        None => format!("the {peer} never acknowledged a {role} byte"),
+        None => say!(cx, "the {peer} never acknowledged a {role} byte"),
     };
-    cx.cite(first, format!("{role} retransmits unacknowledged bytes"));
+    cx.cite(first, say!(cx, "{role} retransmits unacknowledged bytes"));
     if last.packet != first.packet {
-        cx.cite(last, format!("{role}'s last retransmission ({} in all)", st.count));
+        cx.cite(last, say!(cx, "{role}'s last retransmission ({} in all)", st.count));
     }
     // How it ended: a Close sent into the stall (a heartbeat timeout), a teardown, or nothing.
     let close =
@@ -419,7 +433,8 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
         let who = cx.role(c.side);
         let timeout = c.reason.as_deref().is_some_and(|r| r.contains("timeout")) || c.code == Some(1011);
         let why = if timeout { " (its keep-alive timeout)" } else { "" };
-        ending.push(format!(
+        ending.push(say!(
+            cx,
             "the {who} sent {}{why} at packet {}",
             describe_close(c.code, c.reason.as_deref()),
             c.at.packet
@@ -431,13 +446,13 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
             if ping.is_some_and(|p| p.packet >= first.packet || last_acked.is_some_and(|a| p.packet > a.packet))
                 && pong.is_none_or(|p| ping.is_some_and(|q| p.packet < q.packet))
             {
-                ending.push(format!("the {}'s Pings went unanswered", cx.role(pinger)));
+                ending.push(say!(cx, "the {}'s Pings went unanswered", cx.role(pinger)));
                 break;
             }
         }
     }
     match s.ends.first() {
-        Some(e) => ending.push(format!("the {} {} at packet {}", cx.role(e.by), ended(&e, "TCP"), e.at.packet)),
+        Some(e) => ending.push(say!(cx, "the {} {} at packet {}", cx.role(e.by), ended(&e, "TCP"), e.at.packet)),
         None => ending.push("the capture ended with the bytes still unacknowledged".into()),
     }
     let full = st.min_len == st.max_len && st.max_len == d.max_len && d.max_len >= 1000;
@@ -445,25 +460,30 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     let others_through = other.last_acked().is_some_and(|a| a.packet > first.packet) && other.stall.is_none();
     let cause = if full && others_through {
         let icmp = if tcp.too_big > 0 {
-            format!(
+            say!(
+                cx,
                 "{} ICMP \"fragmentation needed\" message(s) for this connection (MTU {}) are in the capture, yet the {role} kept sending full-size segments: its path-MTU discovery is off or the ICMP did not reach it",
-                tcp.too_big, tcp.too_big_mtu
+                tcp.too_big,
+                tcp.too_big_mtu
             )
         } else {
-            format!(
+            say!(
+                cx,
                 "no ICMP \"fragmentation needed\" for this connection is in the capture: it does not reach the {role} (filtered by a firewall), or a tunnel with a smaller MTU drops silently"
             )
         };
-        format!(
+        say!(
+            cx,
             "an MTU black hole: every retransmission was a full-size {}-byte segment while smaller packets the other way got through — a router on the path drops packets this large, and {icmp}",
             d.max_len
         )
     } else {
-        format!("a stateful firewall or NAT that dropped the flow, a broken link, or the {peer}'s host going down")
+        say!(cx, "a stateful firewall or NAT that dropped the flow, a broken link, or the {peer}'s host going down")
     };
     // The other direction's last delivered byte, for the picture of both.
     let back = match other.last_acked() {
-        Some(a) if other.stall.is_none() => format!(
+        Some(a) if other.stall.is_none() => say!(
+            cx,
             " The other way, the last {peer} byte the {role} acknowledged was at {} (packet {}).",
             clock(a),
             a.packet
@@ -472,7 +492,8 @@ fn path_lost(cx: &mut Ctx<'_>) -> Option<(Kind, String)> {
     };
     Some((
         Kind::PathLost,
-        format!(
+        say!(
+            cx,
             "The path stopped delivering {role}→{peer}: {delivered}; the {role} retransmitted {} times over {}, then {}. The likely cause is {cause}.{back}",
             st.count,
             human_ms(tcp.last.ts.ms_since(first.ts).max(last.ts.ms_since(first.ts))),
@@ -540,9 +561,10 @@ fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<(String, Side)> {
             };
             let what = if app { "application ping" } else { "Ping" };
             let cadence =
-                pings[side].mean_interval_ms().map(|m| format!(" (pings every {})", human_ms(m))).unwrap_or_default();
-            cx.cite(ping, format!("{role}'s last {what}, never answered"));
-            let mut note = format!(
+                pings[side].mean_interval_ms().map(|m| say!(cx, " (pings every {})", human_ms(m))).unwrap_or_default();
+            cx.cite(ping, say!(cx, "{role}'s last {what}, never answered"));
+            let mut note = say!(
+                cx,
                 "This is {who}: the {role}'s {what} at packet {}{cadence} got no answer for {}, then the {role} ended it with {how}.",
                 ping.packet,
                 human_ms(waited)
@@ -553,7 +575,7 @@ fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<(String, Side)> {
             let peer_quiet = s.last_data[peer].is_none_or(|d| d.packet < ping.packet);
             if let (Some(a), true) = (acked, peer_quiet) {
                 let peer_role = cx.role(peer);
-                note.push_str(&format!(
+                note.push_str(&say!(cx,
                     " Yet the {peer_role}'s TCP acknowledged the {role}'s bytes until packet {}: its host was up and reading, and none of its data came back after packet {} — it stopped answering, or the path dropped what it sent (an MTU black hole drops only full-size segments, and everything after them waits: a capture on the {peer_role}'s side shows them retransmitted).",
                     a.packet,
                     s.last_data[peer].map_or_else(|| "its first".to_string(), |d| d.packet.to_string())
@@ -567,7 +589,18 @@ fn heartbeat_timeout(cx: &mut Ctx<'_>, kind: Kind) -> Option<(String, Side)> {
 
 /// Diagnoses one connection.
 pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -> Verdict {
-    let mut cx = Ctx { tcp, app, tls, s, ev: Vec::new() };
+    judge(tcp, app, tls, s, true)
+}
+
+/// The verdict's facts (kind, outcome, what each endpoint reports) as [`diagnose`] finds them,
+/// with no words: summary, evidence and advice empty. What a table row or a filter reads costs
+/// a tenth of the sentences that explain it.
+pub fn facts(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -> Verdict {
+    judge(tcp, app, tls, s, false)
+}
+
+fn judge(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session, words: bool) -> Verdict {
+    let mut cx = Ctx { tcp, app, tls, s, ev: Vec::new(), words };
     let client = tcp.side_of(Role::Client);
     let server = client.other();
     let (kind, summary) = classify(&mut cx, client, server);
@@ -579,9 +612,9 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
             let role = cx.role(*side);
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
             let e = s.ends.hard[*side].map_or_else(|| "ended TCP".to_string(), |e| ended(&e, "TCP"));
-            (kind, format!("The {role} {e} with no Close frame: {}. {note}", sees_1006(s, role)))
+            (kind, say!(cx, "The {role} {e} with no Close frame: {}. {note}", sees_1006(s, role)))
         }
-        Some((note, _)) => (kind, format!("{summary} {note}")),
+        Some((note, _)) => (kind, say!(cx, "{summary} {note}")),
         None => (kind, summary),
     };
     let (client_sees, server_sees) = match kind {
@@ -615,6 +648,52 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
         _ => (sees(s, client), sees(s, server)),
     };
     let mut summary = summary;
+    if words {
+        add_context(&mut cx, &mut summary, kind);
+    }
+    let (mut client_sees, mut client_clean) = (client_sees, client_sees.map(|_| kind == Kind::CleanClose));
+    let mut outcome = Outcome::of(kind, client_sees, server_sees, s);
+    // What this client really does, where browsers differ from each other or from RFC 6455.
+    let fam = family(s);
+    if kind == Kind::CleanClose && fam == Some("chromium") && s.ends.by[server].is_some_and(|e| e.how.is_rst()) {
+        client_clean = Some(false);
+        summary.push_str(if !words { "" } else { " The codes went both ways, but Chromium reports it with wasClean false: it counts the server's RST after the closing handshake as an error (Firefox and RFC 6455 call it clean)." });
+    }
+    if let Some(note) = followed_redirect(s, kind, fam) {
+        (client_sees, client_clean, outcome) = (None, None, Outcome::Unknown);
+        summary = note;
+    }
+    if kind == Kind::CloseUnanswered
+        && is_browser(fam)
+        && let Some(left) = leaving(s, client)
+    {
+        (client_sees, client_clean, outcome) = (None, None, Outcome::GoingAway);
+        summary = left;
+    }
+    let mut advice = Vec::new();
+    if words {
+        advice = advice::advise(tcp, tls, s, kind, client);
+        if let Some((_, side)) = beat {
+            let (role, peer) = (cx.role(side), cx.role(side.other()));
+            advice.insert(0, format!("The {role}'s keep-alive gave up because the {peer} did not answer its pings: a frozen or suspended {peer} (a background tab, a blocked event loop, a laptop asleep), a {peer} that does not answer (ws autoPong: false), or a path that stopped delivering. Its interval and timeout decide how soon."));
+            if kind != Kind::IdleTimeout {
+                advice.retain(|a| {
+                    !a.starts_with("Something closed an idle connection") && !a.starts_with("Heartbeats (Ping frames")
+                });
+            }
+        }
+    }
+    let mut evidence = cx.ev;
+    evidence.sort_by_key(|e| e.packet);
+    // The rare sentences made to decide (a redirect followed, a page left) are not kept.
+    let summary = if words { summary } else { String::new() };
+    Verdict { kind, outcome, client_sees, client_clean, server_sees, summary, evidence, advice }
+}
+
+/// What the summary adds whatever the verdict: what the capture lacks, the engine.io session
+/// that long-polled first, the CONNECT tunnel it rode in.
+fn add_context(cx: &mut Ctx<'_>, summary: &mut String, kind: Kind) {
+    let (tcp, s) = (cx.tcp, cx.s);
     if let Some(note) = what_is_missing(tcp, s, kind) {
         summary.push(' ');
         summary.push_str(&note);
@@ -638,38 +717,6 @@ pub fn diagnose(tcp: &TcpFacts, app: App, tls: Option<&TlsFacts>, s: &Session) -
             t.established.packet
         ));
     }
-    let (mut client_sees, mut client_clean) = (client_sees, client_sees.map(|_| kind == Kind::CleanClose));
-    let mut outcome = Outcome::of(kind, client_sees, server_sees, s);
-    // What this client really does, where browsers differ from each other or from RFC 6455.
-    let fam = family(s);
-    if kind == Kind::CleanClose && fam == Some("chromium") && s.ends.by[server].is_some_and(|e| e.how.is_rst()) {
-        client_clean = Some(false);
-        summary.push_str(" The codes went both ways, but Chromium reports it with wasClean false: it counts the server's RST after the closing handshake as an error (Firefox and RFC 6455 call it clean).");
-    }
-    if let Some(note) = followed_redirect(s, kind, fam) {
-        (client_sees, client_clean, outcome) = (None, None, Outcome::Unknown);
-        summary = note;
-    }
-    if kind == Kind::CloseUnanswered
-        && is_browser(fam)
-        && let Some(left) = leaving(s, client)
-    {
-        (client_sees, client_clean, outcome) = (None, None, Outcome::GoingAway);
-        summary = left;
-    }
-    let mut advice = advice::advise(tcp, tls, s, kind, client);
-    if let Some((_, side)) = beat {
-        let (role, peer) = (cx.role(side), cx.role(side.other()));
-        advice.insert(0, format!("The {role}'s keep-alive gave up because the {peer} did not answer its pings: a frozen or suspended {peer} (a background tab, a blocked event loop, a laptop asleep), a {peer} that does not answer (ws autoPong: false), or a path that stopped delivering. Its interval and timeout decide how soon."));
-        if kind != Kind::IdleTimeout {
-            advice.retain(|a| {
-                !a.starts_with("Something closed an idle connection") && !a.starts_with("Heartbeats (Ping frames")
-            });
-        }
-    }
-    let mut evidence = cx.ev;
-    evidence.sort_by_key(|e| e.packet);
-    Verdict { kind, outcome, client_sees, client_clean, server_sees, summary, evidence, advice }
 }
 
 /// What the capture lacks, where it changes what can be known: its start (a capture begun
@@ -742,19 +789,19 @@ fn leaving(s: &Session, client: Side) -> Option<String> {
 fn other_stream(cx: &mut Ctx<'_>, stream: u32) -> (Kind, String) {
     let ex = cx.s.http.exchange.as_deref();
     let Some((req, at)) = ex.and_then(|e| e.request.as_ref()) else {
-        return (Kind::NotWebsocket, format!("HTTP/2 stream {stream}: not a WebSocket."));
+        return (Kind::NotWebsocket, say!(cx, "HTTP/2 stream {stream}: not a WebSocket."));
     };
-    cx.cite(*at, format!("{} {} on stream {stream}", req.method, req.uri_short()));
+    cx.cite(*at, say!(cx, "{} {} on stream {stream}", req.method, req.uri_short()));
     let answer = match ex.and_then(|e| e.response.as_ref()) {
         Some((resp, at)) => {
-            cx.cite(*at, format!(":status {}", resp.status));
-            format!("answered {}", resp.status)
+            cx.cite(*at, say!(cx, ":status {}", resp.status));
+            say!(cx, "answered {}", resp.status)
         }
         None => "no answer seen".into(),
     };
     (
         Kind::NotWebsocket,
-        format!("HTTP/2 stream {stream}: {} {}, {answer} (a request, not a WebSocket).", req.method, req.uri_short()),
+        say!(cx, "HTTP/2 stream {stream}: {} {}, {answer} (a request, not a WebSocket).", req.method, req.uri_short()),
     )
 }
 
@@ -774,7 +821,8 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
                     cx.cite(rst, "RST from server in answer to the SYN");
                     return (
                         Kind::Refused,
-                        format!(
+                        say!(
+                            cx,
                             "The server {} answered the SYN with a reset: nothing listens on that port, and the client reports 1006.",
                             tcp.addr(Role::Server)
                         ),
@@ -785,7 +833,8 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
                 cx.cite(tcp.last, "last SYN seen");
                 return (
                     Kind::Unreachable,
-                    format!(
+                    say!(
+                        cx,
                         "The client sent {tries} SYN(s) to {} over {} and never got an answer: the host is down, unreachable, or a firewall drops the packets; the client reports 1006.",
                         tcp.addr(Role::Server),
                         human_ms(waited)
@@ -795,11 +844,12 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
         }
         if let Some((side, is_rst, at)) = tcp.first_teardown() {
             let role = cx.role(side);
-            cx.cite(at, format!("{} from {role}", if is_rst { "RST" } else { "FIN" }));
+            cx.cite(at, say!(cx, "{} from {role}", if is_rst { "RST" } else { "FIN" }));
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
             return (
                 kind,
-                format!(
+                say!(
+                    cx,
                     "The TCP connection opened and the {role} {} it {} later without any data: no HTTP request, no WebSocket.",
                     teardown_word(is_rst),
                     human_ms(cx.ms(at))
@@ -839,24 +889,24 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
     }
     if let Some(ex) = &s.http.exchange {
         if let Some((req, at)) = &ex.request {
-            cx.cite(*at, format!("{} {} (upgrade request)", req.method, req.uri_short()));
+            cx.cite(*at, say!(cx, "{} {} (upgrade request)", req.method, req.uri_short()));
         }
         match &ex.response {
             None => {
                 if let Some((e_side, e, at)) = &s.http.error {
-                    cx.cite(*at, format!("{} sent bytes that are not HTTP: {e}", cx.role(*e_side)));
+                    cx.cite(*at, say!(cx, "{} sent bytes that are not HTTP: {e}", cx.role(*e_side)));
                 }
                 return handshake_unanswered(cx, client, server);
             }
             Some((resp, at))
                 if s.request().is_some_and(|(r, _)| r.is_connect()) && !(200..300).contains(&resp.status) =>
             {
-                cx.cite(*at, format!("HTTP {} {} from the proxy", resp.status, resp.reason));
-                let via = resp.server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                cx.cite(*at, say!(cx, "HTTP {} {} from the proxy", resp.status, resp.reason));
+                let via = resp.server.as_deref().map(|s| say!(cx, " ({s})")).unwrap_or_default();
                 let target = s.request().map(|(r, _)| r.uri.clone()).unwrap_or_default();
                 return (
                     Kind::HandshakeRejected,
-                    format!(
+                    say!(cx,
                         "The forward proxy {}{via} refused CONNECT {target} with {} {}: the tunnel never opened, so the WebSocket inside it never started, and the client reports 1006.",
                         tcp.addr(Role::Server),
                         resp.status,
@@ -866,19 +916,19 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
                 );
             }
             Some((resp, at)) if !accepted(s, resp.status) => {
-                cx.cite(*at, format!("HTTP {} {} from server", resp.status, resp.reason));
+                cx.cite(*at, say!(cx, "HTTP {} {} from server", resp.status, resp.reason));
                 // Named by its Server field, else by its signature (Daphne's refusals carry none).
                 let via = match (resp.server.as_deref(), advice::software(s)) {
-                    (Some(srv), _) => format!(" ({srv})"),
+                    (Some(srv), _) => say!(cx, " ({srv})"),
                     (None, Some("daphne")) => " (Daphne, by its bare refusal: no header at all)".to_string(),
                     (None, Some("node-ws")) => " (Node ws, by its 426 answer to a request without Upgrade)".to_string(),
-                    (None, Some(name)) => format!(" ({name}, by its error page)"),
+                    (None, Some(name)) => say!(cx, " ({name}, by its error page)"),
                     (None, None) => String::new(),
                 };
                 let (what, want) = if s.h2.is_some() { ("extended CONNECT", "200") } else { ("upgrade", "101") };
                 return (
                     Kind::HandshakeRejected,
-                    format!(
+                    say!(cx,
                         "The server{via} answered the {what} with {} {} instead of {want}, so the WebSocket never opened and the client reports 1006.",
                         resp.status, resp.reason
                     ).replace("  ", " "),
@@ -886,8 +936,8 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
             }
             Some((resp, at)) => {
                 let answer = if s.h2.is_some() {
-                    cx.cite(*at, format!(":status {} to the extended CONNECT", resp.status));
-                    format!(":status {}", resp.status)
+                    cx.cite(*at, say!(cx, ":status {} to the extended CONNECT", resp.status));
+                    say!(cx, ":status {}", resp.status)
                 } else {
                     cx.cite(*at, "101 Switching Protocols from server");
                     "101".to_string()
@@ -895,7 +945,8 @@ fn classify(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
                 if !s.http.problems.is_empty() {
                     return (
                         Kind::InvalidHandshake,
-                        format!(
+                        say!(
+                            cx,
                             "The server answered {answer} but the handshake is invalid ({}): a client must fail such a connection, and reports 1006.",
                             s.http.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
                         ),
@@ -940,7 +991,7 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
     let to = t.sni.clone().unwrap_or_else(|| tcp.addr(Role::Server).to_string());
     let teardown = tcp.first_teardown();
     if let Some((side, is_rst, at)) = teardown {
-        cx.cite(at, format!("{} from {}", if is_rst { "RST" } else { "FIN" }, cx.role(side)));
+        cx.cite(at, say!(cx, "{} from {}", if is_rst { "RST" } else { "FIN" }, cx.role(side)));
     }
     if !t.handshake_complete {
         let reports = if t.client_family == Some("firefox") {
@@ -952,10 +1003,11 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
         if let Some(a) = t.alerts.iter().find(|a| a.description != Some(0)) {
             let what = crate::report::alert_text(a.level, a.description);
             let how = if a.encrypted { "an encrypted" } else { "a" };
-            cx.cite(a.at, format!("TLS alert ({what}) from {}", party(a.from)));
+            cx.cite(a.at, say!(cx, "TLS alert ({what}) from {}", party(a.from)));
             return (
                 Kind::TlsFailed,
-                format!(
+                say!(
+                    cx,
                     "The {} refused the TLS handshake with {how} {what} alert: the WebSocket never opened, and {reports}.",
                     party(a.from)
                 ),
@@ -970,22 +1022,24 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
             let after = if t.version.is_some() { "after the server's hello" } else { "before any answer" };
             return (
                 Kind::TlsFailed,
-                format!(
+                say!(
+                    cx,
                     "The {who} {verb} the TCP connection in the middle of the TLS handshake, {after}, with no alert: the WebSocket never opened, and {reports}."
                 ),
             );
         }
-        return (Kind::StillOpen, format!("The TLS handshake to {to} was still in progress when the capture ended."));
+        return (Kind::StillOpen, say!(cx, "The TLS handshake to {to} was still in progress when the capture ended."));
     }
     if t.decrypted {
         return (
             Kind::NotWebsocket,
-            format!("{version} to {to}: the connection carried no application data (a browser's spare connection)."),
+            say!(cx, "{version} to {to}: the connection carried no application data (a browser's spare connection)."),
         );
     }
     let why = t.why_not.map_or_else(|| "not decrypted".to_string(), |w| w.describe());
     let end = match teardown {
-        Some((side, is_rst, at)) => format!(
+        Some((side, is_rst, at)) => say!(
+            cx,
             "the {} {} TCP {} later",
             cx.role(side),
             if is_rst { "reset" } else { "closed" },
@@ -996,9 +1050,9 @@ fn tls_only(cx: &mut Ctx<'_>, t: &TlsFacts) -> (Kind, String) {
     let hint = if t.why_not == Some(crate::tls::WhyNot::NoKeys) {
         "give --keylog to see the WebSocket inside".to_string()
     } else {
-        format!("its inside cannot be seen: {why}")
+        say!(cx, "its inside cannot be seen: {why}")
     };
-    (Kind::Unknown, format!("{version} to {to} completed; {end}; {hint}."))
+    (Kind::Unknown, say!(cx, "{version} to {to} completed; {end}; {hint}."))
 }
 
 fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String) {
@@ -1009,12 +1063,13 @@ fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, 
     match s.ends.first() {
         Some(e) => {
             let role = cx.role(e.by);
-            cx.cite(e.at, format!("{} from {role}", e.how.upper()));
+            cx.cite(e.at, say!(cx, "{} from {role}", e.how.upper()));
             let wait = s.request().map(|(_, r)| e.at.ts.ms_since(r.ts)).unwrap_or(0.0);
             let _ = (client, server);
             (
                 Kind::HandshakeUnanswered,
-                format!(
+                say!(
+                    cx,
                     "The {role} {} {} after the upgrade request, which never got an HTTP answer: the client reports 1006.",
                     ended(&e, "the connection"),
                     human_ms(wait)
@@ -1027,7 +1082,8 @@ fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, 
                 // Too soon to call: a server may take that long (SPEC: ≥ 5 s of waiting).
                 return (
                     Kind::StillOpen,
-                    format!(
+                    say!(
+                        cx,
                         "The upgrade request was still waiting for its answer when the capture ended, {} later.",
                         human_ms(wait)
                     ),
@@ -1035,7 +1091,7 @@ fn handshake_unanswered(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, 
             }
             (
                 Kind::HandshakeUnanswered,
-                format!("The upgrade request had no HTTP answer {} later, when the capture ended.", human_ms(wait)),
+                say!(cx, "The upgrade request had no HTTP answer {} later, when the capture ended.", human_ms(wait)),
             )
         }
     }
@@ -1045,31 +1101,32 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
     let (tcp, s) = (cx.tcp, cx.s);
     for c in &s.closes {
         let role = cx.role(c.side);
-        cx.cite(c.at, format!("{} from {role}", describe_close(c.code, c.reason.as_deref())));
+        cx.cite(c.at, say!(cx, "{} from {role}", describe_close(c.code, c.reason.as_deref())));
     }
     let end = s.ends.first();
     let teardown = end.map(|e| (e.by, e.how.is_rst(), e.at));
     if let Some(e) = end {
-        cx.cite(e.at, format!("{} from {}", e.how.upper(), cx.role(e.by)));
+        cx.cite(e.at, say!(cx, "{} from {}", e.how.upper(), cx.role(e.by)));
     }
     // A fatal breach of RFC 6455.
     if let Some((side, v, at)) = s.violations.iter().find(|(_, v, _)| v.is_fatal()) {
         let role = cx.role(*side);
-        cx.cite(*at, format!("{role} frame: {}", v.describe()));
+        cx.cite(*at, say!(cx, "{role} frame: {}", v.describe()));
         let peer = role.other();
         let outcome = match s.close_from(tcp.side_of(peer)) {
             // Failing the connection (§7.1.7) is at once; a Close long after is something else.
             Some(c) if c.at.ts.ms_since(at.ts) <= REACTION_MS || matches!(c.code, Some(1002 | 1007)) => {
-                format!("the {peer} answered with {}", describe_close(c.code, c.reason.as_deref()))
+                say!(cx, "the {peer} answered with {}", describe_close(c.code, c.reason.as_deref()))
             }
-            Some(c) => format!(
+            Some(c) => say!(
+                cx,
                 "the {peer} did not fail the connection: it carried on, and {} later sent {}",
                 human_ms(c.at.ts.ms_since(at.ts)),
                 describe_close(c.code, c.reason.as_deref())
             ),
-            None => format!("the {peer} should fail the connection and report 1006"),
+            None => say!(cx, "the {peer} should fail the connection and report 1006"),
         };
-        let mut text = format!("The {role} broke RFC 6455 ({}); {outcome}.", v.describe());
+        let mut text = say!(cx, "The {role} broke RFC 6455 ({}); {outcome}.", v.describe());
         if *v == Violation::MaskedServerFrame && family(s) == Some("firefox") {
             text.push_str(
                 " Firefox tolerates a masked server frame; Chromium fails the connection at once (Close 1002).",
@@ -1100,7 +1157,8 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                 Some(side) if side == server && chromium_minds => {
                     ", then the server reset TCP after the closing handshake".to_string()
                 }
-                Some(side) => format!(
+                Some(side) => say!(
+                    cx,
                     ", then the {} reset TCP after the closing handshake (harmless: the WebSocket had already closed cleanly)",
                     cx.role(side)
                 ),
@@ -1108,7 +1166,8 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
             };
             return (
                 Kind::CleanClose,
-                format!(
+                say!(
+                    cx,
                     "The {initiator} started the closing handshake with {} and the {} answered with {}{rst_note}.",
                     describe_close(first.code, first.reason.as_deref()),
                     initiator.other(),
@@ -1118,7 +1177,8 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         }
         return (
             Kind::CloseUnanswered,
-            format!(
+            say!(
+                cx,
                 "The {initiator} sent {} and {} before the {}'s answer arrived ({} later): the {initiator} reports 1006.",
                 describe_close(first.code, first.reason.as_deref()),
                 match first_end {
@@ -1138,7 +1198,8 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
             let who = cx.role(e.by);
             return (
                 Kind::CloseUnanswered,
-                format!(
+                say!(
+                    cx,
                     "The {role} sent {} but the {peer} never answered with a Close; the {who} {} {} later. The {peer} reports {}, the {role} 1006.",
                     describe_close(c.code, c.reason.as_deref()),
                     ended(&e, "TCP"),
@@ -1149,7 +1210,8 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
         }
         return (
             Kind::StillOpen,
-            format!(
+            say!(
+                cx,
                 "The {role} sent {} and the capture ended before the closing handshake finished.",
                 describe_close(c.code, c.reason.as_deref())
             ),
@@ -1171,15 +1233,16 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
             }
             let idle = s.last_activity().map(|a| tcp.last.ts.ms_since(a.ts)).unwrap_or(0.0);
             let note =
-                if idle >= IDLE_MIN_MS { format!(", silent for the last {}", human_ms(idle)) } else { String::new() };
-            (Kind::StillOpen, format!("The WebSocket is still open at the end of the capture{note}."))
+                if idle >= IDLE_MIN_MS { say!(cx, ", silent for the last {}", human_ms(idle)) } else { String::new() };
+            (Kind::StillOpen, say!(cx, "The WebSocket is still open at the end of the capture{note}."))
         }
         Some((side, is_rst, at)) => {
             let e = end.unwrap_or(SessionEnd { by: side, how: EndHow::Fin, at, code: None });
             if lost_end {
                 return (
                     Kind::Unknown,
-                    format!(
+                    say!(
+                        cx,
                         "Capture gaps lost the WebSocket framing, so a Close frame may be hidden; the {} {} at packet {}.",
                         cx.role(side),
                         ended(&e, "TCP"),
@@ -1194,10 +1257,11 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                 if let Some(last) = s.last_activity() {
                     cx.cite(last, "last data before the silence");
                 }
-                let matched = advice::timeout_match(gap).map(|m| format!(" — that matches {m}")).unwrap_or_default();
+                let matched = advice::timeout_match(gap).map(|m| say!(cx, " — that matches {m}")).unwrap_or_default();
                 return (
                     Kind::IdleTimeout,
-                    format!(
+                    say!(
+                        cx,
                         "After {} of silence both ways, the {role} {} without a Close frame{matched}; {}.",
                         human_ms(gap),
                         ended(&e, "TCP"),
@@ -1207,8 +1271,8 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
             }
             // Mid-connection (frames found without the handshake) there is no answer to count from.
             let when = match since_101 {
-                Some(ms) if s.response().is_some() => format!(" {} after {}", human_ms(ms), accept_word(s)),
-                _ => format!(" at packet {}", at.packet),
+                Some(ms) if s.response().is_some() => say!(cx, " {} after {}", human_ms(ms), accept_word(s)),
+                _ => say!(cx, " at packet {}", at.packet),
             };
             let kind = if role == Role::Server { Kind::ServerAbort } else { Kind::ClientAbort };
             let side_word = if role == Role::Server { "server side" } else { "client" };
@@ -1218,7 +1282,7 @@ fn after_upgrade(cx: &mut Ctx<'_>, client: Side, server: Side) -> (Kind, String)
                 EndHow::Fin | EndHow::Rst => "closed the TCP connection (FIN)".to_string(),
                 _ => ended(&e, "TCP"),
             };
-            (kind, format!("The {side_word} {verb}{when}, with no Close frame: {tail}."))
+            (kind, say!(cx, "The {side_word} {verb}{when}, with no Close frame: {tail}."))
         }
     }
 }

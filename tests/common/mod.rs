@@ -11,6 +11,20 @@ pub fn captures() -> Vec<String> {
     v
 }
 
+/// Every shipped capture under `dir` (recursively): pcap, pcapng, gzip'd pcap.
+pub fn shipped(dir: &std::path::Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = p.to_string_lossy().into_owned();
+        if p.is_dir() {
+            shipped(&p, out);
+        } else if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".pcap.gz") {
+            out.push(name);
+        }
+    }
+}
+
 /// An IPv4/TCP packet, no link header (LINKTYPE_RAW); checksums are not checked by wsdiag.
 #[allow(clippy::too_many_arguments)]
 pub fn ipv4_tcp(
