@@ -116,6 +116,13 @@ impl LiveCapture {
         self.cap.stats().ok().map(|s| LiveStats { received: s.received, dropped: s.dropped, if_dropped: s.if_dropped })
     }
 
+    /// Whether every packet the kernel counted for this socket (received, less those it
+    /// dropped) has been read.
+    fn all_read(&mut self) -> bool {
+        let read = self.number as u32; // libpcap's counters are 32 bits and wrap
+        self.stats().is_none_or(|s| read.wrapping_add(s.dropped) == s.received)
+    }
+
     /// Flushes the `--write` file.
     pub fn flush(&mut self) {
         if let Some(s) = self.save.as_mut() {
@@ -180,8 +187,13 @@ impl Feed {
     const WAIT: std::time::Duration = std::time::Duration::from_millis(10);
     /// Batches in flight: with [`Self::BYTES`], 8 MiB between the capture and the analysis.
     const POOL: usize = 32;
+    /// After the stop: how long the kernel's ring is still read at most, and how long it must
+    /// have stayed empty, all its packets read, to count as drained.
+    const DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(60);
 
-    /// Starts the capture thread; it ends when `stop` is set, and sends a last batch.
+    /// Starts the capture thread; when `stop` is set it reads what the kernel still holds, then
+    /// sends a last batch and ends.
     pub fn spawn(mut cap: LiveCapture, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Feed {
         use std::sync::atomic::Ordering;
         use std::time::{Duration, Instant};
@@ -195,16 +207,30 @@ impl Feed {
             let mut stats_at = Instant::now();
             let mut batch = free_rx.recv().unwrap_or_else(|_| Batch::new());
             let mut since: Option<Instant> = None;
+            // Asked to stop: what the kernel captured until then is still read (its ring may hold
+            // seconds of traffic when the analysis fell behind), until a later packet comes, all
+            // it counted has been read and the socket stayed empty for QUIET, or DRAIN has passed.
+            // A packet stamped after the stop is past what was asked for, and ends the drain.
+            let (mut stopped_at, mut quiet_since): (Option<(Instant, i64)>, Option<Instant>) = (None, None);
+            let mut past_stop = false;
             loop {
-                let stopping = stop.load(Ordering::Relaxed);
+                if stopped_at.is_none() && stop.load(Ordering::Relaxed) {
+                    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                    stopped_at = Some((Instant::now(), wall.map_or(i64::MAX, |d| d.as_nanos() as i64)));
+                }
+                let stopping = stopped_at.is_some_and(|(t, _)| {
+                    past_stop || t.elapsed() >= Self::DRAIN || quiet_since.is_some_and(|q| q.elapsed() >= Self::QUIET)
+                });
                 let mut idle = false;
                 if !stopping {
                     match cap.next_packet() {
+                        Ok(Some(p)) if stopped_at.is_some_and(|(_, wall)| p.ts.0 > wall) => past_stop = true,
                         Ok(Some(p)) => {
                             let start = batch.data.len();
                             batch.data.extend_from_slice(p.data);
                             batch.index.push((p.ts, p.orig_len, start, p.data.len()));
                             since.get_or_insert_with(Instant::now);
+                            quiet_since = None;
                         }
                         Ok(None) => idle = true,
                         Err(e) => {
@@ -212,6 +238,12 @@ impl Feed {
                             batch.last = true;
                         }
                     }
+                }
+                // Drained once every packet the kernel counted has been read (a ring block not
+                // yet handed over holds counted packets) and nothing more came for a while
+                // (packets still on their way to the socket).
+                if idle && (stopped_at.is_none() || cap.all_read()) {
+                    quiet_since.get_or_insert_with(Instant::now);
                 }
                 let due_stats = stats_at.elapsed() >= Duration::from_millis(200);
                 let full_enough = batch.data.len() >= Self::BYTES || batch.index.len() >= Self::PACKETS;
@@ -230,7 +262,8 @@ impl Feed {
                     if full_tx.send(std::mem::replace(&mut batch, next)).is_err() || last {
                         return;
                     }
-                    since = None;
+                    // Waiting for a free batch is not quiet on the wire.
+                    (since, quiet_since) = (None, None);
                 } else if idle {
                     std::thread::sleep(Duration::from_millis(1));
                 }
